@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# BPF exceptions in Rust: the driver.
+#
+#   make          build the toolchain root and the kernel, then boot it in
+#                 QEMU and run the sample (the main job)
+#   make check    every test: host cargo tests, KUnit under kunit.py, and
+#                 upstream's exceptions selftests through bpftool in QEMU
+#
+# Everything runs inside a Debian trixie root made with debootstrap. The
+# root, the kernel tree and the build directory live in $(CACHE), outside
+# the repository: a kept machine reuses them and rebuilds only what changed.
+
+CACHE ?= /var/cache/bpfexc
+ROOT_KEY := $(shell cat tools/scripts/toolchain.sh tools/scripts/trixie-packages.txt | sha256sum | cut -c1-12)
+ROOT := $(CACHE)/root-$(ROOT_KEY)
+IN_ROOT := tools/scripts/in-root.sh $(ROOT) $(CACHE) $(CURDIR)
+
+.PHONY: all run-sample toolchain kernel check host-test kunit selftests clean-cache
+
+all: run-sample
+
+toolchain:
+	@tools/scripts/toolchain.sh $(ROOT)
+
+kernel: toolchain
+	@$(IN_ROOT) tools/scripts/kernel.sh $(CACHE)
+
+run-sample: kernel
+	@$(IN_ROOT) tools/scripts/guest.sh $(CACHE) sample
+
+host-test: toolchain
+	@$(IN_ROOT) tools/scripts/host-test.sh $(CACHE)
+
+kunit: kernel
+	@$(IN_ROOT) tools/scripts/kunit.sh $(CACHE)
+
+selftests: kernel
+	@$(IN_ROOT) tools/scripts/guest.sh $(CACHE) selftests
+
+check: kernel
+	@tools/scripts/check.sh "$(IN_ROOT)" $(CACHE)
+
+clean-cache:
+	rm -rf $(CACHE)

@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Host build of the kernel-independent modules, for `cargo test`.
+
+#![no_std]
+
+#[path = "insn.rs"]
+pub mod insn;
+#[path = "unwind.rs"]
+pub mod unwind;

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: every suite, each on its own line as "<suite>: N passed, N
+# failed", then the total. Later suites run even when an earlier one fails.
+#
+# Usage: check.sh "IN_ROOT COMMAND" CACHEDIR
+set -uo pipefail
+in_root=$1 cache=$2
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
+status=0
+
+pattern='^[a-z][a-z0-9_ -]*: [0-9]+ passed, [0-9]+ failed$'
+
+# run NAME COMMAND...: runs COMMAND in the build root, shows its output and
+# keeps its summary lines; a suite that ends without one counts as failed.
+run() {
+	local name=$1 out rc start
+	shift
+	out=$(mktemp)
+	start=$(date +%s)
+	echo "== $name"
+	$in_root "$@" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	grep -E "$pattern" "$out" >>"$summary" || echo "$name: 0 passed, 1 failed" >>"$summary"
+	[ "$rc" = 0 ] || status=1
+	echo "   ($(($(date +%s) - start)) s)"
+	rm -f "$out"
+}
+
+run "host tests (cargo test)" tools/scripts/host-test.sh "$cache"
+run "KUnit under kunit.py" tools/scripts/kunit.sh "$cache"
+run "upstream exceptions selftests in QEMU" tools/scripts/guest.sh "$cache" selftests
+
+echo
+echo "== summary"
+cat "$summary"
+read -r passed failed < <(sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$summary" |
+	awk '{p += $1; f += $2} END {print p + 0, f + 0}')
+[ "$status" = 0 ] || [ "$failed" != 0 ] || failed=1
+echo "total: $passed passed, $failed failed"
+exit $status

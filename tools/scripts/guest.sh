@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the built kernel in QEMU with a busybox initramfs and run, in the
+# guest, either the sample or upstream's exceptions selftests (run inside
+# the build root).
+#
+#   sample     samples/bpf_exceptions: the packet parser and its summary
+#   selftests  tools/testing/selftests/bpf/progs/exceptions.c, loaded with
+#              bpftool prog loadall; every RUN_SUCCESS check of
+#              prog_tests/exceptions.c run with bpftool prog run on pkt_v4
+#
+# Usage: guest.sh CACHEDIR sample|selftests
+set -euo pipefail
+
+cache=$1 mode=$2
+repo=$(pwd)
+tree=$cache/src/linux-source-6.12
+build=$cache/build/linux-6.12
+self=$tree/tools/testing/selftests/bpf
+work=$cache/guest
+bzimage=$build/arch/x86/boot/bzImage
+
+die() { echo "guest: error: $*" >&2; exit 1; }
+[ -f "$bzimage" ] || die "no kernel at $bzimage: run 'make kernel' first"
+
+rm -rf "$work"
+mkdir -p "$work/obj" "$work/initramfs"
+obj=$work/obj
+
+# BPF objects, compiled as the selftests Makefile does, against this
+# kernel's BTF.
+bpftool btf dump file "$build/vmlinux" format c >"$obj/vmlinux.h"
+bpf_cc() {
+	clang -g -O2 --target=bpf -mcpu=v3 -mlittle-endian -D__TARGET_ARCH_x86 \
+		-Wall -Werror -Wno-compare-distinct-pointer-types \
+		-I"$obj" -I"$self" -I"$self/progs" -I"$tree/tools/include/uapi" "$@"
+}
+
+# Selftests: the object, the expected return values and the packet.
+bpf_cc -c "$self/progs/exceptions.c" -o "$obj/exceptions.bpf.o"
+sed -n '/^#define RUN_SUCCESS/,/^#define RUN_EXT/p' "$self/prog_tests/exceptions.c" |
+	sed -n 's/^[[:space:]]*RUN_SUCCESS(\([a-z0-9_]*\), *\([0-9]*\));.*/\1 \2/p' >"$obj/exceptions.expect"
+[ "$(wc -l <"$obj/exceptions.expect")" -gt 0 ] || die "found no RUN_SUCCESS checks in prog_tests/exceptions.c"
+# pkt_v4 of selftests/bpf/network_helpers.c: Ethernet (ETH_P_IP), IPv4
+# (ihl 5, TCP, tot_len 123), TCP (doff 5, urg_ptr 123 in host order).
+{
+	printf '\0\0\0\0\0\0\0\0\0\0\0\0\010\0'
+	printf '\005\0\0\173\0\0\0\0\0\006\0\0\0\0\0\0\0\0\0\0'
+	printf '\0\0\0\0\0\0\0\0\0\0\0\0\120\0\0\0\0\0\173\0'
+} >"$obj/pkt_v4.bin"
+
+# The sample: BPF object, skeleton and a static loader.
+sample=$repo/samples/bpf_exceptions
+bpf_cc -I"$sample" -c "$sample/parser.bpf.c" -o "$obj/parser.bpf.o"
+bpftool gen skeleton "$obj/parser.bpf.o" name parser >"$obj/parser.skel.h"
+clang -O2 -Wall -Werror -static -I"$obj" -I"$sample" "$sample/parser.c" \
+	-lbpf -lelf -lz -lzstd -o "$obj/parser"
+
+# The initramfs: busybox, bpftool with its libraries, the tests, /init.
+ir=$work/initramfs
+mkdir -p "$ir"/{bin,sbin,lib64,proc,sys,dev,tmp,tests,sample}
+cp /bin/busybox "$ir/bin/busybox"
+for app in sh mount mkdir cat echo sed grep reboot sleep wc head tr; do
+	ln -s busybox "$ir/bin/$app"
+done
+cp /usr/sbin/bpftool "$ir/sbin/bpftool"
+ldd /usr/sbin/bpftool | grep -o '/[^ ]*' | while read -r lib; do
+	mkdir -p "$ir$(dirname "$lib")"
+	cp -L "$lib" "$ir$lib"
+done
+cp "$obj/exceptions.bpf.o" "$obj/exceptions.expect" "$obj/pkt_v4.bin" "$ir/tests/"
+cp "$obj/parser" "$ir/sample/"
+cp "$repo/tools/guest/init" "$ir/init"
+cp "$repo/tools/guest/run-selftests" "$ir/tests/run-selftests"
+chmod +x "$ir/init" "$ir/tests/run-selftests"
+(cd "$ir" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.cpio.gz"
+
+# Boot. The guest prints its results between markers and reboots, which
+# -no-reboot turns into QEMU exiting.
+log=$work/$mode.log
+start=$(date +%s)
+timeout 1200 qemu-system-x86_64 -nodefaults -machine pc -cpu qemu64 -smp 1 -m 1024 \
+	-bios qboot.rom -display none -monitor none -serial stdio -no-reboot \
+	-kernel "$bzimage" -initrd "$work/initramfs.cpio.gz" \
+	-append "console=ttyS0 loglevel=4 panic=-1 bpfexc.mode=$mode" \
+	</dev/null >"$log" 2>&1 || true
+secs=$(($(date +%s) - start))
+grep -q '^BPFEXC-END' "$log" || {
+	tail -n 60 "$log" >&2
+	die "the guest did not finish ($secs s); full console log in $log"
+}
+# A kernel warning or oops anywhere in the run fails it.
+if grep -qE 'WARNING:|BUG:|Oops|Call Trace:|bpf_throw: ' "$log"; then
+	grep -nE -A20 'WARNING:|BUG:|Oops|bpf_throw: ' "$log" | head -n 60 >&2
+	oops=1
+else
+	oops=0
+fi
+
+case $mode in
+sample)
+	sed -n '/^BPFEXC-BEGIN/,/^BPFEXC-END/p' "$log" | sed '1d;$d' | tr -d '\r'
+	grep -q '^BPFEXC-END rc=0' "$log" && [ $oops = 0 ] || die "the sample failed (console log: $log)"
+	echo "(guest booted and ran in $secs s of QEMU TCG)"
+	;;
+selftests)
+	passed=0 failed=0
+	while read -r name want; do
+		got=$(tr -d '\r' <"$log" | sed -n "s/^BPFEXC-RESULT exceptions $name \(.*\)$/\1/p" | head -n 1)
+		if [ "$got" = "$want" ]; then
+			passed=$((passed + 1))
+		else
+			failed=$((failed + 1))
+			echo "  FAIL exceptions/$name: want $want, got ${got:-no result}"
+		fi
+	done <"$obj/exceptions.expect"
+	if grep -q '^BPFEXC-LOADFAIL' "$log"; then
+		tr -d '\r' <"$log" | sed -n '/^BPFEXC-LOADFAIL/,/^BPFEXC-LOADEND/p' | tail -n 40
+	fi
+	[ $oops = 0 ] || { echo "  FAIL kernel warning or oops during the run"; failed=$((failed + 1)); }
+	echo "selftests exceptions: $passed passed, $failed failed"
+	[ "$failed" = 0 ]
+	;;
+*) die "unknown mode $mode" ;;
+esac

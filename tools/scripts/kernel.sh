@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Prepare the kernel tree and build it (run inside the build root).
+#
+#  1. Unpack Debian's linux-source-6.12 into the cache, once per package
+#     version.
+#  2. Bring the applied patch series in line with patches/: patches that
+#     changed are reverted and reapplied, so only the files they touch get
+#     new timestamps.
+#  3. Copy Kbuild, Kconfig and rust/ into kernel/bpf/exceptions/, rewriting
+#     only files whose content changed.
+#  4. Configure from tools/config/bpf_exceptions.config on top of
+#     allnoconfig when the fragment changed, check that every line of it
+#     made it into .config, and build with LLVM=1.
+#
+# Usage: kernel.sh CACHEDIR
+set -euo pipefail
+
+cache=$1
+repo=$(pwd)
+tree=$cache/src/linux-source-6.12
+build=$cache/build/linux-6.12
+tarball=/usr/src/linux-source-6.12.tar.xz
+fragment=$repo/tools/config/bpf_exceptions.config
+tested="6.12.117"
+
+say() { echo "kernel: $*"; }
+die() { echo "kernel: error: $*" >&2; exit 1; }
+
+[ -f "$tarball" ] || die "$tarball is missing: is linux-source-6.12 installed in the build root?"
+pkgver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+
+# 1. The source tree, keyed by the package version.
+if [ -d "$tree" ] && [ "$(cat "$tree/.bpfexc-version" 2>/dev/null)" != "$pkgver" ]; then
+	say "linux-source-6.12 is now $pkgver: unpacking it afresh"
+	rm -rf "$tree" "$build"
+fi
+if [ ! -d "$tree" ]; then
+	say "unpacking linux-source-6.12 $pkgver"
+	mkdir -p "$cache/src"
+	rm -rf "$tree.tmp"
+	mkdir "$tree.tmp"
+	tar -C "$tree.tmp" --strip-components=1 -xf "$tarball"
+	echo "$pkgver" >"$tree.tmp/.bpfexc-version"
+	mkdir "$tree.tmp/.bpfexc-applied"
+	mv "$tree.tmp" "$tree"
+fi
+kver=$(make -s -C "$tree" kernelversion)
+case " $tested " in
+*" $kver "*) ;;
+*) say "note: tested on Linux $tested; this is $kver. Trying the patches anyway." ;;
+esac
+
+# 2. The patch series.
+applied=$tree/.bpfexc-applied
+if ! diff -r "$applied" "$repo/patches" >/dev/null 2>&1; then
+	if [ -f "$applied/series" ]; then
+		say "reverting the previously applied patches"
+		tac "$applied/series" | while read -r p; do
+			patch -d "$tree" -p1 -R -s -N <"$applied/$p" ||
+				die "cannot revert $p; remove $tree to start afresh"
+		done
+	fi
+	rm -rf "$applied" && mkdir "$applied"
+	while read -r p; do
+		say "applying $p"
+		if ! patch -d "$tree" -p1 -s -N --no-backup-if-mismatch <"$repo/patches/$p"; then
+			die "patches/$p does not apply to Linux $kver (tested: $tested). Remove $tree after fixing the patch."
+		fi
+		cp "$repo/patches/$p" "$applied/$p"
+	done <"$repo/patches/series"
+	cp "$repo/patches/series" "$applied/series"
+fi
+
+# 3. Our code, as kernel/bpf/exceptions/.
+dest=$tree/kernel/bpf/exceptions
+mkdir -p "$dest/rust"
+rsync -c Kbuild Kconfig "$dest/"
+rsync -rc --delete --include='*.rs' --exclude='*' rust/ "$dest/rust/"
+rm -f "$dest/rust/host.rs"
+
+# 4. Configure and build.
+mkdir -p "$build"
+stamp=$build/.bpfexc-config
+want=$(cat "$fragment" "$tree/.bpfexc-applied/series" | sha256sum)
+if [ ! -f "$build/.config" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+	say "configuring (allnoconfig + tools/config/bpf_exceptions.config)"
+	make -s -C "$tree" O="$build" LLVM=1 KCONFIG_ALLCONFIG="$fragment" allnoconfig >/dev/null
+	missing=$(grep -E '^CONFIG_' "$fragment" | while IFS= read -r line; do
+		sym=${line%%=*} val=${line#*=}
+		if [ "$val" = n ]; then
+			grep -qx "$sym=[ym]" "$build/.config" && echo "$line"
+		else
+			grep -qx "$line" "$build/.config" || echo "$line"
+		fi
+	done || true)
+	if [ -n "$missing" ]; then
+		die "these options did not make it into .config (missing dependency or tool?): $missing"
+	fi
+	# kunit.py reuses this .config when its last used kunitconfig is the
+	# same fragment (tools/testing/kunit/kunit_kernel.py).
+	grep -E '^CONFIG_' "$fragment" >"$build/last_used_kunitconfig"
+	echo "$want" >"$stamp"
+fi
+say "building Linux $kver with LLVM=1 in $build"
+start=$(date +%s)
+if ! make -s -C "$tree" O="$build" LLVM=1 -j"$(nproc)" all >"$build/build.log" 2>&1; then
+	tail -n 40 "$build/build.log" >&2
+	die "build failed; full log in $build/build.log"
+fi
+grep -E 'warning:|error:' "$build/build.log" | grep -v '^make' | head -n 20 || true
+say "built in $(($(date +%s) - start)) s: $build/arch/x86/boot/bzImage"

@@ -126,7 +126,13 @@ impl Insn {
 
     /// `lock *(u64 *)(dst + off) += src`
     pub const fn atomic_add_dw(dst: Reg, src: Reg, off: i16) -> Self {
-        Self::new(BPF_STX | BPF_ATOMIC | BPF_DW, dst, src as u8, off, BPF_ADD as i32)
+        Self::new(
+            BPF_STX | BPF_ATOMIC | BPF_DW,
+            dst,
+            src as u8,
+            off,
+            BPF_ADD as i32,
+        )
     }
 
     /// `if dst == imm goto pc + 1 + off`
@@ -146,7 +152,13 @@ impl Insn {
 
     /// Call of the vmlinux kfunc whose BTF id is `btf_id`.
     pub const fn call_kfunc(btf_id: i32) -> Self {
-        Self::new(BPF_JMP | BPF_CALL, Reg::R0, BPF_PSEUDO_KFUNC_CALL, 0, btf_id)
+        Self::new(
+            BPF_JMP | BPF_CALL,
+            Reg::R0,
+            BPF_PSEUDO_KFUNC_CALL,
+            0,
+            btf_id,
+        )
     }
 
     /// `exit`
@@ -347,15 +359,30 @@ mod tests {
         let cases: &[(Insn, [u8; 8])] = &[
             (Insn::mov64_imm(R0, 1), [0xb7, 0x00, 0, 0, 0x01, 0, 0, 0]),
             (Insn::mov64_reg(R1, R6), [0xbf, 0x61, 0, 0, 0, 0, 0, 0]),
-            (Insn::add64_imm(R2, -4), [0x07, 0x02, 0, 0, 0xfc, 0xff, 0xff, 0xff]),
+            (
+                Insn::add64_imm(R2, -4),
+                [0x07, 0x02, 0, 0, 0xfc, 0xff, 0xff, 0xff],
+            ),
             (Insn::ldx_dw(R6, R1, 0), [0x79, 0x16, 0, 0, 0, 0, 0, 0]),
-            (Insn::stx_dw(R10, R1, -8), [0x7b, 0x1a, 0xf8, 0xff, 0, 0, 0, 0]),
+            (
+                Insn::stx_dw(R10, R1, -8),
+                [0x7b, 0x1a, 0xf8, 0xff, 0, 0, 0, 0],
+            ),
             (Insn::st_w(R10, -4, 0), [0x62, 0x0a, 0xfc, 0xff, 0, 0, 0, 0]),
-            (Insn::atomic_add_dw(R0, R1, 0), [0xdb, 0x10, 0, 0, 0, 0, 0, 0]),
-            (Insn::jeq_imm(R1, 0, 2), [0x15, 0x01, 0x02, 0x00, 0, 0, 0, 0]),
+            (
+                Insn::atomic_add_dw(R0, R1, 0),
+                [0xdb, 0x10, 0, 0, 0, 0, 0, 0],
+            ),
+            (
+                Insn::jeq_imm(R1, 0, 2),
+                [0x15, 0x01, 0x02, 0x00, 0, 0, 0, 0],
+            ),
             (Insn::call_helper(1), [0x85, 0x00, 0, 0, 0x01, 0, 0, 0]),
             (Insn::call_local(3), [0x85, 0x10, 0, 0, 0x03, 0, 0, 0]),
-            (Insn::call_kfunc(0x1234), [0x85, 0x20, 0, 0, 0x34, 0x12, 0, 0]),
+            (
+                Insn::call_kfunc(0x1234),
+                [0x85, 0x20, 0, 0, 0x34, 0x12, 0, 0],
+            ),
             (Insn::exit(), [0x95, 0, 0, 0, 0, 0, 0, 0]),
         ];
         for (insn, want) in cases {
@@ -415,7 +442,11 @@ mod tests {
     fn throw_site_is_in_deepest_function() {
         let p = throw_chain(&chain(3)).unwrap();
         let deepest = *call_chain(&p).last().unwrap();
-        let site = p.insns().iter().position(|i| *i == Insn::call_kfunc(42)).unwrap();
+        let site = p
+            .insns()
+            .iter()
+            .position(|i| *i == Insn::call_kfunc(42))
+            .unwrap();
         assert!(site > deepest);
     }
 
@@ -462,7 +493,9 @@ mod tests {
                     stack[at..at + 8].copy_from_slice(&regs[src].to_le_bytes());
                 }
                 0x62 => {}
-                0x15 if regs[dst] == i.imm as i64 as u64 => pc = (pc as i64 + i.off as i64) as usize,
+                0x15 if regs[dst] == i.imm as i64 as u64 => {
+                    pc = (pc as i64 + i.off as i64) as usize
+                }
                 0x15 => {}
                 0x18 => pc += 1,
                 0x85 if src == BPF_PSEUDO_KFUNC_CALL as usize => return Outcome::Threw(regs[1]),
@@ -497,8 +530,16 @@ mod tests {
                     ..chain(depth)
                 };
                 let p = throw_chain(&c).unwrap();
-                assert_eq!(eval(&p, 0), Outcome::Returned(c.normal_return() as u64), "depth {depth}");
-                assert_eq!(eval(&p, 1), Outcome::Threw(c.cookie as u64), "depth {depth}");
+                assert_eq!(
+                    eval(&p, 0),
+                    Outcome::Returned(c.normal_return() as u64),
+                    "depth {depth}"
+                );
+                assert_eq!(
+                    eval(&p, 1),
+                    Outcome::Threw(c.cookie as u64),
+                    "depth {depth}"
+                );
             }
         }
     }

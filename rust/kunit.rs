@@ -41,7 +41,12 @@ impl Test {
     }
 
     /// Marks the case failed with `msg`, reported at `file`:`line`.
-    pub(crate) fn fail(&mut self, file: &'static kernel::str::CStr, line: u32, msg: fmt::Arguments<'_>) {
+    pub(crate) fn fail(
+        &mut self,
+        file: &'static kernel::str::CStr,
+        line: u32,
+        msg: fmt::Arguments<'_>,
+    ) {
         let loc = bindings::kunit_loc {
             line: line as _,
             file: file.as_char_ptr(),

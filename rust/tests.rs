@@ -32,7 +32,13 @@ extern "C" {
 fn sys_bpf(cmd: bindings::bpf_cmd, attr: &mut bindings::bpf_attr) -> Result<c_int> {
     // SAFETY: `attr` is a valid, writable `union bpf_attr`, and every
     // pointer the callers put in it points to live kernel memory.
-    let ret = unsafe { kern_sys_bpf(cmd as c_int, attr, size_of::<bindings::bpf_attr>() as c_uint) };
+    let ret = unsafe {
+        kern_sys_bpf(
+            cmd as c_int,
+            attr,
+            size_of::<bindings::bpf_attr>() as c_uint,
+        )
+    };
     to_result(ret).map(|()| ret)
 }
 
@@ -67,7 +73,13 @@ fn throw_btf_id() -> Result<i32> {
     }
     // SAFETY: `btf` is vmlinux BTF, which is never freed; the name is a C
     // string.
-    let id = unsafe { bindings::btf_find_by_name_kind(btf, c"bpf_throw".as_ptr().cast(), bindings::BTF_KIND_FUNC as u8) };
+    let id = unsafe {
+        bindings::btf_find_by_name_kind(
+            btf,
+            c"bpf_throw".as_ptr().cast(),
+            bindings::BTF_KIND_FUNC as u8,
+        )
+    };
     to_result(id).map(|()| id)
 }
 
@@ -121,7 +133,11 @@ fn chain(t: &mut Test, depth: u32, counter_map_fd: Option<c_int>) -> Option<(Cha
     let btf_id = match throw_btf_id() {
         Ok(id) => id,
         Err(e) => {
-            t.fail(kernel::c_str!(file!()), line!(), format_args!("no bpf_throw in vmlinux BTF: {e:?}"));
+            t.fail(
+                kernel::c_str!(file!()),
+                line!(),
+                format_args!("no bpf_throw in vmlinux BTF: {e:?}"),
+            );
             return None;
         }
     };
@@ -134,14 +150,22 @@ fn chain(t: &mut Test, depth: u32, counter_map_fd: Option<c_int>) -> Option<(Cha
     let prog = match insn::throw_chain(&chain) {
         Ok(p) => p,
         Err(e) => {
-            t.fail(kernel::c_str!(file!()), line!(), format_args!("cannot build depth {depth}: {e:?}"));
+            t.fail(
+                kernel::c_str!(file!()),
+                line!(),
+                format_args!("cannot build depth {depth}: {e:?}"),
+            );
             return None;
         }
     };
     match load(&prog) {
         Ok(fd) => Some((chain, fd)),
         Err(e) => {
-            t.fail(kernel::c_str!(file!()), line!(), format_args!("depth {depth} rejected: {e:?}"));
+            t.fail(
+                kernel::c_str!(file!()),
+                line!(),
+                format_args!("depth {depth} rejected: {e:?}"),
+            );
             None
         }
     }
@@ -161,7 +185,11 @@ fn check_depth(t: &mut Test, depth: u32, throws: bool) {
         Ok(got) => {
             expect_eq!(t, got, want);
         }
-        Err(e) => t.fail(kernel::c_str!(file!()), line!(), format_args!("test run failed: {e:?}")),
+        Err(e) => t.fail(
+            kernel::c_str!(file!()),
+            line!(),
+            format_args!("test run failed: {e:?}"),
+        ),
     }
 }
 
@@ -252,7 +280,11 @@ fn counter(map: &Fd) -> Result<u64> {
             Some(f) => f(m, &key as *const u32 as *mut c_void) as *const u64,
             None => ptr::null(),
         };
-        let value = if v.is_null() { None } else { Some(ptr::read_volatile(v)) };
+        let value = if v.is_null() {
+            None
+        } else {
+            Some(ptr::read_volatile(v))
+        };
         bindings::rcu_read_unlock();
         value
     };
@@ -274,7 +306,11 @@ fn throw_100k_no_leak(t: &mut Test) {
     let map = match counter_map() {
         Ok(m) => m,
         Err(e) => {
-            t.fail(kernel::c_str!(file!()), line!(), format_args!("map create: {e:?}"));
+            t.fail(
+                kernel::c_str!(file!()),
+                line!(),
+                format_args!("map create: {e:?}"),
+            );
             return;
         }
     };
@@ -288,7 +324,11 @@ fn throw_100k_no_leak(t: &mut Test) {
     let before = match usage(&prog, &map) {
         Ok(u) => u,
         Err(e) => {
-            t.fail(kernel::c_str!(file!()), line!(), format_args!("usage: {e:?}"));
+            t.fail(
+                kernel::c_str!(file!()),
+                line!(),
+                format_args!("usage: {e:?}"),
+            );
             return;
         }
     };
@@ -307,7 +347,11 @@ fn throw_100k_no_leak(t: &mut Test) {
     let after = match usage(&prog, &map) {
         Ok(u) => u,
         Err(e) => {
-            t.fail(kernel::c_str!(file!()), line!(), format_args!("usage: {e:?}"));
+            t.fail(
+                kernel::c_str!(file!()),
+                line!(),
+                format_args!("usage: {e:?}"),
+            );
             return;
         }
     };
@@ -330,7 +374,11 @@ fn classify_main_and_subprog(t: &mut Test) {
     // SAFETY: As in `usage`.
     let p = unsafe { bindings::bpf_prog_get(fd.0 as u32) };
     if is_err(p) {
-        t.fail(kernel::c_str!(file!()), line!(), format_args!("bpf_prog_get failed"));
+        t.fail(
+            kernel::c_str!(file!()),
+            line!(),
+            format_args!("bpf_prog_get failed"),
+        );
         return;
     }
     // SAFETY: `p` is referenced; a JITed program with one subprogram has
@@ -351,7 +399,11 @@ fn classify_main_and_subprog(t: &mut Test) {
         expect_eq!(t, throw::classify(main_ip + 1), Code::Main(aux));
         expect_eq!(t, throw::classify(sub_ip + 1), Code::Subprog);
     }
-    expect_eq!(t, throw::classify(classify_main_and_subprog as usize), Code::Kernel);
+    expect_eq!(
+        t,
+        throw::classify(classify_main_and_subprog as usize),
+        Code::Kernel
+    );
     // SAFETY: Drops the reference taken above.
     unsafe { bindings::bpf_prog_put(p) };
 }

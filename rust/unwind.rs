@@ -90,7 +90,11 @@ const WORD: usize = core::mem::size_of::<u64>();
 
 /// Walks the frame records from `first` outwards and returns the frame of
 /// the first main program, as `classify` tells them apart.
-pub fn find_boundary<P, S, F>(stack: &S, first: usize, mut classify: F) -> Result<Boundary<P>, WalkError>
+pub fn find_boundary<P, S, F>(
+    stack: &S,
+    first: usize,
+    mut classify: F,
+) -> Result<Boundary<P>, WalkError>
 where
     S: Stack + ?Sized,
     F: FnMut(usize) -> Code<P>,
@@ -155,7 +159,10 @@ mod tests {
     impl Stack for FakeStack {
         fn read(&self, addr: usize) -> usize {
             self.reads.borrow_mut().push(addr);
-            *self.words.get(&addr).expect("read outside the frame records")
+            *self
+                .words
+                .get(&addr)
+                .expect("read outside the frame records")
         }
     }
 
@@ -304,10 +311,7 @@ mod tests {
         for i in 0..64 {
             s.record(0x1000 + 0x20 * i, 0x1000 + 0x20 * (i + 1), SUB);
         }
-        assert_eq!(
-            find_boundary(&s, 0x1000, classify),
-            Err(WalkError::TooDeep)
-        );
+        assert_eq!(find_boundary(&s, 0x1000, classify), Err(WalkError::TooDeep));
         assert_eq!(s.reads.borrow().len(), 2 * MAX_FRAMES as usize);
     }
 }

@@ -63,6 +63,9 @@ static __noinline int parse_ipv4(struct iphdr *ip, void *data_end)
 	check(ihl >= sizeof(*ip), DROP_IP_IHL, 2);
 	check((void *)ip + ihl <= data_end, DROP_SHORT_IP, 2);
 	tot_len = bpf_ntohs(ip->tot_len);
+	/* The verifier does not bound a byte swap: mask it where it can see. */
+	barrier_var(tot_len);
+	tot_len &= 0xffff;
 	check(tot_len >= ihl && (void *)ip + tot_len <= data_end, DROP_IP_TOT_LEN, 2);
 	check(!(ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)), DROP_IP_FRAGMENT, 2);
 

@@ -50,12 +50,11 @@ sed -n '/^#define RUN_SUCCESS/,/^#define RUN_EXT/p' "$self/prog_tests/exceptions
 	printf '\0\0\0\0\0\0\0\0\0\0\0\0\120\0\0\0\0\0\173\0'
 } >"$obj/pkt_v4.bin"
 
-# The sample: BPF object, skeleton and a static loader.
+# The sample: BPF object, skeleton and the loader.
 sample=$repo/samples/bpf_exceptions
 bpf_cc -I"$sample" -c "$sample/parser.bpf.c" -o "$obj/parser.bpf.o"
 bpftool gen skeleton "$obj/parser.bpf.o" name parser >"$obj/parser.skel.h"
-clang -O2 -Wall -Werror -static -I"$obj" -I"$sample" "$sample/parser.c" \
-	-lbpf -lelf -lz -lzstd -o "$obj/parser"
+clang -O2 -Wall -Werror -I"$obj" -I"$sample" "$sample/parser.c" -lbpf -o "$obj/parser"
 
 # The initramfs: busybox, bpftool with its libraries, the tests, /init.
 ir=$work/initramfs
@@ -65,7 +64,7 @@ for app in sh mount mkdir cat echo sed grep reboot sleep wc head tr; do
 	ln -s busybox "$ir/bin/$app"
 done
 cp /usr/sbin/bpftool "$ir/sbin/bpftool"
-ldd /usr/sbin/bpftool | grep -o '/[^ ]*' | while read -r lib; do
+ldd /usr/sbin/bpftool "$obj/parser" | grep -v ':$' | grep -o '/[^ ]*' | sort -u | while read -r lib; do
 	mkdir -p "$ir$(dirname "$lib")"
 	cp -L "$lib" "$ir$lib"
 done

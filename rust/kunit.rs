@@ -155,6 +155,11 @@ macro_rules! kunit_suite {
             // namespaces.
             #[allow(non_snake_case)]
             mod $case {
+                /// KUnit's entry point of the case.
+                ///
+                /// # Safety
+                ///
+                /// `test` must be the running case, valid until this returns.
                 pub(super) unsafe extern "C" fn run(test: *mut kernel::bindings::kunit) {
                     // SAFETY: KUnit passes the running case, which stays
                     // valid until we return.

@@ -8,8 +8,9 @@
 #  2. Bring the applied patch series in line with patches/: patches that
 #     changed are reverted and reapplied, so only the files they touch get
 #     new timestamps.
-#  3. Copy Kbuild, Kconfig and rust/ into kernel/bpf/exceptions/, rewriting
-#     only files whose content changed.
+#  3. Copy Kbuild, Kconfig and rust/ into kernel/bpf/exceptions/ and the
+#     documentation into Documentation/bpf/, rewriting only files whose
+#     content changed.
 #  4. Configure from tools/config/bpf_exceptions.config on top of
 #     allnoconfig when the fragment changed, check that every line of it
 #     made it into .config, and build with LLVM=1.
@@ -79,6 +80,7 @@ mkdir -p "$dest/rust"
 rsync -c Kbuild Kconfig "$dest/"
 rsync -rc --delete --include='*.rs' --exclude='*' rust/ "$dest/rust/"
 rm -f "$dest/rust/host.rs"
+rsync -c Documentation/bpf/exceptions-rust.rst "$tree/Documentation/bpf/"
 
 # 4. Configure and build.
 mkdir -p "$build"

@@ -12,13 +12,14 @@ shift 3
 exec unshare --mount --propagation private -- /bin/sh -euc '
 root=$1 cache=$2 repo=$3
 shift 3
+mount -t proc proc "$root/proc"
+mount --rbind /dev "$root/dev"
+mount -t tmpfs tmpfs "$root/tmp"
+# After /tmp, so that a repository or cache under /tmp stays visible.
 for d in "$cache" "$repo"; do
 	mkdir -p "$root$d"
 	mount --bind "$d" "$root$d"
 done
-mount -t proc proc "$root/proc"
-mount --rbind /dev "$root/dev"
-mount -t tmpfs tmpfs "$root/tmp"
 cd "$repo"
 exec chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
 	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

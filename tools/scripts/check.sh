@@ -30,6 +30,7 @@ run() {
 }
 
 run "host tests (cargo test)" tools/scripts/host-test.sh "$cache"
+run "vmlinux contents" tools/scripts/vmlinux-check.sh "$cache"
 run "KUnit under kunit.py" tools/scripts/kunit.sh "$cache"
 run "upstream exceptions selftests in QEMU" tools/scripts/guest.sh "$cache" selftests
 

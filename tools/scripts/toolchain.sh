@@ -30,6 +30,7 @@ command -v debootstrap >/dev/null 2>&1 || {
 }
 [ -e /usr/share/debootstrap/scripts/trixie ] || die "this debootstrap does not know trixie"
 
+mkdir -p "$(dirname "$root")" || die "cannot create the cache directory $(dirname "$root")"
 avail=$(df -Pk "$(dirname "$root")" | awk 'NR==2 {print $4}')
 [ "${avail:-0}" -gt $((30 * 1024 * 1024)) ] || die "need 30 GiB free under $(dirname "$root") for the root and kernel builds"
 

@@ -12,7 +12,7 @@
 # the repository: a kept machine reuses them and rebuilds only what changed.
 
 CACHE ?= /var/cache/bpfexc
-ROOT_KEY := $(shell cat tools/scripts/toolchain.sh tools/scripts/trixie-packages.txt | sha256sum | cut -c1-12)
+ROOT_KEY := $(shell sha256sum < tools/scripts/trixie-packages.txt | cut -c1-12)
 ROOT := $(CACHE)/root-$(ROOT_KEY)
 IN_ROOT := tools/scripts/in-root.sh $(ROOT) $(CACHE) $(CURDIR)
 

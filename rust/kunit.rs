@@ -8,8 +8,9 @@
 //! so [`kunit_suite!`] emits the same from Rust: a `struct kunit_case` array
 //! ending in an empty case, a `struct kunit_suite` pointing to it, and the
 //! suite's address in that section. Each case is a plain Rust function
-//! taking a [`Test`]; [`expect_eq!`] reports a failed expectation to KUnit
-//! with file and line, and lets the case go on and clean up.
+//! taking a [`Test`]; [`expect_eq!`], [`expect_ok!`] and [`fail!`] report a
+//! failed expectation to KUnit with file and line, and let the case go on
+//! and clean up.
 //!
 //! ```ignore
 //! fn adds(t: &mut Test) {
@@ -100,6 +101,29 @@ macro_rules! expect_eq {
     }};
 }
 pub(crate) use expect_eq;
+
+/// Marks the case failed with a formatted message, at the caller's line.
+macro_rules! fail {
+    ($test:expr, $($arg:tt)+) => {
+        $test.fail(kernel::c_str!(file!()), line!(), format_args!($($arg)+))
+    };
+}
+pub(crate) use fail;
+
+/// Evaluates to `Some(value)` for `Ok(value)`; for `Err(e)`, marks the case
+/// failed with `$what` and `e`, and evaluates to `None`.
+macro_rules! expect_ok {
+    ($test:expr, $result:expr, $what:expr $(,)?) => {
+        match $result {
+            Ok(value) => Some(value),
+            Err(e) => {
+                $crate::kunit::fail!($test, "{} failed: {:?}", $what, e);
+                None
+            }
+        }
+    };
+}
+pub(crate) use expect_ok;
 
 /// A case of the table: `run` is called with the running test.
 pub(crate) const fn case(

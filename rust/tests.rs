@@ -11,7 +11,7 @@
 
 use crate::{
     insn::{self, Chain, Program},
-    kunit::{expect_eq, kunit_suite, Test},
+    kunit::{expect_eq, expect_ok, fail, kunit_suite, Test},
     throw,
     unwind::{Code, WalkError},
 };
@@ -130,45 +130,16 @@ const fn cookie(depth: u32) -> i32 {
 }
 
 fn chain(t: &mut Test, depth: u32, counter_map_fd: Option<c_int>) -> Option<(Chain, Fd)> {
-    let btf_id = match throw_btf_id() {
-        Ok(id) => id,
-        Err(e) => {
-            t.fail(
-                kernel::c_str!(file!()),
-                line!(),
-                format_args!("no bpf_throw in vmlinux BTF: {e:?}"),
-            );
-            return None;
-        }
-    };
+    let throw_btf_id = expect_ok!(t, throw_btf_id(), "finding bpf_throw in vmlinux BTF")?;
     let chain = Chain {
         depth,
         cookie: cookie(depth),
-        throw_btf_id: btf_id,
+        throw_btf_id,
         counter_map_fd,
     };
-    let prog = match insn::throw_chain(&chain) {
-        Ok(p) => p,
-        Err(e) => {
-            t.fail(
-                kernel::c_str!(file!()),
-                line!(),
-                format_args!("cannot build depth {depth}: {e:?}"),
-            );
-            return None;
-        }
-    };
-    match load(&prog) {
-        Ok(fd) => Some((chain, fd)),
-        Err(e) => {
-            t.fail(
-                kernel::c_str!(file!()),
-                line!(),
-                format_args!("depth {depth} rejected: {e:?}"),
-            );
-            None
-        }
-    }
+    let prog = expect_ok!(t, insn::throw_chain(&chain), "building the program")?;
+    let fd = expect_ok!(t, load(&prog), "loading the program")?;
+    Some((chain, fd))
 }
 
 /// Loads the chain of `depth` and runs it with the throw condition `throws`.
@@ -181,15 +152,8 @@ fn check_depth(t: &mut Test, depth: u32, throws: bool) {
     } else {
         chain.normal_return()
     };
-    match run(&fd, throws as u64) {
-        Ok(got) => {
-            expect_eq!(t, got, want);
-        }
-        Err(e) => t.fail(
-            kernel::c_str!(file!()),
-            line!(),
-            format_args!("test run failed: {e:?}"),
-        ),
+    if let Some(got) = expect_ok!(t, run(&fd, throws as u64), "test run") {
+        expect_eq!(t, got, want);
     }
 }
 
@@ -303,39 +267,23 @@ const LEAK_PAGES: u64 = 256;
 /// 100 000 throws from the deepest chain leave no program or map reference
 /// and no memory behind, and each of them ran the program.
 fn throw_100k_no_leak(t: &mut Test) {
-    let map = match counter_map() {
-        Ok(m) => m,
-        Err(e) => {
-            t.fail(
-                kernel::c_str!(file!()),
-                line!(),
-                format_args!("map create: {e:?}"),
-            );
-            return;
-        }
+    let Some(map) = expect_ok!(t, counter_map(), "creating the map") else {
+        return;
     };
     let Some((chain, prog)) = chain(t, insn::MAX_DEPTH, Some(map.0)) else {
         return;
     };
+    let thrown = Ok(chain.cookie as u32);
     // One run first, so that lazily allocated state is in place.
-    if !expect_eq!(t, run(&prog, 1), Ok(chain.cookie as u32)) {
+    if !expect_eq!(t, run(&prog, 1), thrown) {
         return;
     }
-    let before = match usage(&prog, &map) {
-        Ok(u) => u,
-        Err(e) => {
-            t.fail(
-                kernel::c_str!(file!()),
-                line!(),
-                format_args!("usage: {e:?}"),
-            );
-            return;
-        }
+    let Some(before) = expect_ok!(t, usage(&prog, &map), "reading usage") else {
+        return;
     };
     for i in 0..THROWS {
         let ret = run(&prog, 1);
-        if ret != Ok(chain.cookie as u32) {
-            expect_eq!(t, ret, Ok(chain.cookie as u32));
+        if !expect_eq!(t, ret, thrown) {
             t.info(format_args!("throw {i} of {THROWS} went wrong"));
             return;
         }
@@ -344,16 +292,8 @@ fn throw_100k_no_leak(t: &mut Test) {
             unsafe { bindings::__cond_resched() };
         }
     }
-    let after = match usage(&prog, &map) {
-        Ok(u) => u,
-        Err(e) => {
-            t.fail(
-                kernel::c_str!(file!()),
-                line!(),
-                format_args!("usage: {e:?}"),
-            );
-            return;
-        }
+    let Some(after) = expect_ok!(t, usage(&prog, &map), "reading usage") else {
+        return;
     };
     expect_eq!(t, counter(&map), Ok(THROWS + 1));
     expect_eq!(t, after.prog_refs, before.prog_refs);
@@ -374,11 +314,7 @@ fn classify_main_and_subprog(t: &mut Test) {
     // SAFETY: As in `usage`.
     let p = unsafe { bindings::bpf_prog_get(fd.0 as u32) };
     if is_err(p) {
-        t.fail(
-            kernel::c_str!(file!()),
-            line!(),
-            format_args!("bpf_prog_get failed"),
-        );
+        fail!(t, "bpf_prog_get failed");
         return;
     }
     // SAFETY: `p` is referenced; a JITed program with one subprogram has

@@ -5,8 +5,10 @@
 # toolchain: rustc 1.85 + rust-src, bindgen, clang/lld/llvm 19, pahole,
 # QEMU, bpftool, libbpf and linux-source-6.12.
 #
-# The root lives in the cache directory, keyed by the package list, so a
-# kept machine reuses it and a new machine builds it from nothing.
+# The root lives in the cache directory, keyed by the package list (the
+# Makefile names it root-<hash of trixie-packages.txt>), so a kept machine
+# reuses it and a new machine builds it from nothing. Roots of older
+# package lists are removed once the new one is complete.
 #
 # Usage: toolchain.sh ROOTDIR
 set -euo pipefail
@@ -54,4 +56,11 @@ trap - EXIT
 touch "$root.tmp/.complete"
 mv "$root.tmp" "$root"
 rm -f "$root.tmp.log"
+# Roots made from an older package list are of no further use.
+for old in "$(dirname "$root")"/root-*; do
+	case $old in
+	"$root" | *.tmp | *.tmp.log) ;;
+	*) [ -f "$old/.complete" ] && rm -rf "$old" ;;
+	esac
+done
 echo "toolchain: ready at $root"

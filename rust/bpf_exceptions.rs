@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! BPF exceptions: the `bpf_throw()` unwinder.
+//! BPF exceptions: the `bpf_throw()` unwinder and the x86-64 JIT prologue.
 //!
 //! A BPF program that calls the kfunc `bpf_throw(cookie)` stops at once:
 //! every BPF frame down to the program's main function (the exception
@@ -8,8 +8,15 @@
 //! returns for `cookie` (the cookie itself with the default callback).
 //!
 //! The C kfunc in `kernel/bpf/helpers.c` hands its frame address to
-//! [`throw::bpf_exceptions_throw`]. [`unwind`] finds the boundary; it and
-//! [`insn`] use no kernel types and are also tested on the host.
+//! [`throw::bpf_exceptions_throw`]. [`unwind`] finds the boundary.
+//!
+//! The x86-64 JIT emits the prologue of every BPF function, and the restore
+//! of its callee-saved registers, through [`jit_ffi`]: [`jit`] lays out the
+//! frame (exception boundaries save every callee-saved register, exception
+//! callbacks take over the boundary's frame) with the encoder [`x86`].
+//!
+//! [`unwind`], [`jit`], [`x86`] and [`insn`] use no kernel types and are
+//! also tested on the host.
 //!
 //! See Documentation/bpf/exceptions-rust.rst.
 
@@ -17,8 +24,11 @@
 const __LOG_PREFIX: &[u8] = b"bpf_exceptions\0";
 
 pub mod insn;
+pub mod jit;
+pub mod jit_ffi;
 pub mod throw;
 pub mod unwind;
+pub mod x86;
 
 #[cfg(CONFIG_BPF_EXCEPTIONS_RUST_KUNIT_TEST)]
 mod kunit;

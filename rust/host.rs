@@ -6,5 +6,9 @@
 
 #[path = "insn.rs"]
 pub mod insn;
+#[path = "jit.rs"]
+pub mod jit;
 #[path = "unwind.rs"]
 pub mod unwind;
+#[path = "x86.rs"]
+pub mod x86;

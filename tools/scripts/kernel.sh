@@ -53,26 +53,34 @@ case " $tested " in
 *) say "note: tested on Linux $tested; this is $kver. Trying the patches anyway." ;;
 esac
 
-# 2. The patch series.
+# 2. The patch series. Patches up to the first that changed stay applied
+# (its From, Date and index lines do not count); the rest are reverted
+# in reverse order and the new ones applied.
 applied=$tree/.bpfexc-applied
-if ! diff -r "$applied" "$repo/patches" >/dev/null 2>&1; then
-	if [ -f "$applied/series" ]; then
-		say "reverting the previously applied patches"
-		tac "$applied/series" | while read -r p; do
-			patch -d "$tree" -p1 -R -s -N <"$applied/$p" ||
-				die "cannot revert $p; remove $tree to start afresh"
-		done
-	fi
-	rm -rf "$applied" && mkdir "$applied"
-	while read -r p; do
-		say "applying $p"
-		if ! patch -d "$tree" -p1 -s -N --no-backup-if-mismatch <"$repo/patches/$p"; then
-			die "patches/$p does not apply to Linux $kver (tested: $tested). Remove $tree after fixing the patch."
-		fi
-		cp "$repo/patches/$p" "$applied/$p"
-	done <"$repo/patches/series"
-	cp "$repo/patches/series" "$applied/series"
-fi
+same() { cmp -s <(grep -v -e '^From ' -e '^Date: ' -e '^index ' "$1") <(grep -v -e '^From ' -e '^Date: ' -e '^index ' "$2"); }
+mapfile -t have < <(cat "$applied/series" 2>/dev/null || true)
+mapfile -t want <"$repo/patches/series"
+keep=0
+while [ "$keep" -lt "${#have[@]}" ] && [ "$keep" -lt "${#want[@]}" ] &&
+	[ "${have[$keep]}" = "${want[$keep]}" ] &&
+	same "$applied/${have[$keep]}" "$repo/patches/${want[$keep]}"; do
+	keep=$((keep + 1))
+done
+for ((i = ${#have[@]} - 1; i >= keep; i--)); do
+	say "reverting ${have[$i]}"
+	patch -d "$tree" -p1 -R -s -N <"$applied/${have[$i]}" ||
+		die "cannot revert ${have[$i]}; remove $tree to start afresh"
+	rm -f "$applied/${have[$i]}"
+	printf '%s\n' "${have[@]:0:$i}" | grep . >"$applied/series" || : >"$applied/series"
+done
+for ((i = keep; i < ${#want[@]}; i++)); do
+	p=${want[$i]}
+	say "applying $p"
+	patch -d "$tree" -p1 -s -N --no-backup-if-mismatch <"$repo/patches/$p" ||
+		die "patches/$p does not apply to Linux $kver (tested: $tested). Remove $tree after fixing the patch."
+	cp "$repo/patches/$p" "$applied/$p"
+	echo "$p" >>"$applied/series"
+done
 
 # 3. Our code, as kernel/bpf/exceptions/.
 dest=$tree/kernel/bpf/exceptions
@@ -85,7 +93,7 @@ rsync -c Documentation/bpf/exceptions-rust.rst "$tree/Documentation/bpf/"
 # 4. Configure and build.
 mkdir -p "$build"
 stamp=$build/.bpfexc-config
-want=$(cat "$fragment" "$tree/.bpfexc-applied/series" | sha256sum)
+want=$(cat "$fragment" "$repo"/Kconfig "$repo"/patches/*.patch | grep -v '^From [0-9a-f]\{40\} ' | sha256sum)
 if [ ! -f "$build/.config" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 	say "configuring (allnoconfig + tools/config/bpf_exceptions.config)"
 	make -s -C "$tree" O="$build" LLVM=1 KCONFIG_ALLCONFIG="$fragment" allnoconfig >/dev/null

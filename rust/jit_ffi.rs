@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! C entry points of the x86-64 BPF JIT's prologue and callee-saved register
+//! restore (arch/x86/include/asm/bpf_jit.h). The layout is in [`crate::jit`].
+
+use crate::{
+    jit::{self, Frame},
+    x86::{Code, Overflow},
+};
+use core::ffi::c_int;
+use kernel::{bindings, error::code::E2BIG};
+
+impl From<&bindings::bpf_jit_frame> for Frame {
+    fn from(f: &bindings::bpf_jit_frame) -> Self {
+        Frame {
+            stack_depth: f.stack_depth,
+            from_cbpf: f.from_cbpf,
+            tail_call_reachable: f.tail_call_reachable,
+            is_subprog: f.is_subprog,
+            exception_cb: f.exception_cb,
+            exception_boundary: f.exception_boundary,
+            arena: f.arena,
+            callee_regs_used: f.callee_regs_used,
+            ibt: f.ibt,
+        }
+    }
+}
+
+type Emitter = fn(&Frame, &mut Code<'_>) -> Result<usize, Overflow>;
+
+/// Runs `emit` on the C arguments.
+///
+/// # Safety
+///
+/// `buf` must be valid for writes of `size` bytes and `frame` for reads.
+unsafe fn emit_into(
+    buf: *mut u8,
+    size: u32,
+    frame: *const bindings::bpf_jit_frame,
+    emit: Emitter,
+) -> c_int {
+    // SAFETY: The caller gives a writable buffer of `size` bytes, which the
+    // JIT does not touch while we fill it.
+    let buf = unsafe { core::slice::from_raw_parts_mut(buf, size as usize) };
+    // SAFETY: The caller gives a readable frame description.
+    let frame = Frame::from(unsafe { &*frame });
+    match emit(&frame, &mut Code::new(buf)) {
+        // At most a few dozen bytes.
+        Ok(len) => len as c_int,
+        Err(Overflow) => E2BIG.to_errno(),
+    }
+}
+
+/// Emits the prologue of a JITed BPF function after its CFI preamble.
+///
+/// # Safety
+///
+/// `buf` must be valid for writes of `size` bytes and `frame` for reads.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_jit_emit_prologue(
+    buf: *mut u8,
+    size: u32,
+    frame: *const bindings::bpf_jit_frame,
+) -> c_int {
+    // SAFETY: Our caller's guarantees are what `emit_into` needs.
+    unsafe { emit_into(buf, size, frame, jit::prologue) }
+}
+
+/// Emits the restore of the callee-saved registers that the prologue saved.
+///
+/// # Safety
+///
+/// `buf` must be valid for writes of `size` bytes and `frame` for reads.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_jit_emit_restore_callee_saved(
+    buf: *mut u8,
+    size: u32,
+    frame: *const bindings::bpf_jit_frame,
+) -> c_int {
+    // SAFETY: Our caller's guarantees are what `emit_into` needs.
+    unsafe { emit_into(buf, size, frame, jit::restore_callee_saved) }
+}

@@ -114,6 +114,11 @@ impl Insn {
         Self::new(BPF_LDX | BPF_MEM | BPF_DW, dst, src as u8, off, 0)
     }
 
+    /// `dst = *(u32 *)(src + off)`
+    pub const fn ldx_w(dst: Reg, src: Reg, off: i16) -> Self {
+        Self::new(BPF_LDX | BPF_MEM | BPF_W, dst, src as u8, off, 0)
+    }
+
     /// `*(u64 *)(dst + off) = src`
     pub const fn stx_dw(dst: Reg, src: Reg, off: i16) -> Self {
         Self::new(BPF_STX | BPF_MEM | BPF_DW, dst, src as u8, off, 0)
@@ -364,6 +369,7 @@ mod tests {
                 [0x07, 0x02, 0, 0, 0xfc, 0xff, 0xff, 0xff],
             ),
             (Insn::ldx_dw(R6, R1, 0), [0x79, 0x16, 0, 0, 0, 0, 0, 0]),
+            (Insn::ldx_w(R6, R1, 0), [0x61, 0x16, 0, 0, 0, 0, 0, 0]),
             (
                 Insn::stx_dw(R10, R1, -8),
                 [0x7b, 0x1a, 0xf8, 0xff, 0, 0, 0, 0],

@@ -10,7 +10,7 @@
 //! would resolve it.
 
 use crate::{
-    insn::{self, Chain, Program},
+    insn::{self, Chain, Insn, Program},
     kunit::{expect_eq, expect_ok, fail, kunit_suite, Test},
     throw,
     unwind::{Code, WalkError},
@@ -20,7 +20,7 @@ use core::{
     mem::size_of,
     ptr,
 };
-use kernel::{bindings, error::to_result, prelude::*};
+use kernel::{alloc::KVec, bindings, error::to_result, prelude::*};
 
 extern "C" {
     /// `kernel/bpf/syscall.c`: the `bpf()` system call for kernel callers,
@@ -83,14 +83,24 @@ fn throw_btf_id() -> Result<i32> {
     to_result(id).map(|()| id)
 }
 
-/// Loads `prog` as a sleepable syscall program.
+/// Loads `prog` as a sleepable syscall program, which `kern_sys_bpf()` can
+/// run.
 fn load(prog: &Program) -> Result<Fd> {
+    load_as(
+        prog,
+        bindings::bpf_prog_type_BPF_PROG_TYPE_SYSCALL,
+        bindings::BPF_F_SLEEPABLE,
+    )
+}
+
+/// Loads `prog` as a program of type `prog_type` with `flags`.
+fn load_as(prog: &Program, prog_type: bindings::bpf_prog_type, flags: u32) -> Result<Fd> {
     let insns = prog.insns();
     let mut attr = zeroed_attr();
     // SAFETY: Writing to the `BPF_PROG_LOAD` member of a zeroed union.
     let load = unsafe { &mut attr.__bindgen_anon_3 };
-    load.prog_type = bindings::bpf_prog_type_BPF_PROG_TYPE_SYSCALL;
-    load.prog_flags = bindings::BPF_F_SLEEPABLE;
+    load.prog_type = prog_type;
+    load.prog_flags = flags;
     load.insn_cnt = insns.len() as u32;
     // `insn::Insn` has the layout of `struct bpf_insn`.
     load.insns = insns.as_ptr() as u64;
@@ -352,6 +362,268 @@ fn no_boundary_outside_bpf(t: &mut Test) {
     expect_eq!(t, got, Err(WalkError::NotCalledFromBpf));
 }
 
+/// A JITed function: its image.
+struct Image {
+    bytes: [u8; 512],
+    len: usize,
+}
+
+impl Image {
+    fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// The image without its final `ret` (`c3`, `c3 cc` with SLS, or a
+    /// `jmp` to the return thunk).
+    fn before_ret(&self) -> &[u8] {
+        let b = self.bytes();
+        let n = b.len();
+        if b.ends_with(&[0xc3]) {
+            &b[..n - 1]
+        } else if b.ends_with(&[0xc3, 0xcc]) {
+            &b[..n - 2]
+        } else if n >= 5 && b[n - 5] == 0xe9 {
+            &b[..n - 5]
+        } else {
+            b
+        }
+    }
+}
+
+/// Copies the JIT images of the program's functions: the main function
+/// first, then its subprograms in order.
+fn images(prog: &Fd) -> Result<KVec<Image>> {
+    // SAFETY: As in `usage`.
+    let p = unsafe { bindings::bpf_prog_get(prog.0 as u32) };
+    if is_err(p) {
+        return Err(EBADF);
+    }
+    let mut out = KVec::new();
+    // SAFETY: `p` is referenced, so it, its `aux` and (for a program with
+    // subprograms) `aux->func[0..real_func_cnt]` and their images are live; each
+    // image is `jited_len` bytes at `bpf_func`.
+    let ret = unsafe {
+        let aux = (*p).aux;
+        // `real_func_cnt` counts hidden subprograms (the default exception
+        // callback) too; it is 0 for a program without subprograms.
+        let cnt = (*aux).real_func_cnt.max(1) as usize;
+        let mut ret = Ok(());
+        for i in 0..cnt {
+            let f = if (*aux).real_func_cnt == 0 {
+                p
+            } else {
+                *(*aux).func.add(i)
+            };
+            let start = (*f).bpf_func.map_or(ptr::null(), |f| f as *const u8);
+            let len = (*f).jited_len as usize;
+            let mut img = Image {
+                bytes: [0; 512],
+                len: len.min(512),
+            };
+            if !start.is_null() {
+                ptr::copy_nonoverlapping(start, img.bytes.as_mut_ptr(), img.len);
+            }
+            if let Err(e) = out.push(img, GFP_KERNEL) {
+                ret = Err(e.into());
+                break;
+            }
+        }
+        ret
+    };
+    // SAFETY: Drops the reference taken above.
+    unsafe { bindings::bpf_prog_put(p) };
+    ret.map(|()| out)
+}
+
+/// Creates a one-slot program array.
+fn prog_array() -> Result<Fd> {
+    let mut attr = zeroed_attr();
+    // SAFETY: Writing to the `BPF_MAP_CREATE` member of a zeroed union.
+    let create = unsafe { &mut attr.__bindgen_anon_1 };
+    create.map_type = bindings::bpf_map_type_BPF_MAP_TYPE_PROG_ARRAY;
+    create.key_size = size_of::<u32>() as u32;
+    create.value_size = size_of::<u32>() as u32;
+    create.max_entries = 1;
+    sys_bpf(bindings::bpf_cmd_BPF_MAP_CREATE, &mut attr).map(Fd)
+}
+
+// Upstream's x86-64 JIT layout (arch/x86/net/bpf_jit_comp.c, 6.12), byte by
+// byte, in a kernel without CFI or IBT.
+const NOP5: &[u8] = &[0x0f, 0x1f, 0x44, 0x00, 0x00];
+const NOP3: &[u8] = &[0x0f, 0x1f, 0x00];
+const XOR_RAX: &[u8] = &[0x48, 0x31, 0xc0];
+const FRAME: &[u8] = &[0x55, 0x48, 0x89, 0xe5]; // push rbp; mov rbp, rsp
+/// cmp rax, 33; ja +6; push rax; mov rax, rsp; jmp +1; push rax; push rax
+const TAIL_CALL_SLOTS: &[u8] = &[
+    0x48, 0x83, 0xf8, 0x21, 0x77, 0x06, 0x50, 0x48, 0x89, 0xe0, 0xeb, 0x01, 0x50, 0x50,
+];
+/// push r12, rbx, r13, r14, r15
+const SAVE_ALL: &[u8] = &[0x41, 0x54, 0x53, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57];
+/// pop r15, r14, r13, rbx, r12
+const RESTORE_ALL: &[u8] = &[0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x5b, 0x41, 0x5c];
+const LEAVE: &[u8] = &[0xc9];
+/// add qword [rax], 1: the tail call count, just before the restore.
+const COUNT_TAIL_CALL: &[u8] = &[0x48, 0x83, 0x00, 0x01];
+/// pop rax; pop rax: the tail call slots, just after the restore.
+const DROP_SLOTS: &[u8] = &[0x58, 0x58];
+
+/// Byte strings joined, to compare JIT output with.
+struct Joined {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl core::ops::Deref for Joined {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// Joins `parts`; past 64 bytes the rest is dropped, which no expected
+/// sequence here comes near.
+fn cat(parts: &[&[u8]]) -> Joined {
+    let mut j = Joined {
+        buf: [0; 64],
+        len: 0,
+    };
+    for b in parts.iter().flat_map(|p| p.iter()) {
+        if j.len < j.buf.len() {
+            j.buf[j.len] = *b;
+            j.len += 1;
+        }
+    }
+    j
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Loads `prog` as a TC program and returns its JIT images; it is not run.
+/// (Syscall programs must be sleepable, and sleepable programs cannot use
+/// program arrays.)
+fn jit(t: &mut Test, prog: &Program) -> Option<KVec<Image>> {
+    let tc = bindings::bpf_prog_type_BPF_PROG_TYPE_SCHED_CLS;
+    let fd = expect_ok!(t, load_as(prog, tc, 0), "loading the program")?;
+    expect_ok!(t, images(&fd), "reading the JIT images")
+}
+
+/// An ordinary function saves nothing it does not use.
+fn jit_ordinary(t: &mut Test) {
+    let mut p = Program::new();
+    let _ = p.push(&[Insn::mov64_imm(insn::Reg::R0, 7), Insn::exit()]);
+    let Some(img) = jit(t, &p) else {
+        return;
+    };
+    let f = &img[0];
+    expect_eq!(t, &f.bytes()[..12], &cat(&[NOP5, NOP3, FRAME])[..]);
+    // mov eax, 7; leave
+    expect_eq!(
+        t,
+        f.before_ret(),
+        &cat(&[NOP5, NOP3, FRAME, &[0xb8, 7, 0, 0, 0], LEAVE])[..]
+    );
+}
+
+/// An exception boundary saves r12 and every callee-saved register and
+/// restores them on exit; its exception callback takes over its frame.
+fn jit_exception_boundary_and_callback(t: &mut Test) {
+    let Some((_, fd)) = chain(t, 0, None) else {
+        return;
+    };
+    let Some(img) = expect_ok!(t, images(&fd), "reading the JIT images") else {
+        return;
+    };
+    // The main function and the hidden default exception callback.
+    if !expect_eq!(t, img.len(), 2) {
+        return;
+    }
+    let main = &img[0];
+    let prologue = cat(&[NOP5, NOP3, FRAME, SAVE_ALL]);
+    expect_eq!(t, &main.bytes()[..prologue.len()], &prologue[..]);
+    expect_eq!(
+        t,
+        main.before_ret().ends_with(&cat(&[RESTORE_ALL, LEAVE])),
+        true
+    );
+
+    // mov rsp, rsi; mov rbp, rdx; restore; mov rsp, rbp; then r0 = r1
+    // (mov rax, rdi) and the exit.
+    let cb = cat(&[
+        NOP5,
+        NOP3,
+        &[0x48, 0x89, 0xf4, 0x48, 0x89, 0xd5],
+        RESTORE_ALL,
+        &[0x48, 0x89, 0xec],
+        &[0x48, 0x89, 0xf8],
+        LEAVE,
+    ]);
+    expect_eq!(t, img[1].before_ret(), &cb[..]);
+}
+
+/// `r6 = skb->len; r2 = prog array; r3 = 0; bpf_tail_call();
+/// [if r6 != 0 throw]; r0 = 0`
+fn tail_call_prog(map: c_int, throw_btf_id: Option<i32>) -> Program {
+    use insn::Reg::*;
+    let mut p = Program::new();
+    let _ = p.push(&[Insn::ldx_w(R6, R1, 0)]);
+    let _ = p.push(&insn::Insn::ld_map_fd(R2, map));
+    let _ = p.push(&[Insn::mov64_imm(R3, 0), Insn::call_helper(12)]);
+    if let Some(id) = throw_btf_id {
+        let _ = p.push(&[
+            Insn::jeq_imm(R6, 0, 2),
+            Insn::mov64_imm(R1, 1),
+            Insn::call_kfunc(id),
+        ]);
+    }
+    let _ = p.push(&[Insn::mov64_imm(R0, 0), Insn::exit()]);
+    p
+}
+
+/// A main function that tail calls keeps the tail call count; on the tail
+/// call path it restores what it saved (rbx for R6) before dropping the
+/// count slots.
+fn jit_tail_call(t: &mut Test) {
+    let Some(map) = expect_ok!(t, prog_array(), "creating the program array") else {
+        return;
+    };
+    let Some(img) = jit(t, &tail_call_prog(map.0, None)) else {
+        return;
+    };
+    let f = &img[0];
+    let prologue = cat(&[NOP5, XOR_RAX, FRAME, TAIL_CALL_SLOTS, &[0x53]]);
+    expect_eq!(t, &f.bytes()[..prologue.len()], &prologue[..]);
+    let path = cat(&[COUNT_TAIL_CALL, &[0x5b], DROP_SLOTS]);
+    expect_eq!(t, contains(f.bytes(), &path), true);
+    expect_eq!(t, f.before_ret().ends_with(&cat(&[&[0x5b], LEAVE])), true);
+}
+
+/// An exception boundary that tail calls restores everything it saved on
+/// the tail call path too.
+fn jit_tail_call_exception_boundary(t: &mut Test) {
+    let Some(map) = expect_ok!(t, prog_array(), "creating the program array") else {
+        return;
+    };
+    let Some(id) = expect_ok!(t, throw_btf_id(), "finding bpf_throw") else {
+        return;
+    };
+    let Some(img) = jit(t, &tail_call_prog(map.0, Some(id))) else {
+        return;
+    };
+    let f = &img[0];
+    let prologue = cat(&[NOP5, XOR_RAX, FRAME, TAIL_CALL_SLOTS, SAVE_ALL]);
+    expect_eq!(t, &f.bytes()[..prologue.len()], &prologue[..]);
+    let path = cat(&[COUNT_TAIL_CALL, RESTORE_ALL, DROP_SLOTS]);
+    expect_eq!(t, contains(f.bytes(), &path), true);
+    expect_eq!(
+        t,
+        f.before_ret().ends_with(&cat(&[RESTORE_ALL, LEAVE])),
+        true
+    );
+}
+
 kunit_suite!(
     "bpf_exceptions",
     [
@@ -374,5 +646,9 @@ kunit_suite!(
         throw_100k_no_leak,
         classify_main_and_subprog,
         no_boundary_outside_bpf,
+        jit_ordinary,
+        jit_exception_boundary_and_callback,
+        jit_tail_call,
+        jit_tail_call_exception_boundary,
     ]
 );

@@ -16,7 +16,7 @@ ROOT_KEY := $(shell sha256sum < tools/scripts/trixie-packages.txt | cut -c1-12)
 ROOT := $(CACHE)/root-$(ROOT_KEY)
 IN_ROOT := tools/scripts/in-root.sh $(ROOT) $(CACHE) $(CURDIR)
 
-.PHONY: all run-sample toolchain kernel check host-test kunit selftests clean-cache
+.PHONY: all run-sample toolchain kernel stock check host-test kunit selftests test-bpf clean-cache
 
 all: run-sample
 
@@ -37,6 +37,12 @@ kunit: kernel
 
 selftests: kernel
 	@$(IN_ROOT) tools/scripts/guest.sh $(CACHE) selftests
+
+stock: toolchain
+	@$(IN_ROOT) tools/scripts/stock.sh $(CACHE)
+
+test-bpf: kernel
+	@$(IN_ROOT) tools/scripts/test-bpf.sh $(CACHE)
 
 check: kernel
 	@tools/scripts/check.sh "$(IN_ROOT)" $(CACHE)

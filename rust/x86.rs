@@ -121,12 +121,12 @@ impl Encoded {
 /// REX prefix: W for 64-bit operands, R extends ModRM.reg, B extends
 /// ModRM.rm or the opcode register.
 const fn rex(w: bool, r: bool, b: bool) -> u8 {
-    0x40 | (w as u8) << 3 | (r as u8) << 2 | b as u8
+    0x40 | ((w as u8) << 3) | ((r as u8) << 2) | (b as u8)
 }
 
 /// ModRM for a register-direct operand.
 const fn modrm_reg(reg: u8, rm: Reg) -> u8 {
-    0xc0 | (reg & 7) << 3 | rm.low()
+    0xc0 | ((reg & 7) << 3) | rm.low()
 }
 
 impl Insn {

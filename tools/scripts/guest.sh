@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boot the built kernel in QEMU with a busybox initramfs and run, in the
-# guest, either the sample or upstream's exceptions selftests (run inside
-# the build root).
+# Boot a built kernel in QEMU with a busybox initramfs and run, in the
+# guest, one of (run inside the build root):
 #
 #   sample     samples/bpf_exceptions: the packet parser and its summary
 #   selftests  tools/testing/selftests/bpf/progs/exceptions.c, loaded with
 #              bpftool prog loadall; every RUN_SUCCESS check of
 #              prog_tests/exceptions.c run with bpftool prog run on pkt_v4
+#   test_bpf   lib/test_bpf.ko: the JIT test suite; its summaries and
+#              failures are written to <work dir>/test_bpf.txt
 #
-# Usage: guest.sh CACHEDIR sample|selftests
+# BUILD is the build directory under CACHEDIR/build: linux-6.12 (ours, the
+# default) or stock-6.12.
+#
+# Usage: guest.sh CACHEDIR sample|selftests|test_bpf [BUILD]
 set -euo pipefail
 
-cache=$1 mode=$2
+cache=$1 mode=$2 which=${3:-linux-6.12}
 repo=$(pwd)
 tree=$cache/src/linux-source-6.12
-build=$cache/build/linux-6.12
+build=$cache/build/$which
 self=$tree/tools/testing/selftests/bpf
-work=$cache/guest
+work=$cache/guest/$mode-$which
 bzimage=$build/arch/x86/boot/bzImage
 
 die() { echo "guest: error: $*" >&2; exit 1; }
@@ -29,7 +33,8 @@ mkdir -p "$work/obj" "$work/initramfs"
 obj=$work/obj
 
 # BPF objects, compiled as the selftests Makefile does, against this
-# kernel's BTF.
+# kernel's BTF (not needed for test_bpf).
+if [ "$mode" != test_bpf ]; then
 bpftool btf dump file "$build/vmlinux" format c >"$obj/vmlinux.h"
 bpf_cc() {
 	clang -g -O2 --target=bpf -mcpu=v3 -mlittle-endian -D__TARGET_ARCH_x86 \
@@ -55,21 +60,26 @@ sample=$repo/samples/bpf_exceptions
 bpf_cc -I"$sample" -c "$sample/parser.bpf.c" -o "$obj/parser.bpf.o"
 bpftool gen skeleton "$obj/parser.bpf.o" name parser >"$obj/parser.skel.h"
 clang -O2 -Wall -Werror -I"$obj" -I"$sample" "$sample/parser.c" -lbpf -o "$obj/parser"
+fi
 
 # The initramfs: busybox, bpftool with its libraries, the tests, /init.
 ir=$work/initramfs
 mkdir -p "$ir"/{bin,sbin,lib64,proc,sys,dev,tmp,tests,sample}
 cp /bin/busybox "$ir/bin/busybox"
-for app in sh mount mkdir cat echo sed grep reboot sleep wc head tr; do
+for app in sh mount mkdir cat echo sed grep reboot sleep wc head tr insmod dmesg; do
 	ln -s busybox "$ir/bin/$app"
 done
-cp /usr/sbin/bpftool "$ir/sbin/bpftool"
-ldd /usr/sbin/bpftool "$obj/parser" | grep -v ':$' | grep -o '/[^ ]*' | sort -u | while read -r lib; do
-	mkdir -p "$ir$(dirname "$lib")"
-	cp -L "$lib" "$ir$lib"
-done
-cp "$obj/exceptions.bpf.o" "$obj/exceptions.expect" "$obj/pkt_v4.bin" "$ir/tests/"
-cp "$obj/parser" "$ir/sample/"
+if [ "$mode" = test_bpf ]; then
+	cp "$build/lib/test_bpf.ko" "$ir/tests/"
+else
+	cp /usr/sbin/bpftool "$ir/sbin/bpftool"
+	ldd /usr/sbin/bpftool "$obj/parser" | grep -v ':$' | grep -o '/[^ ]*' | sort -u | while read -r lib; do
+		mkdir -p "$ir$(dirname "$lib")"
+		cp -L "$lib" "$ir$lib"
+	done
+	cp "$obj/exceptions.bpf.o" "$obj/exceptions.expect" "$obj/pkt_v4.bin" "$ir/tests/"
+	cp "$obj/parser" "$ir/sample/"
+fi
 cp "$repo/tools/guest/init" "$ir/init"
 cp "$repo/tools/guest/run-selftests" "$ir/tests/run-selftests"
 chmod +x "$ir/init" "$ir/tests/run-selftests"
@@ -121,6 +131,16 @@ selftests)
 	[ $oops = 0 ] || { echo "  FAIL kernel warning or oops during the run"; failed=$((failed + 1)); }
 	echo "selftests exceptions: $passed passed, $failed failed"
 	[ "$failed" = 0 ]
+	;;
+test_bpf)
+	# The three suites' summaries and every failed test, as the guest
+	# printed them, without timings.
+	tr -d '\r' <"$log" | sed -n 's/^BPFEXC-TEST_BPF //p' |
+		sed -E 's/ [0-9]+ ns//g' >"$work/test_bpf.txt"
+	grep -q 'Summary' "$work/test_bpf.txt" || die "test_bpf printed no summary (console log: $log)"
+	[ $oops = 0 ] || die "kernel warning or oops during test_bpf (console log: $log)"
+	cat "$work/test_bpf.txt"
+	echo "(test_bpf ran in $secs s of QEMU TCG)"
 	;;
 *) die "unknown mode $mode" ;;
 esac

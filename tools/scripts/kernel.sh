@@ -26,6 +26,8 @@ tarball=/usr/src/linux-source-6.12.tar.xz
 fragment=$repo/tools/config/bpf_exceptions.config
 tested="6.12.117"
 
+. "$(dirname "$0")/lib.sh"
+
 say() { echo "kernel: $*"; }
 die() { echo "kernel: error: $*" >&2; exit 1; }
 
@@ -96,18 +98,7 @@ stamp=$build/.bpfexc-config
 want=$(cat "$fragment" "$repo"/Kconfig "$repo"/patches/*.patch | grep -v '^From [0-9a-f]\{40\} ' | sha256sum)
 if [ ! -f "$build/.config" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 	say "configuring (allnoconfig + tools/config/bpf_exceptions.config)"
-	make -s -C "$tree" O="$build" LLVM=1 KCONFIG_ALLCONFIG="$fragment" allnoconfig >/dev/null
-	missing=$(grep -E '^CONFIG_' "$fragment" | while IFS= read -r line; do
-		sym=${line%%=*} val=${line#*=}
-		if [ "$val" = n ]; then
-			grep -qx "$sym=[ym]" "$build/.config" && echo "$line"
-		else
-			grep -qx "$line" "$build/.config" || echo "$line"
-		fi
-	done || true)
-	if [ -n "$missing" ]; then
-		die "these options did not make it into .config (missing dependency or tool?): $missing"
-	fi
+	configure "$tree" "$build" "$fragment" || die "configuration failed"
 	# kunit.py reuses this .config when its last used kunitconfig is the
 	# same fragment (tools/testing/kunit/kunit_kernel.py).
 	grep -E '^CONFIG_' "$fragment" >"$build/last_used_kunitconfig"

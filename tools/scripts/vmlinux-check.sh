@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Check the built vmlinux: the Rust unwinder is in it, upstream's C
-# unwinder is not, and bpf_throw() is only the hand-off to Rust (run inside
-# the build root).
+# Check the built vmlinux and the kernel tree: the Rust unwinder and JIT
+# prologue are in vmlinux, upstream's C unwinder is not, bpf_throw() is only
+# the hand-off to Rust, and the JIT's C prologue and callee-saved register
+# code is gone from arch/x86/net/bpf_jit_comp.c (run inside the build root).
 #
 # Usage: vmlinux-check.sh CACHEDIR
 set -uo pipefail
 vmlinux=$1/build/linux-6.12/vmlinux
+jit_c=$1/src/linux-source-6.12/arch/x86/net/bpf_jit_comp.c
 passed=0 failed=0
 
 check() {
@@ -34,5 +36,15 @@ check "arch_bpf_stack_walk (x86 C) is gone" '! grep -qE " arch_bpf_stack_walk$" 
 check "bpf_throw calls bpf_exceptions_throw" 'grep -q "call.*<bpf_exceptions_throw>" <<<"$body"'
 check "bpf_throw has no body beyond the hand-off (<= 8 instructions)" \
 	'[ "$(grep -c . <<<"$body")" -le 8 ]'
+for fn in bpf_jit_emit_prologue bpf_jit_emit_restore_callee_saved; do
+	check "$fn (Rust) is defined" 'grep -qE " T $fn\$" <<<"$syms"'
+	check "$fn comes from a Rust unit" \
+		'llvm-dwarfdump --name=$fn --show-parents "$vmlinux" | grep -q "DW_LANG_Rust"'
+done
+for fn in push_r12 pop_r12 push_callee_regs pop_callee_regs emit_prologue_tail_call; do
+	check "no C $fn() in bpf_jit_comp.c" '! grep -qE "^static [a-z ]+ $fn\(" "$jit_c"'
+done
+check "the JIT's emit_prologue() calls Rust" \
+	'sed -n "/^static int emit_prologue(/,/^}/p" "$jit_c" | grep -q bpf_jit_emit_prologue'
 echo "vmlinux: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -16,7 +16,7 @@ ROOT_KEY := $(shell sha256sum < tools/scripts/trixie-packages.txt | cut -c1-12)
 ROOT := $(CACHE)/root-$(ROOT_KEY)
 IN_ROOT := tools/scripts/in-root.sh $(ROOT) $(CACHE) $(CURDIR)
 
-.PHONY: all run-sample toolchain kernel stock check host-test kunit selftests test-bpf clean-cache
+.PHONY: all run-sample toolchain kernel stock bench check host-test kunit selftests test-bpf clean-cache
 
 all: run-sample
 
@@ -40,6 +40,9 @@ selftests: kernel
 
 stock: toolchain
 	@$(IN_ROOT) tools/scripts/stock.sh $(CACHE)
+
+bench: kernel
+	@$(IN_ROOT) tools/scripts/bench.sh $(CACHE)
 
 test-bpf: kernel
 	@$(IN_ROOT) tools/scripts/test-bpf.sh $(CACHE)

@@ -10,11 +10,13 @@
 #              prog_tests/exceptions.c run with bpftool prog run on pkt_v4
 #   test_bpf   lib/test_bpf.ko: the JIT test suite; its summaries and
 #              failures are written to <work dir>/test_bpf.txt
+#   bench      tools/bench: guest instructions per run of each benchmark
+#              program, under -icount; written to <work dir>/bench.txt
 #
 # BUILD is the build directory under CACHEDIR/build: linux-6.12 (ours, the
 # default) or stock-6.12.
 #
-# Usage: guest.sh CACHEDIR sample|selftests|test_bpf [BUILD]
+# Usage: guest.sh CACHEDIR sample|selftests|test_bpf|bench [BUILD]
 set -euo pipefail
 
 cache=$1 mode=$2 which=${3:-linux-6.12}
@@ -33,14 +35,18 @@ mkdir -p "$work/obj" "$work/initramfs"
 obj=$work/obj
 
 # BPF objects, compiled as the selftests Makefile does, against this
-# kernel's BTF (not needed for test_bpf).
-if [ "$mode" != test_bpf ]; then
+# kernel's BTF.
 bpftool btf dump file "$build/vmlinux" format c >"$obj/vmlinux.h"
 bpf_cc() {
 	clang -g -O2 --target=bpf -mcpu=v3 -mlittle-endian -D__TARGET_ARCH_x86 \
 		-Wall -Werror -Wno-compare-distinct-pointer-types \
 		-I"$obj" -I"$self" -I"$self/progs" -I"$tree/tools/include/uapi" "$@"
 }
+if [ "$mode" = bench ]; then
+	python3 "$repo/tools/bench/gen.py" >"$obj/bench.bpf.c"
+	bpf_cc -c "$obj/bench.bpf.c" -o "$obj/bench.bpf.o"
+	clang -O2 -Wall -Werror "$repo/tools/bench/bench.c" -lbpf -o "$obj/bench"
+elif [ "$mode" != test_bpf ]; then
 
 # Selftests: the object, the expected return values and the packet.
 bpf_cc -c "$self/progs/exceptions.c" -o "$obj/exceptions.bpf.o"
@@ -69,17 +75,25 @@ cp /bin/busybox "$ir/bin/busybox"
 for app in sh mount mkdir cat echo sed grep reboot sleep wc head tr insmod dmesg; do
 	ln -s busybox "$ir/bin/$app"
 done
-if [ "$mode" = test_bpf ]; then
-	cp "$build/lib/test_bpf.ko" "$ir/tests/"
-else
-	cp /usr/sbin/bpftool "$ir/sbin/bpftool"
-	ldd /usr/sbin/bpftool "$obj/parser" | grep -v ':$' | grep -o '/[^ ]*' | sort -u | while read -r lib; do
+copy_libs() {
+	ldd "$@" | grep -v ':$' | grep -o '/[^ ]*' | sort -u | while read -r lib; do
 		mkdir -p "$ir$(dirname "$lib")"
 		cp -L "$lib" "$ir$lib"
 	done
+}
+case $mode in
+test_bpf) cp "$build/lib/test_bpf.ko" "$ir/tests/" ;;
+bench)
+	cp "$obj/bench" "$obj/bench.bpf.o" "$ir/tests/"
+	copy_libs "$obj/bench"
+	;;
+*)
+	cp /usr/sbin/bpftool "$ir/sbin/bpftool"
+	copy_libs /usr/sbin/bpftool "$obj/parser"
 	cp "$obj/exceptions.bpf.o" "$obj/exceptions.expect" "$obj/pkt_v4.bin" "$ir/tests/"
 	cp "$obj/parser" "$ir/sample/"
-fi
+	;;
+esac
 cp "$repo/tools/guest/init" "$ir/init"
 cp "$repo/tools/guest/run-selftests" "$ir/tests/run-selftests"
 chmod +x "$ir/init" "$ir/tests/run-selftests"
@@ -88,12 +102,19 @@ chmod +x "$ir/init" "$ir/tests/run-selftests"
 # Boot. The guest prints its results between markers and reboots, which
 # -no-reboot turns into QEMU exiting. loglevel=5 keeps boot chatter out of
 # the console but shows warnings (KERN_WARNING is 4), which fail the run.
+# For bench, guest time counts guest instructions exactly
+# (shared/reference-figures.md describes the method).
 log=$work/$mode.log
+qemu_extra=() append_extra=
+if [ "$mode" = bench ]; then
+	qemu_extra=(-icount shift=0,align=off,sleep=off -rtc base=2024-01-01T00:00:00,clock=vm)
+	append_extra=" tsc=reliable"
+fi
 start=$(date +%s)
 timeout 1200 qemu-system-x86_64 -nodefaults -machine pc -cpu qemu64 -smp 1 -m 1024 \
-	-bios qboot.rom -display none -monitor none -serial stdio -no-reboot \
+	-bios qboot.rom -display none -monitor none -serial stdio -no-reboot "${qemu_extra[@]}" \
 	-kernel "$bzimage" -initrd "$work/initramfs.cpio.gz" \
-	-append "console=ttyS0 loglevel=5 panic=-1 bpfexc.mode=$mode" \
+	-append "console=ttyS0 loglevel=5 panic=-1 bpfexc.mode=$mode$append_extra" \
 	</dev/null >"$log" 2>&1 || true
 secs=$(($(date +%s) - start))
 grep -q '^BPFEXC-END' "$log" || {
@@ -141,6 +162,12 @@ test_bpf)
 	[ $oops = 0 ] || die "kernel warning or oops during test_bpf (console log: $log)"
 	cat "$work/test_bpf.txt"
 	echo "(test_bpf ran in $secs s of QEMU TCG)"
+	;;
+bench)
+	tr -d '\r' <"$log" | sed -n 's/^BENCH //p' >"$work/bench.txt"
+	grep -q . "$work/bench.txt" || die "no benchmark results (console log: $log)"
+	grep -q '^BPFEXC-END rc=0' "$log" && [ $oops = 0 ] || die "the benchmark failed (console log: $log)"
+	echo "$(wc -l <"$work/bench.txt") programs measured in $secs s"
 	;;
 *) die "unknown mode $mode" ;;
 esac

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The guest side of `make bench`: load bench.bpf.o, run every program with
+ * BPF_PROG_TEST_RUN on a 64-byte IPv4 frame, and print one line per program:
+ *
+ *   BENCH <program> <guest instructions per run> <main image bytes>
+ *         <all images bytes> <return value> <ok|WRONG>
+ *
+ * Under QEMU with -icount shift=0, the run duration the kernel reports (ns,
+ * averaged over the repeats) is the number of guest instructions per run.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#define REPEAT	10000
+#define COOKIE	7
+#define PKT_LEN	64
+
+static unsigned int expected(const char *name)
+{
+	if (!strcmp(name, "throw_cb_2"))
+		return COOKIE + 1;
+	if (!strncmp(name, "throw_", 6) || !strcmp(name, "tailcall_0"))
+		return COOKIE;
+	return PKT_LEN;
+}
+
+/* Bytes of the main function's image, and of all of the program's. */
+static int image_sizes(int fd, unsigned int *main_len, unsigned int *total)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), lens[16] = {}, n;
+
+	if (bpf_prog_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	n = info.nr_jited_func_lens;
+	*total = info.jited_prog_len;
+	if (!n || n > 16) {
+		*main_len = info.jited_prog_len;
+		return 0;
+	}
+	memset(&info, 0, sizeof(info));
+	info.nr_jited_func_lens = n;
+	info.jited_func_lens = (__u64)(unsigned long)lens;
+	len = sizeof(info);
+	if (bpf_prog_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	*main_len = lens[0];
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned char pkt[PKT_LEN] = { [12] = 0x08, [14] = 0x45 };
+	struct bpf_program *prog;
+	struct bpf_object *obj;
+	int key = 0, target, bad = 0;
+
+	obj = bpf_object__open_file(argc > 1 ? argv[1] : "bench.bpf.o", NULL);
+	if (!obj || bpf_object__load(obj)) {
+		fprintf(stderr, "bench: cannot load the object: %s\n", strerror(errno));
+		return 1;
+	}
+	target = bpf_program__fd(bpf_object__find_program_by_name(obj, "throw_static_0"));
+	if (bpf_map_update_elem(bpf_object__find_map_fd_by_name(obj, "jmp_table"),
+				&key, &target, BPF_ANY)) {
+		fprintf(stderr, "bench: cannot fill jmp_table: %s\n", strerror(errno));
+		return 1;
+	}
+
+	bpf_object__for_each_program(prog, obj) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts,
+			.data_in = pkt,
+			.data_size_in = sizeof(pkt),
+			.repeat = REPEAT,
+		);
+		const char *name = bpf_program__name(prog);
+		unsigned int main_len = 0, total = 0;
+		int fd = bpf_program__fd(prog), ok;
+
+		if (bpf_prog_test_run_opts(fd, &opts) || image_sizes(fd, &main_len, &total)) {
+			fprintf(stderr, "bench: %s: %s\n", name, strerror(errno));
+			bad++;
+			continue;
+		}
+		ok = opts.retval == expected(name);
+		bad += !ok;
+		printf("BENCH %s %u %u %u %u %s\n", name, opts.duration, main_len, total,
+		       opts.retval, ok ? "ok" : "WRONG");
+	}
+	bpf_object__close(obj);
+	return bad ? 1 : 0;
+}

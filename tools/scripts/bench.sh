@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench: boot the stock kernel and ours under QEMU -icount, run the
+# benchmark programs of tools/bench on each, and write bench.tsv, bench.md
+# and throw-cost.svg to CACHEDIR/bench (run inside the build root).
+#
+# Usage: bench.sh CACHEDIR
+set -euo pipefail
+cache=$1
+here=$(dirname "$0")
+out=$cache/bench
+
+"$here/stock.sh" "$cache"
+for k in stock-6.12 linux-6.12; do
+	echo "bench: $k"
+	"$here/guest.sh" "$cache" bench "$k" | sed 's/^/  /'
+done
+python3 tools/bench/report.py "$cache/guest/bench-stock-6.12/bench.txt" \
+	"$cache/guest/bench-linux-6.12/bench.txt" "$out"
+echo
+echo "bench: wrote $out/bench.tsv, $out/bench.md and $out/throw-cost.svg"

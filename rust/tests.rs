@@ -13,7 +13,7 @@ use crate::{
     insn::{self, Chain, Insn, Program},
     kunit::{expect_eq, expect_ok, fail, kunit_suite, Test},
     throw,
-    unwind::{Code, WalkError},
+    unwind::{Code, Programs, WalkError},
 };
 use core::{
     ffi::{c_int, c_uint, c_void},
@@ -316,7 +316,8 @@ fn throw_100k_no_leak(t: &mut Test) {
     expect_eq!(t, lost <= LEAK_PAGES, true);
 }
 
-/// The symbol table tells a program's main function from its subprograms.
+/// The symbol table tells a program's main function from its subprograms
+/// and from kernel text, and the program's layout covers its functions.
 fn classify_main_and_subprog(t: &mut Test) {
     let Some((_, fd)) = chain(t, 1, None) else {
         return;
@@ -327,29 +328,54 @@ fn classify_main_and_subprog(t: &mut Test) {
         fail!(t, "bpf_prog_get failed");
         return;
     }
-    // SAFETY: `p` is referenced; a JITed program with one subprogram has
-    // `func_cnt == 2` and `func[1]` is the subprogram, both live with `p`.
-    let (aux, main_ip, sub_ip, func_cnt) = unsafe {
+    // SAFETY: `p` is referenced; a JITed program with one subprogram and
+    // the default exception callback has `real_func_cnt == 3`, and `func[1]`
+    // is the subprogram, all live with `p`.
+    let (main_ip, sub, sub_ip, cnt) = unsafe {
         let aux = (*p).aux;
+        let cnt = (*aux).real_func_cnt;
         let main_ip = (*p).bpf_func.map_or(0, |f| f as usize);
-        let cnt = (*aux).func_cnt;
-        let sub_ip = if cnt == 2 {
-            (*(*(*aux).func.add(1))).bpf_func.map_or(0, |f| f as usize)
+        let sub = if cnt == 3 {
+            *(*aux).func.add(1)
         } else {
-            0
+            ptr::null_mut()
         };
-        (aux, main_ip, sub_ip, cnt)
+        let sub_ip = if sub.is_null() {
+            0
+        } else {
+            (*sub).bpf_func.map_or(0, |f| f as usize)
+        };
+        (main_ip, sub, sub_ip, cnt)
     };
-    if expect_eq!(t, func_cnt, 2) {
+    if expect_eq!(t, cnt, 3) {
+        let mut symbols = throw::BpfSymbols;
         // A return address lies inside the function, past its first byte.
-        expect_eq!(t, throw::classify(main_ip + 1), Code::Main(aux));
-        expect_eq!(t, throw::classify(sub_ip + 1), Code::Subprog);
+        expect_eq!(
+            t,
+            symbols.lookup(main_ip + 1),
+            Code::Prog {
+                prog: p,
+                main: true
+            }
+        );
+        expect_eq!(
+            t,
+            symbols.lookup(sub_ip + 1),
+            Code::Prog {
+                prog: sub,
+                main: false
+            }
+        );
+        let layout = symbols.layout(sub);
+        expect_eq!(t, layout.main.contains(&(main_ip + 1)), true);
+        expect_eq!(t, layout.main.contains(&(sub_ip + 1)), false);
+        expect_eq!(t, layout.span.contains(&(sub_ip + 1)), true);
+        expect_eq!(
+            t,
+            symbols.lookup(classify_main_and_subprog as usize),
+            Code::Kernel
+        );
     }
-    expect_eq!(
-        t,
-        throw::classify(classify_main_and_subprog as usize),
-        Code::Kernel
-    );
     // SAFETY: Drops the reference taken above.
     unsafe { bindings::bpf_prog_put(p) };
 }

@@ -3,7 +3,7 @@
 //! The kernel side of `bpf_throw()`: reading JIT frames, classifying return
 //! addresses with the BPF symbol table, and entering the exception callback.
 
-use crate::unwind::{self, Boundary, Code, Stack};
+use crate::unwind::{self, Boundary, Code, Layout, Programs, Stack};
 use core::ffi::c_void;
 use kernel::{bindings, prelude::*};
 
@@ -22,35 +22,124 @@ impl Stack for FrameRecords {
     }
 }
 
-/// Tells what `ip` returns into.
-pub(crate) fn classify(ip: usize) -> Code<*mut bindings::bpf_prog_aux> {
-    // SAFETY: Plain RCU read-side critical section, closed below; nothing
-    // in between sleeps.
-    unsafe { bindings::rcu_read_lock() };
-    // SAFETY: The RCU read lock is held, as the latch tree lookup requires.
-    let prog = unsafe { bindings::bpf_prog_ksym_find(ip as _) };
-    let code = if prog.is_null() {
-        // SAFETY: Takes the RCU read lock itself; any address is valid.
-        if unsafe { bindings::is_bpf_text_address(ip as _) } {
-            Code::OtherBpf
-        } else {
-            Code::Kernel
-        }
-    } else {
-        // SAFETY: `ip` is a return address on the current stack, so the
-        // program is running and can neither be freed nor have its `aux`
-        // replaced until it returns, which is after we are done.
-        let aux = unsafe { (*prog).aux };
-        // SAFETY: As above, `aux` is live; `func_idx` is set at JIT time.
-        if unsafe { (*aux).func_idx } != 0 {
-            Code::Subprog
-        } else {
-            Code::Main(aux)
-        }
+/// The BPF symbol table and the programs' function arrays.
+pub(crate) struct BpfSymbols;
+
+/// The image of one JITed function, its end included: a call at the very
+/// end of an image (to `bpf_throw()`, which does not return) leaves a
+/// return address equal to the end.
+///
+/// # Safety
+///
+/// `f` must be a live, JITed program or function.
+unsafe fn image(f: *const bindings::bpf_prog) -> core::ops::Range<usize> {
+    // SAFETY: The caller guarantees `f` is live.
+    let (start, len) = unsafe {
+        (
+            (*f).bpf_func.map_or(0, |p| p as usize),
+            (*f).jited_len as usize,
+        )
     };
-    // SAFETY: Closes the section opened above.
-    unsafe { bindings::rcu_read_unlock() };
-    code
+    start..start + len + 1
+}
+
+impl Programs for BpfSymbols {
+    type Prog = *mut bindings::bpf_prog;
+
+    fn lookup(&mut self, ip: usize) -> Code<Self::Prog> {
+        // SAFETY: Plain RCU read-side critical section, closed below;
+        // nothing in between sleeps.
+        unsafe { bindings::rcu_read_lock() };
+        // SAFETY: The RCU read lock is held, as the latch tree lookup
+        // requires.
+        let prog = unsafe { bindings::bpf_prog_ksym_find(ip as _) };
+        let code = if prog.is_null() {
+            // SAFETY: Takes the RCU read lock itself; any address is valid.
+            if unsafe { bindings::is_bpf_text_address(ip as _) } {
+                Code::OtherBpf
+            } else {
+                Code::Kernel
+            }
+        } else {
+            // SAFETY: `ip` is a return address on the current stack, so the
+            // program is running and can neither be freed nor have its
+            // `aux` replaced until it returns, which is after we are done;
+            // `func_idx` is set at JIT time.
+            let main = unsafe { (*(*prog).aux).func_idx } == 0;
+            Code::Prog { prog, main }
+        };
+        // SAFETY: Closes the section opened above.
+        unsafe { bindings::rcu_read_unlock() };
+        code
+    }
+
+    fn layout(&mut self, prog: Self::Prog) -> Layout {
+        // SAFETY: `prog` came from `lookup` for an address on the stack, so
+        // it and its function array (`aux->func[0..real_func_cnt]`, shared
+        // by the main program and its subprograms) are live, as in `lookup`.
+        unsafe {
+            let aux = (*prog).aux;
+            let (funcs, n) = ((*aux).func, (*aux).real_func_cnt as usize);
+            if funcs.is_null() || n == 0 {
+                let main = image(prog);
+                return Layout {
+                    span: main.clone(),
+                    main,
+                };
+            }
+            let main = image(*funcs);
+            let mut span = main.clone();
+            for i in 1..n {
+                let f = image(*funcs.add(i));
+                span = span.start.min(f.start)..span.end.max(f.end);
+            }
+            Layout { main, span }
+        }
+    }
+}
+
+/// An exception callback: `bpf_exception_cb(cookie, sp, bp, 0, 0)`.
+type ExceptionCb = unsafe extern "C" fn(u64, u64, u64, u64, u64) -> u64;
+
+/// The entry of a JITed function, as `struct bpf_prog` stores it.
+type BpfFunc = unsafe extern "C" fn(*const c_void, *const bindings::bpf_insn) -> u32;
+
+/// Returns the exception callback of the program that `prog` (its main
+/// program or one of its subprograms) belongs to, if it is an exception
+/// boundary: the function flagged `exception_cb` in its function array, the
+/// one upstream stores in `aux->bpf_exception_cb` of the main program.
+///
+/// # Safety
+///
+/// `prog` must be live, as what `BpfSymbols::lookup` returns is.
+unsafe fn exception_callback(prog: *mut bindings::bpf_prog) -> Option<ExceptionCb> {
+    // SAFETY: As in `BpfSymbols::layout`.
+    unsafe {
+        let aux = (*prog).aux;
+        // The main program itself, as the symbol table returns it, has it.
+        if (*aux).bpf_exception_cb.is_some() {
+            return (*aux)
+                .bpf_exception_cb
+                .filter(|_| (*aux).exception_boundary);
+        }
+        let (funcs, n) = ((*aux).func, (*aux).real_func_cnt as usize);
+        if funcs.is_null() || n == 0 || !(*(**funcs).aux).exception_boundary {
+            return None;
+        }
+        // From the end: the hidden default callback is the last function.
+        for i in (1..n).rev() {
+            let f = *funcs.add(i);
+            if (*(*f).aux).exception_cb {
+                let entry = (*f).bpf_func?;
+                // SAFETY: The JIT compiled this function as the program's
+                // exception callback, with the calling convention of
+                // `bpf_exception_cb` (upstream stores this very pointer,
+                // cast, in `aux->bpf_exception_cb`).
+                return Some(core::mem::transmute::<BpfFunc, ExceptionCb>(entry));
+            }
+        }
+        None
+    }
 }
 
 /// Finds the exception boundary of the program that called `bpf_throw()`.
@@ -59,8 +148,8 @@ pub(crate) fn classify(ip: usize) -> Code<*mut bindings::bpf_prog_aux> {
 /// points into BPF code, as the frame address of `bpf_throw()` is.
 pub(crate) fn find_boundary(
     frame: *const c_void,
-) -> core::result::Result<Boundary<*mut bindings::bpf_prog_aux>, unwind::WalkError> {
-    unwind::find_boundary(&FrameRecords, frame as usize, classify)
+) -> core::result::Result<Boundary<*mut bindings::bpf_prog>, unwind::WalkError> {
+    unwind::find_boundary(&FrameRecords, frame as usize, &mut BpfSymbols)
 }
 
 /// Unwinds the BPF program that called `bpf_throw(cookie)` and enters its
@@ -84,11 +173,9 @@ pub unsafe extern "C" fn bpf_exceptions_throw(cookie: u64, frame: *const c_void)
             return;
         }
     };
-    let aux = boundary.prog;
-    // SAFETY: `aux` belongs to the program whose main function is on the
-    // stack (see `classify`), so it is live.
-    let (is_boundary, callback) = unsafe { ((*aux).exception_boundary, (*aux).bpf_exception_cb) };
-    let Some(callback) = callback.filter(|_| is_boundary) else {
+    // SAFETY: `boundary.prog` came from the symbol table for a return
+    // address on this stack, so it is live.
+    let Some(callback) = (unsafe { exception_callback(boundary.prog) }) else {
         pr_emerg!("bpf_throw: program has no exception callback\n");
         return;
     };

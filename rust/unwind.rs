@@ -17,20 +17,52 @@
 //! `bpf_throw()` itself built; it never follows a frame pointer saved by
 //! ordinary kernel code, which may have used `rbp` as a general register.
 //!
+//! Classifying an address means a lookup in the BPF symbol table. The walk
+//! does it once for the throwing program; after that, a return address in
+//! the [`Layout`] of that program's images is classified by two comparisons:
+//! in its main function, the boundary; elsewhere in the span of its images,
+//! one of its subprograms. Only an address outside that span (a trampoline,
+//! say) is looked up again.
+//!
 //! This module uses no kernel types, so it also builds and is tested on the
 //! host with `cargo test`.
 
 /// What a return address points into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code<P> {
-    /// A BPF subprogram: unwound through.
-    Subprog,
-    /// The main function of the program `P`: the exception boundary.
-    Main(P),
+    /// A function of program `P`: its main function (the exception
+    /// boundary) if `main`, else a subprogram, unwound through.
+    Prog {
+        /// The program, as [`Programs`] names it.
+        prog: P,
+        /// Whether the address is in the main function.
+        main: bool,
+    },
     /// Other BPF text that builds frame records, such as a trampoline.
     OtherBpf,
     /// Anything else.
     Kernel,
+}
+
+/// Where a program's JITed functions lie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// The main function's image.
+    pub main: core::ops::Range<usize>,
+    /// From the lowest start to the highest end of all its images.
+    pub span: core::ops::Range<usize>,
+}
+
+/// The BPF symbol table, as the walk needs it.
+pub trait Programs {
+    /// How a program is named.
+    type Prog: Copy;
+
+    /// Classifies a return address: the slow path, a symbol table lookup.
+    fn lookup(&mut self, ip: usize) -> Code<Self::Prog>;
+
+    /// Where the functions of `prog` lie.
+    fn layout(&mut self, prog: Self::Prog) -> Layout;
 }
 
 /// Read access to the stack being walked.
@@ -89,16 +121,18 @@ pub const MAX_SPAN: usize = 16 * 1024;
 const WORD: usize = core::mem::size_of::<u64>();
 
 /// Walks the frame records from `first` outwards and returns the frame of
-/// the first main program, as `classify` tells them apart.
-pub fn find_boundary<P, S, F>(
+/// the first main program, as `progs` tells them apart.
+pub fn find_boundary<S, G>(
     stack: &S,
     first: usize,
-    mut classify: F,
-) -> Result<Boundary<P>, WalkError>
+    progs: &mut G,
+) -> Result<Boundary<G::Prog>, WalkError>
 where
     S: Stack + ?Sized,
-    F: FnMut(usize) -> Code<P>,
+    G: Programs + ?Sized,
 {
+    // The first program met, and where its functions lie.
+    let mut known: Option<(G::Prog, Layout)> = None;
     let mut fp = first;
     for walked in 0..MAX_FRAMES {
         if fp % WORD != 0 || fp.wrapping_sub(first) > MAX_SPAN {
@@ -106,8 +140,19 @@ where
         }
         let bp = stack.read(fp);
         let ip = stack.read(fp + WORD);
-        match classify(ip) {
-            Code::Main(prog) => {
+        let code = match &known {
+            Some((prog, l)) if l.main.contains(&ip) => Code::Prog {
+                prog: *prog,
+                main: true,
+            },
+            Some((prog, l)) if l.span.contains(&ip) => Code::Prog {
+                prog: *prog,
+                main: false,
+            },
+            _ => progs.lookup(ip),
+        };
+        match code {
+            Code::Prog { prog, main: true } => {
                 return Ok(Boundary {
                     prog,
                     sp: fp + 2 * WORD,
@@ -115,11 +160,15 @@ where
                     frames: walked + 1,
                 })
             }
-            Code::Subprog | Code::OtherBpf => {}
+            Code::Prog { prog, main: false } => {
+                if known.is_none() {
+                    known = Some((prog, progs.layout(prog)));
+                }
+            }
+            Code::OtherBpf => {}
             Code::Kernel if walked == 0 => return Err(WalkError::NotCalledFromBpf),
             Code::Kernel => return Err(WalkError::NoBoundary { frames: walked }),
-        }
-        // Outer frames lie at higher addresses.
+        } // Outer frames lie at higher addresses.
         if bp <= fp {
             return Err(WalkError::BadFrame { fp: bp });
         }
@@ -172,12 +221,38 @@ mod tests {
     const TRAMP: usize = 0xc000;
     const KERNEL: usize = 0xf000;
 
-    fn classify(ip: usize) -> Code<&'static str> {
-        match ip & !0xfff {
-            MAIN => Code::Main("main"),
-            SUB => Code::Subprog,
-            TRAMP => Code::OtherBpf,
-            _ => Code::Kernel,
+    /// The symbol table of one program: main function in the MAIN page,
+    /// subprograms in the SUB page; a trampoline in the TRAMP page.
+    #[derive(Default)]
+    struct FakeProgs {
+        lookups: usize,
+    }
+
+    impl Programs for FakeProgs {
+        type Prog = &'static str;
+
+        fn lookup(&mut self, ip: usize) -> Code<&'static str> {
+            self.lookups += 1;
+            match ip & !0xfff {
+                MAIN => Code::Prog {
+                    prog: "main",
+                    main: true,
+                },
+                SUB => Code::Prog {
+                    prog: "main",
+                    main: false,
+                },
+                TRAMP => Code::OtherBpf,
+                _ => Code::Kernel,
+            }
+        }
+
+        fn layout(&mut self, prog: &'static str) -> Layout {
+            assert_eq!(prog, "main");
+            Layout {
+                main: MAIN..MAIN + 0x1000,
+                span: MAIN..SUB + 0x1000,
+            }
         }
     }
 
@@ -199,7 +274,7 @@ mod tests {
     #[test]
     fn throw_from_main() {
         let s = chain(0);
-        let b = find_boundary(&s, 0x1000, classify).unwrap();
+        let b = find_boundary(&s, 0x1000, &mut FakeProgs::default()).unwrap();
         assert_eq!(
             b,
             Boundary {
@@ -215,7 +290,7 @@ mod tests {
     fn throw_from_every_depth() {
         for depth in 1..=7 {
             let s = chain(depth);
-            let b = find_boundary(&s, 0x1000, classify).unwrap();
+            let b = find_boundary(&s, 0x1000, &mut FakeProgs::default()).unwrap();
             let main_record = 0x1000 + 0x40 * depth;
             assert_eq!(b.prog, "main");
             assert_eq!(b.sp, main_record + 16, "depth {depth}");
@@ -227,7 +302,7 @@ mod tests {
     #[test]
     fn reads_only_bpf_frame_records() {
         let s = chain(3);
-        find_boundary(&s, 0x1000, classify).unwrap();
+        find_boundary(&s, 0x1000, &mut FakeProgs::default()).unwrap();
         let reads = s.reads.borrow();
         // Two words per record, and never the record of the main
         // program's own caller (0x1800), which belongs to the kernel.
@@ -236,13 +311,28 @@ mod tests {
     }
 
     #[test]
+    fn one_lookup_for_the_whole_chain() {
+        for depth in 0..=7 {
+            let s = chain(depth);
+            let mut progs = FakeProgs::default();
+            let b = find_boundary(&s, 0x1000, &mut progs).unwrap();
+            assert_eq!(b.frames as usize, depth + 1);
+            assert_eq!(progs.lookups, 1, "depth {depth}");
+        }
+    }
+
+    #[test]
     fn trampoline_frames_are_passed() {
         let mut s = FakeStack::new();
         s.record(0x1000, 0x1100, SUB);
         s.record(0x1100, 0x1200, TRAMP + 0x20);
         s.record(0x1200, 0x1800, MAIN);
-        let b = find_boundary(&s, 0x1000, classify).unwrap();
+        let mut progs = FakeProgs::default();
+        let b = find_boundary(&s, 0x1000, &mut progs).unwrap();
         assert_eq!((b.sp, b.bp, b.frames), (0x1210, 0x1800, 3));
+        // The subprogram and the trampoline, which lies outside the
+        // program's images; the main function is then known.
+        assert_eq!(progs.lookups, 2);
     }
 
     #[test]
@@ -250,7 +340,7 @@ mod tests {
         let mut s = FakeStack::new();
         s.record(0x1000, 0x1100, KERNEL);
         assert_eq!(
-            find_boundary(&s, 0x1000, classify),
+            find_boundary(&s, 0x1000, &mut FakeProgs::default()),
             Err(WalkError::NotCalledFromBpf)
         );
     }
@@ -262,7 +352,7 @@ mod tests {
         s.record(0x1000, 0x1100, SUB);
         s.record(0x1100, 0x1200, KERNEL);
         assert_eq!(
-            find_boundary(&s, 0x1000, classify),
+            find_boundary(&s, 0x1000, &mut FakeProgs::default()),
             Err(WalkError::NoBoundary { frames: 1 })
         );
     }
@@ -272,13 +362,13 @@ mod tests {
         let mut s = FakeStack::new();
         s.record(0x1000, 0x0f00, SUB);
         assert_eq!(
-            find_boundary(&s, 0x1000, classify),
+            find_boundary(&s, 0x1000, &mut FakeProgs::default()),
             Err(WalkError::BadFrame { fp: 0x0f00 })
         );
         let mut s = FakeStack::new();
         s.record(0x1000, 0x1000, SUB);
         assert_eq!(
-            find_boundary(&s, 0x1000, classify),
+            find_boundary(&s, 0x1000, &mut FakeProgs::default()),
             Err(WalkError::BadFrame { fp: 0x1000 })
         );
     }
@@ -288,19 +378,19 @@ mod tests {
         let mut s = FakeStack::new();
         s.record(0x1000, 0x1104, SUB);
         assert_eq!(
-            find_boundary(&s, 0x1000, classify),
+            find_boundary(&s, 0x1000, &mut FakeProgs::default()),
             Err(WalkError::BadFrame { fp: 0x1104 })
         );
         let mut s = FakeStack::new();
         s.record(0x1000, 0x1000 + MAX_SPAN + 8, SUB);
         assert_eq!(
-            find_boundary(&s, 0x1000, classify),
+            find_boundary(&s, 0x1000, &mut FakeProgs::default()),
             Err(WalkError::BadFrame {
                 fp: 0x1000 + MAX_SPAN + 8
             })
         );
         assert_eq!(
-            find_boundary(&s, 0x1003, classify),
+            find_boundary(&s, 0x1003, &mut FakeProgs::default()),
             Err(WalkError::BadFrame { fp: 0x1003 })
         );
     }
@@ -311,7 +401,10 @@ mod tests {
         for i in 0..64 {
             s.record(0x1000 + 0x20 * i, 0x1000 + 0x20 * (i + 1), SUB);
         }
-        assert_eq!(find_boundary(&s, 0x1000, classify), Err(WalkError::TooDeep));
+        assert_eq!(
+            find_boundary(&s, 0x1000, &mut FakeProgs::default()),
+            Err(WalkError::TooDeep)
+        );
         assert_eq!(s.reads.borrow().len(), 2 * MAX_FRAMES as usize);
     }
 }

@@ -650,6 +650,98 @@ fn jit_tail_call_exception_boundary(t: &mut Test) {
     );
 }
 
+/// Values that the caller of a program keeps in rbx, r12, r13, r14, r15.
+const CANARIES: [u64; 5] = [
+    0x1111_2222_3333_4444,
+    0x5555_6666_7777_8888,
+    0x9999_aaaa_bbbb_cccc,
+    0xdddd_eeee_ffff_0001,
+    0x0123_4567_89ab_cdef,
+];
+
+/// Calls the JITed function at `entry` with `ctx` while rbx and r12-r15
+/// hold [`CANARIES`], as a C caller would keep values in them, and returns
+/// its value and those registers after it returned.
+///
+/// # Safety
+///
+/// `entry` must be the main function of a loaded program that only reads
+/// its context, and `ctx` what it reads.
+unsafe fn call_with_canaries(entry: usize, ctx: *const u64) -> (u64, [u64; 5]) {
+    let mut regs = [0u64; 5];
+    let ret: u64;
+    // SAFETY: rbx, which LLVM reserves, is saved and restored around the
+    // call; r12-r15 are declared clobbered; the out pointer is kept on the
+    // stack across the call. The callee follows the C calling convention,
+    // as the kernel's own callers of BPF programs assume.
+    unsafe {
+        core::arch::asm!(
+            "push rbx",
+            "push {out}",
+            "mov rbx, {c0}",
+            "mov r12, {c1}",
+            "mov r13, {c2}",
+            "mov r14, {c3}",
+            "mov r15, {c4}",
+            "call rax",
+            "pop rcx",
+            "mov [rcx], rbx",
+            "mov [rcx + 8], r12",
+            "mov [rcx + 16], r13",
+            "mov [rcx + 24], r14",
+            "mov [rcx + 32], r15",
+            "pop rbx",
+            out = in(reg) regs.as_mut_ptr(),
+            c0 = const CANARIES[0],
+            c1 = const CANARIES[1],
+            c2 = const CANARIES[2],
+            c3 = const CANARIES[3],
+            c4 = const CANARIES[4],
+            inout("rax") entry => ret,
+            in("rdi") ctx,
+            in("rsi") 0usize,
+            out("r12") _,
+            out("r13") _,
+            out("r14") _,
+            out("r15") _,
+            clobber_abi("C"),
+        );
+    }
+    (ret, regs)
+}
+
+/// Every callee-saved register of the program's caller survives a throw
+/// from every depth, and a normal return too.
+fn callee_saved_survive_throw(t: &mut Test) {
+    for depth in 0..=insn::MAX_DEPTH {
+        let Some((chain, fd)) = chain(t, depth, None) else {
+            return;
+        };
+        // SAFETY: As in `usage`.
+        let p = unsafe { bindings::bpf_prog_get(fd.0 as u32) };
+        if is_err(p) {
+            fail!(t, "bpf_prog_get failed");
+            return;
+        }
+        // SAFETY: `p` is referenced, so its image stays.
+        let entry = unsafe { (*p).bpf_func.map_or(0, |f| f as usize) };
+        for (throws, want) in [
+            (1u64, chain.cookie as u64),
+            (0, chain.normal_return() as u64),
+        ] {
+            let ctx = [throws];
+            // SAFETY: `entry` is the main function of a program of
+            // `throw_chain`, which reads one `u64` of context.
+            let (ret, regs) = unsafe { call_with_canaries(entry, ctx.as_ptr()) };
+            if !expect_eq!(t, ret as u32 as u64, want) || !expect_eq!(t, regs, CANARIES) {
+                t.info(format_args!("depth {depth}, throws {throws}"));
+            }
+        }
+        // SAFETY: Drops the reference taken above.
+        unsafe { bindings::bpf_prog_put(p) };
+    }
+}
+
 kunit_suite!(
     "bpf_exceptions",
     [
@@ -676,5 +768,6 @@ kunit_suite!(
         jit_exception_boundary_and_callback,
         jit_tail_call,
         jit_tail_call_exception_boundary,
+        callee_saved_survive_throw,
     ]
 );

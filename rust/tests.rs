@@ -108,16 +108,22 @@ fn load_as(prog: &Program, prog_type: bindings::bpf_prog_type, flags: u32) -> Re
     sys_bpf(bindings::bpf_cmd_BPF_PROG_LOAD, &mut attr).map(Fd)
 }
 
-/// Creates an array map with one `u64` element.
-fn counter_map() -> Result<Fd> {
+/// Creates a map of `map_type` with one element of `value_size` bytes
+/// under a `u32` key.
+fn one_slot_map(map_type: bindings::bpf_map_type, value_size: usize) -> Result<Fd> {
     let mut attr = zeroed_attr();
     // SAFETY: Writing to the `BPF_MAP_CREATE` member of a zeroed union.
     let create = unsafe { &mut attr.__bindgen_anon_1 };
-    create.map_type = bindings::bpf_map_type_BPF_MAP_TYPE_ARRAY;
+    create.map_type = map_type;
     create.key_size = size_of::<u32>() as u32;
-    create.value_size = size_of::<u64>() as u32;
+    create.value_size = value_size as u32;
     create.max_entries = 1;
     sys_bpf(bindings::bpf_cmd_BPF_MAP_CREATE, &mut attr).map(Fd)
+}
+
+/// Creates an array map with one `u64` element.
+fn counter_map() -> Result<Fd> {
+    one_slot_map(bindings::bpf_map_type_BPF_MAP_TYPE_ARRAY, size_of::<u64>())
 }
 
 /// Runs the program once with the context `ctx` and returns its value.
@@ -463,14 +469,10 @@ fn images(prog: &Fd) -> Result<KVec<Image>> {
 
 /// Creates a one-slot program array.
 fn prog_array() -> Result<Fd> {
-    let mut attr = zeroed_attr();
-    // SAFETY: Writing to the `BPF_MAP_CREATE` member of a zeroed union.
-    let create = unsafe { &mut attr.__bindgen_anon_1 };
-    create.map_type = bindings::bpf_map_type_BPF_MAP_TYPE_PROG_ARRAY;
-    create.key_size = size_of::<u32>() as u32;
-    create.value_size = size_of::<u32>() as u32;
-    create.max_entries = 1;
-    sys_bpf(bindings::bpf_cmd_BPF_MAP_CREATE, &mut attr).map(Fd)
+    one_slot_map(
+        bindings::bpf_map_type_BPF_MAP_TYPE_PROG_ARRAY,
+        size_of::<u32>(),
+    )
 }
 
 // Upstream's x86-64 JIT layout (arch/x86/net/bpf_jit_comp.c, 6.12), byte by

@@ -26,6 +26,14 @@ def target(d):
     return 150 + 15 * d
 
 
+def chains():
+    """(linkage, depth) of every chain; depth 0 has no linkage."""
+    for link in ("static", "global"):
+        for d in range(8):
+            if d or link == "static":
+                yield link, d
+
+
 def main():
     stock, ours = load(sys.argv[1]), load(sys.argv[2])
     out = Path(sys.argv[3])
@@ -44,16 +52,13 @@ def main():
           "| stock nothrow−plain | ours throw | ours nothrow | ours plain | ours throw−plain "
           "| ours nothrow−plain | target throw−plain |",
           "|---|---|" + "---|" * 11]
-    for link in ("static", "global"):
-        for d in range(8):
-            if d == 0 and link == "global":
-                continue
-            cells = []
-            for _, rows in kernels:
-                t, n, p = (rows[prog(k, link, d)][0] for k in ("throw", "nothrow", "plain"))
-                cells += [t, n, p, t - p, n - p]
-            md.append(f"| {link if d else '–'} | {d} | " +
-                      " | ".join(str(c) for c in cells) + f" | {target(d)} |")
+    for link, d in chains():
+        cells = []
+        for _, rows in kernels:
+            t, n, p = (rows[prog(k, link, d)][0] for k in ("throw", "nothrow", "plain"))
+            cells += [t, n, p, t - p, n - p]
+        md.append(f"| {link if d else '–'} | {d} | " +
+                  " | ".join(str(c) for c in cells) + f" | {target(d)} |")
     for label, name, base in (("custom callback, static d=2", "throw_cb_2", "plain_static_2"),
                               ("throw after a tail call, d=0", "tailcall_0", "plain_static_0")):
         cells = []
@@ -64,16 +69,13 @@ def main():
     md += ["", "## JIT image bytes of the main function (all functions)", "",
            "| linkage | d | stock throw | stock nothrow | stock plain | ours throw "
            "| ours nothrow | ours plain |", "|---|---|---|---|---|---|---|---|"]
-    for link in ("static", "global"):
-        for d in range(8):
-            if d == 0 and link == "global":
-                continue
-            cells = []
-            for _, rows in kernels:
-                for k in ("throw", "nothrow", "plain"):
-                    _, main_len, total = rows[prog(k, link, d)]
-                    cells.append(f"{main_len} ({total})")
-            md.append(f"| {link if d else '–'} | {d} | " + " | ".join(cells) + " |")
+    for link, d in chains():
+        cells = []
+        for _, rows in kernels:
+            for k in ("throw", "nothrow", "plain"):
+                _, main_len, total = rows[prog(k, link, d)]
+                cells.append(f"{main_len} ({total})")
+        md.append(f"| {link if d else '–'} | {d} | " + " | ".join(cells) + " |")
     (out / "bench.md").write_text("\n".join(md) + "\n")
 
     # Plot: throw − plain against depth.

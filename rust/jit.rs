@@ -109,18 +109,18 @@ fn tail_call_slots(c: &mut Code<'_>, is_subprog: bool) {
         c.emit(Push(Rax)).emit(Push(Rax));
         return;
     }
-    let seq: [Insn; 6] = [
+    let seq: [Insn; 7] = [
         CmpImm8(Rax, MAX_TAIL_CALL_CNT),
         Ja8(6),        // rax is a pointer: to the second push rax
         Push(Rax),     // the count
         Mov(Rax, Rsp), // rax = &count
         Jmp8(1),
         Push(Rax), // the caller's pointer
+        Push(Rax), // the pointer to the count
     ];
     for insn in seq {
         c.emit(insn);
     }
-    c.emit(Push(Rax));
 }
 
 /// Emits the prologue of the function `f` describes, up to and including

@@ -26,6 +26,9 @@ impl From<&bindings::bpf_jit_frame> for Frame {
     }
 }
 
+// jit.rs restates the kernel's constant so that it also builds on the host.
+const _: () = assert!(jit::MAX_TAIL_CALL_CNT as u32 == bindings::MAX_TAIL_CALL_CNT);
+
 type Emitter = fn(&Frame, &mut Code<'_>) -> Result<usize, Overflow>;
 
 /// Runs `emit` on the C arguments.

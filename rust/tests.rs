@@ -22,6 +22,17 @@ use core::{
 };
 use kernel::{alloc::KVec, bindings, error::to_result, prelude::*};
 
+// insn.rs restates the UAPI's values so that it also builds on the host.
+const _: () = {
+    assert!(insn::BPF_PSEUDO_CALL as u32 == bindings::BPF_PSEUDO_CALL);
+    assert!(insn::BPF_PSEUDO_KFUNC_CALL as u32 == bindings::BPF_PSEUDO_KFUNC_CALL);
+    assert!(insn::BPF_PSEUDO_MAP_FD as u32 == bindings::BPF_PSEUDO_MAP_FD);
+    assert!(
+        insn::BPF_FUNC_MAP_LOOKUP_ELEM as u32 == bindings::bpf_func_id_BPF_FUNC_map_lookup_elem
+    );
+    assert!(size_of::<Insn>() == size_of::<bindings::bpf_insn>());
+};
+
 extern "C" {
     /// `kernel/bpf/syscall.c`: the `bpf()` system call for kernel callers,
     /// with every pointer in `attr` a kernel pointer. Declared in no header.

@@ -22,7 +22,6 @@ cache=$1
 repo=$(pwd)
 tree=$cache/src/linux-source-6.12
 build=$cache/build/linux-6.12
-tarball=/usr/src/linux-source-6.12.tar.xz
 fragment=$repo/tools/config/bpf_exceptions.config
 tested="6.12.117"
 
@@ -31,24 +30,9 @@ tested="6.12.117"
 say() { echo "kernel: $*"; }
 die() { echo "kernel: error: $*" >&2; exit 1; }
 
-[ -f "$tarball" ] || die "$tarball is missing: is linux-source-6.12 installed in the build root?"
-pkgver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
-
 # 1. The source tree, keyed by the package version.
-if [ -d "$tree" ] && [ "$(cat "$tree/.bpfexc-version" 2>/dev/null)" != "$pkgver" ]; then
-	say "linux-source-6.12 is now $pkgver: unpacking it afresh"
-	rm -rf "$tree" "$build"
-fi
-if [ ! -d "$tree" ]; then
-	say "unpacking linux-source-6.12 $pkgver"
-	mkdir -p "$cache/src"
-	rm -rf "$tree.tmp"
-	mkdir "$tree.tmp"
-	tar -C "$tree.tmp" --strip-components=1 -xf "$tarball"
-	echo "$pkgver" >"$tree.tmp/.bpfexc-version"
-	mkdir "$tree.tmp/.bpfexc-applied"
-	mv "$tree.tmp" "$tree"
-fi
+unpack "$tree" "$build" | sed 's/^/kernel: /'
+mkdir -p "$tree/.bpfexc-applied"
 kver=$(make -s -C "$tree" kernelversion)
 case " $tested " in
 *" $kver "*) ;;

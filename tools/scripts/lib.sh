@@ -21,3 +21,27 @@ configure() {
 		return 1
 	fi
 }
+
+# unpack TREE BUILD: make TREE a copy of Debian's linux-source-6.12, keyed by
+# the package version. A tree of another version is removed with its BUILD
+# directory; an unpack that did not finish never becomes TREE.
+unpack() {
+	local tree=$1 build=$2 tarball=/usr/src/linux-source-6.12.tar.xz pkgver
+	if [ ! -f "$tarball" ]; then
+		echo "error: $tarball is missing: is linux-source-6.12 installed in the build root?" >&2
+		return 1
+	fi
+	pkgver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+	if [ -d "$tree" ] && [ "$(cat "$tree/.bpfexc-version" 2>/dev/null)" != "$pkgver" ]; then
+		echo "linux-source-6.12 is now $pkgver: unpacking it afresh"
+		rm -rf "$tree" "$build"
+	fi
+	[ -d "$tree" ] && return 0
+	echo "unpacking linux-source-6.12 $pkgver into $tree"
+	mkdir -p "$(dirname "$tree")"
+	rm -rf "$tree.tmp"
+	mkdir "$tree.tmp"
+	tar -C "$tree.tmp" --strip-components=1 -xf "$tarball" || return 1
+	echo "$pkgver" >"$tree.tmp/.bpfexc-version"
+	mv "$tree.tmp" "$tree"
+}

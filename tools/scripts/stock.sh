@@ -13,25 +13,13 @@ cache=$1
 repo=$(pwd)
 tree=$cache/src/stock/linux-source-6.12
 build=$cache/build/stock-6.12
-tarball=/usr/src/linux-source-6.12.tar.xz
 
 . "$(dirname "$0")/lib.sh"
 
 say() { echo "stock: $*"; }
 die() { echo "stock: error: $*" >&2; exit 1; }
 
-pkgver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
-if [ -d "$tree" ] && [ "$(cat "$tree/.bpfexc-version" 2>/dev/null)" != "$pkgver" ]; then
-	rm -rf "$tree" "$build"
-fi
-if [ ! -d "$tree" ]; then
-	say "unpacking linux-source-6.12 $pkgver (stock)"
-	mkdir -p "$(dirname "$tree")"
-	rm -rf "$tree.tmp" && mkdir "$tree.tmp"
-	tar -C "$tree.tmp" --strip-components=1 -xf "$tarball"
-	echo "$pkgver" >"$tree.tmp/.bpfexc-version"
-	mv "$tree.tmp" "$tree"
-fi
+unpack "$tree" "$build" | sed 's/^/stock: /'
 
 mkdir -p "$build"
 fragment=$build/stock.config

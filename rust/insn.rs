@@ -273,7 +273,8 @@ impl Chain {
 /// The context is one `u64`; it is passed down the chain in R1, and the
 /// deepest function throws `chain.cookie` when it is not zero. With depth 0
 /// the main function itself throws. Each subprogram spills and reloads its
-/// argument, so that every frame has a stack. Without a throw, the deepest
+/// argument, so that every frame has a stack, and clobbers one of R6-R9,
+/// so that it saves that register. Without a throw, the deepest
 /// subprogram returns 1, each one above it adds 1 and the main function adds
 /// [`NORMAL_BASE`], which gives [`Chain::normal_return`]; with depth 0 the
 /// main function returns [`NORMAL_BASE`] itself.
@@ -314,6 +315,10 @@ pub fn throw_chain(chain: &Chain) -> Result<Program, TooLong> {
         let rel = p.pc() as i32 - call as i32 - 1;
         p.set_imm(call, rel);
         p.push(&[Insn::stx_dw(R10, R1, -8), Insn::ldx_dw(R1, R10, -8)])?;
+        // Clobber a callee-saved register, a different one at each level,
+        // so that each frame saves one for the unwinder to restore.
+        let clobbered = [R7, R8, R9, R6][(level as usize - 1) % 4];
+        p.push(&[Insn::mov64_imm(clobbered, -(level as i32))])?;
         if level == chain.depth {
             throw_site(&mut p, chain, 1)?;
         } else {

@@ -16,17 +16,21 @@
 //!   push r12, callee-saved
 //! ```
 //!
-//! An exception boundary (a main program that can throw) saves r12 and all
-//! of rbx, r13, r14, r15, whatever it uses, because its exception callback
-//! restores them from this frame. An exception callback does not build a
-//! frame: it takes the boundary's stack and frame pointer as its second and
-//! third arguments, pops the registers the boundary saved, and reuses the
-//! boundary's frame, from which it later returns.
+//! Every function saves only what it uses, an exception boundary (a main
+//! program that can throw) included: `bpf_throw()` restores the caller's
+//! callee-saved registers from the save areas of the frames it unwinds (see
+//! [`crate::unwind`]), so a program that can throw runs the same code as one
+//! that cannot. An exception callback does not build a frame: it is entered
+//! with those registers restored and the boundary's frame pointer as its
+//! third argument, and reuses the boundary's frame, from which it returns.
 //!
 //! This module uses no kernel types, so it also builds and is tested on the
 //! host with `cargo test`.
 
-use crate::x86::{Code, Insn, Insn::*, Overflow, Reg, Reg::*};
+use crate::{
+    unwind::{Saved, SavedRegs},
+    x86::{Code, Insn, Insn::*, Overflow, Reg, Reg::*},
+};
 
 /// The callee-saved registers that BPF's R6 to R9 live in, in push order.
 pub const CALLEE_SAVED: [Reg; 4] = [Rbx, R13, R14, R15];
@@ -47,8 +51,6 @@ pub struct Frame {
     pub is_subprog: bool,
     /// The program's exception callback.
     pub exception_cb: bool,
-    /// A main function that can throw.
-    pub exception_boundary: bool,
     /// The program uses an arena: r12 holds its base.
     pub arena: bool,
     /// Which of [`CALLEE_SAVED`] the function uses.
@@ -61,12 +63,25 @@ impl Frame {
     /// The callee-saved registers this function saves, and whether it saves
     /// r12 first.
     fn saved(&self) -> ([bool; 4], bool) {
-        if self.exception_boundary {
-            // The kernel may change r12 before bpf_throw() unwinds.
-            ([true; 4], true)
-        } else {
-            (self.callee_regs_used, self.arena)
+        (self.callee_regs_used, self.arena)
+    }
+
+    /// What the prologue saves, as the unwinder of `bpf_throw()` reads it.
+    pub fn saved_regs(&self) -> SavedRegs {
+        let (regs, r12) = self.saved();
+        let mut s = SavedRegs::default();
+        for (reg, used) in [Saved::Rbx, Saved::R13, Saved::R14, Saved::R15]
+            .into_iter()
+            .zip(regs)
+        {
+            if used {
+                s = s.with(reg);
+            }
         }
+        if r12 {
+            s = s.with(Saved::R12);
+        }
+        s
     }
 }
 
@@ -136,11 +151,10 @@ pub fn prologue(f: &Frame, c: &mut Code<'_>) -> Result<usize, Overflow> {
         }
     }
     if f.exception_cb {
-        // bpf_exception_cb(cookie, sp, bp): take over the boundary's frame
-        // and restore what its prologue saved.
-        c.emit(Mov(Rsp, Rsi)).emit(Mov(Rbp, Rdx));
-        pop_saved(c, [true; 4], true);
-        c.emit(Mov(Rsp, Rbp));
+        // bpf_exception_cb(cookie, sp, bp), entered by bpf_throw() with the
+        // callee-saved registers of the program's caller: take over the
+        // boundary's frame.
+        c.emit(Mov(Rbp, Rdx)).emit(Mov(Rsp, Rbp));
     } else {
         c.emit(Push(Rbp)).emit(Mov(Rbp, Rsp));
     }
@@ -264,10 +278,9 @@ mod tests {
     }
 
     #[test]
-    fn exception_boundary_saves_everything() {
+    fn saves_only_what_it_uses() {
         let f = Frame {
             stack_depth: 8,
-            exception_boundary: true,
             callee_regs_used: [false, true, false, false],
             ..Frame::default()
         };
@@ -276,13 +289,51 @@ mod tests {
             &NOP3,
             &FRAME,
             &[0x48, 0x81, 0xec, 8, 0, 0, 0],
-            &[0x41, 0x54, 0x53, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57], // push r12, rbx, r13-r15
+            &[0x41, 0x55], // push r13
         ]);
         assert_eq!(emit(&f, prologue), want);
-        assert_eq!(
-            emit(&f, restore_callee_saved),
-            [0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x5b, 0x41, 0x5c]
-        );
+        assert_eq!(emit(&f, restore_callee_saved), [0x41, 0x5d]);
+        assert_eq!(f.saved_regs(), SavedRegs::default().with(Saved::R13));
+    }
+
+    #[test]
+    fn saved_regs_follow_the_pushes() {
+        // Every subset: the mask names exactly the pushed registers, and
+        // they lie in the save area in the order of `Saved`.
+        for bits in 0u8..32 {
+            let f = Frame {
+                callee_regs_used: [bits & 1 != 0, bits & 2 != 0, bits & 4 != 0, bits & 8 != 0],
+                arena: bits & 16 != 0,
+                ..Frame::default()
+            };
+            let mut buf = [0u8; 32];
+            let mut c = Code::new(&mut buf);
+            push_saved(&mut c, f.callee_regs_used, f.arena);
+            let n = c.finish().unwrap();
+            // Pushes from the last: the lowest address first.
+            let mut lowest_first = Vec::new();
+            let mut i = n;
+            while i > 0 {
+                let (reg, len) = match buf[..i] {
+                    [.., 0x41, 0x54] => (Saved::R12, 2),
+                    [.., 0x41, 0x55] => (Saved::R13, 2),
+                    [.., 0x41, 0x56] => (Saved::R14, 2),
+                    [.., 0x41, 0x57] => (Saved::R15, 2),
+                    [.., 0x53] => (Saved::Rbx, 1),
+                    _ => panic!("not a push: {:x?}", &buf[..i]),
+                };
+                lowest_first.push(reg as u8);
+                i -= len;
+            }
+            let mut want = Vec::new();
+            let mask = f.saved_regs().0;
+            for k in 0..5u8 {
+                if mask & 1 << k != 0 {
+                    want.push(k);
+                }
+            }
+            assert_eq!(lowest_first, want, "bits {bits:05b}");
+        }
     }
 
     #[test]
@@ -297,9 +348,7 @@ mod tests {
         let want = cat(&[
             &NOP5,
             &NOP3,
-            &[0x48, 0x89, 0xf4], // mov rsp, rsi
             &[0x48, 0x89, 0xd5], // mov rbp, rdx
-            &[0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x5b, 0x41, 0x5c], // pop r15-r13, rbx, r12
             &[0x48, 0x89, 0xec], // mov rsp, rbp
             &[0x48, 0x81, 0xec, 16, 0, 0, 0],
             &[0x53], // push rbx

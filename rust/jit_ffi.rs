@@ -18,7 +18,6 @@ impl From<&bindings::bpf_jit_frame> for Frame {
             tail_call_reachable: f.tail_call_reachable,
             is_subprog: f.is_subprog,
             exception_cb: f.exception_cb,
-            exception_boundary: f.exception_boundary,
             arena: f.arena,
             callee_regs_used: f.callee_regs_used,
             ibt: f.ibt,
@@ -54,17 +53,22 @@ unsafe fn emit_into(
     }
 }
 
-/// Emits the prologue of a JITed BPF function after its CFI preamble.
+/// Emits the prologue of a JITed BPF function after its CFI preamble, and
+/// sets `frame->saved_regs` to what it saves, for `bpf_throw()`.
 ///
 /// # Safety
 ///
-/// `buf` must be valid for writes of `size` bytes and `frame` for reads.
+/// `buf` must be valid for writes of `size` bytes and `frame` for reads and
+/// writes.
 #[no_mangle]
 pub unsafe extern "C" fn bpf_jit_emit_prologue(
     buf: *mut u8,
     size: u32,
-    frame: *const bindings::bpf_jit_frame,
+    frame: *mut bindings::bpf_jit_frame,
 ) -> c_int {
+    // SAFETY: The caller gives a valid frame description, which the JIT
+    // does not touch while we run.
+    unsafe { (*frame).saved_regs = Frame::from(&*frame).saved_regs().0 };
     // SAFETY: Our caller's guarantees are what `emit_into` needs.
     unsafe { emit_into(buf, size, frame, jit::prologue) }
 }

@@ -13,7 +13,7 @@ use crate::{
     insn::{self, Chain, Insn, Program},
     kunit::{expect_eq, expect_ok, fail, kunit_suite, Test},
     throw,
-    unwind::{Code, Programs, WalkError},
+    unwind::{SavedRegs, Thrown, WalkError},
 };
 use core::{
     ffi::{c_int, c_uint, c_void},
@@ -333,9 +333,56 @@ fn throw_100k_no_leak(t: &mut Test) {
     expect_eq!(t, lost <= LEAK_PAGES, true);
 }
 
-/// The symbol table tells a program's main function from its subprograms
-/// and from kernel text, and the program's layout covers its functions.
-fn classify_main_and_subprog(t: &mut Test) {
+/// The exception table that the verifier has built once the program is
+/// JITed maps each function's image to that function, with what its
+/// prologue saves, and nothing else; it knows the exception callback.
+fn exception_table_maps_functions(t: &mut Test) {
+    let Some((_, fd)) = chain(t, 3, None) else {
+        return;
+    };
+    // SAFETY: As in `usage`.
+    let p = unsafe { bindings::bpf_prog_get(fd.0 as u32) };
+    if is_err(p) {
+        fail!(t, "bpf_prog_get failed");
+        return;
+    }
+    // SAFETY: `p` is referenced, so it, its aux, its table and its
+    // functions (`aux->func[0..real_func_cnt]`) are live.
+    unsafe {
+        let aux = (*p).aux;
+        let cnt = (*aux).real_func_cnt as usize;
+        // Main, three subprograms, the default exception callback.
+        expect_eq!(t, cnt, 5);
+        match throw::table(aux) {
+            None => fail!(t, "no exception table"),
+            Some(table) => {
+                let map = table.map();
+                for i in 0..cnt {
+                    let f = *(*aux).func.add(i);
+                    let start = (*f).bpf_func.map_or(0, |e| e as usize);
+                    let end = start + (*f).jited_len as usize;
+                    for addr in [start, start + 1, end - 1] {
+                        let got = map.find(addr).map(|g| (g.start, g.main, g.saved));
+                        let want = (start, i == 0, SavedRegs((*(*f).aux).jit_saved_regs));
+                        if !expect_eq!(t, got, Some(want)) {
+                            t.info(format_args!("function {i}, address {addr:#x}"));
+                        }
+                    }
+                }
+                // The main function saves rbx for R6; the subprograms
+                // each save the register they clobber.
+                expect_eq!(t, (*(*(*(*aux).func)).aux).jit_saved_regs, 1 << 3);
+                let here = exception_table_maps_functions as usize;
+                expect_eq!(t, map.find(here).is_none(), true);
+            }
+        }
+        bindings::bpf_prog_put(p);
+    }
+}
+
+/// A return address outside the program's functions (here, kernel text)
+/// stops the unwinder with a report; it unwinds nothing.
+fn unwind_stops_at_foreign_code(t: &mut Test) {
     let Some((_, fd)) = chain(t, 1, None) else {
         return;
     };
@@ -345,64 +392,32 @@ fn classify_main_and_subprog(t: &mut Test) {
         fail!(t, "bpf_prog_get failed");
         return;
     }
-    // SAFETY: `p` is referenced; a JITed program with one subprogram and
-    // the default exception callback has `real_func_cnt == 3`, and `func[1]`
-    // is the subprogram, all live with `p`.
-    let (main_ip, sub, sub_ip, cnt) = unsafe {
-        let aux = (*p).aux;
-        let cnt = (*aux).real_func_cnt;
-        let main_ip = (*p).bpf_func.map_or(0, |f| f as usize);
-        let sub = if cnt == 3 {
-            *(*aux).func.add(1)
-        } else {
-            ptr::null_mut()
-        };
-        let sub_ip = if sub.is_null() {
-            0
-        } else {
-            (*sub).bpf_func.map_or(0, |f| f as usize)
-        };
-        (main_ip, sub, sub_ip, cnt)
+    // A made-up throw: a return address into this function, then a frame
+    // record just above it.
+    let stack: [usize; 4] = [unwind_stops_at_foreign_code as usize + 1, 0, 0, 0];
+    let sp = stack.as_ptr() as usize;
+    let thrown = Thrown {
+        sp,
+        fp: sp + 16,
+        regs: [0; 5],
     };
-    if expect_eq!(t, cnt, 3) {
-        let mut symbols = throw::BpfSymbols;
-        // A return address lies inside the function, past its first byte.
-        expect_eq!(
-            t,
-            symbols.lookup(main_ip + 1),
-            Code::Prog {
-                prog: p,
-                main: true
-            }
-        );
-        expect_eq!(
-            t,
-            symbols.lookup(sub_ip + 1),
-            Code::Prog {
-                prog: sub,
-                main: false
-            }
-        );
-        let layout = symbols.layout(sub);
-        expect_eq!(t, layout.main.contains(&(main_ip + 1)), true);
-        expect_eq!(t, layout.main.contains(&(sub_ip + 1)), false);
-        expect_eq!(t, layout.span.contains(&(sub_ip + 1)), true);
-        expect_eq!(
-            t,
-            symbols.lookup(classify_main_and_subprog as usize),
-            Code::Kernel
-        );
+    // SAFETY: `p` is referenced, so its aux and table are live.
+    match unsafe { throw::table((*p).aux) } {
+        None => fail!(t, "no exception table"),
+        Some(table) => {
+            let got = throw::unwind_with(table, &thrown).map(|u| u.frames);
+            expect_eq!(
+                t,
+                got,
+                Err(WalkError::Foreign {
+                    frames: 0,
+                    ip: stack[0]
+                })
+            );
+        }
     }
     // SAFETY: Drops the reference taken above.
     unsafe { bindings::bpf_prog_put(p) };
-}
-
-/// A frame record that returns into kernel code is not a BPF caller: the
-/// unwinder reports it instead of unwinding.
-fn no_boundary_outside_bpf(t: &mut Test) {
-    let record: [usize; 2] = [0, no_boundary_outside_bpf as usize + 1];
-    let got = throw::find_boundary(record.as_ptr() as *const c_void).map(|b| b.frames);
-    expect_eq!(t, got, Err(WalkError::NotCalledFromBpf));
 }
 
 /// A JITed function: its image.
@@ -496,10 +511,8 @@ const FRAME: &[u8] = &[0x55, 0x48, 0x89, 0xe5]; // push rbp; mov rbp, rsp
 const TAIL_CALL_SLOTS: &[u8] = &[
     0x48, 0x83, 0xf8, 0x21, 0x77, 0x06, 0x50, 0x48, 0x89, 0xe0, 0xeb, 0x01, 0x50, 0x50,
 ];
-/// push r12, rbx, r13, r14, r15
-const SAVE_ALL: &[u8] = &[0x41, 0x54, 0x53, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57];
-/// pop r15, r14, r13, rbx, r12
-const RESTORE_ALL: &[u8] = &[0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x5b, 0x41, 0x5c];
+const PUSH_RBX: &[u8] = &[0x53];
+const POP_RBX: &[u8] = &[0x5b];
 const LEAVE: &[u8] = &[0xc9];
 /// add qword [rax], 1: the tail call count, just before the restore.
 const COUNT_TAIL_CALL: &[u8] = &[0x48, 0x83, 0x00, 0x01];
@@ -566,8 +579,9 @@ fn jit_ordinary(t: &mut Test) {
     );
 }
 
-/// An exception boundary saves r12 and every callee-saved register and
-/// restores them on exit; its exception callback takes over its frame.
+/// An exception boundary saves what it uses (rbx for R6), like any other
+/// function; its exception callback takes over its frame; the throw site
+/// loads the program's aux into rsi for bpf_throw().
 fn jit_exception_boundary_and_callback(t: &mut Test) {
     let Some((_, fd)) = chain(t, 0, None) else {
         return;
@@ -580,21 +594,21 @@ fn jit_exception_boundary_and_callback(t: &mut Test) {
         return;
     }
     let main = &img[0];
-    let prologue = cat(&[NOP5, NOP3, FRAME, SAVE_ALL]);
+    let prologue = cat(&[NOP5, NOP3, FRAME, PUSH_RBX]);
     expect_eq!(t, &main.bytes()[..prologue.len()], &prologue[..]);
     expect_eq!(
         t,
-        main.before_ret().ends_with(&cat(&[RESTORE_ALL, LEAVE])),
+        main.before_ret().ends_with(&cat(&[POP_RBX, LEAVE])),
         true
     );
+    // movabs rsi, aux
+    expect_eq!(t, contains(main.bytes(), &[0x48, 0xbe]), true);
 
-    // mov rsp, rsi; mov rbp, rdx; restore; mov rsp, rbp; then r0 = r1
-    // (mov rax, rdi) and the exit.
+    // mov rbp, rdx; mov rsp, rbp; then r0 = r1 (mov rax, rdi) and the exit.
     let cb = cat(&[
         NOP5,
         NOP3,
-        &[0x48, 0x89, 0xf4, 0x48, 0x89, 0xd5],
-        RESTORE_ALL,
+        &[0x48, 0x89, 0xd5],
         &[0x48, 0x89, 0xec],
         &[0x48, 0x89, 0xf8],
         LEAVE,
@@ -632,15 +646,15 @@ fn jit_tail_call(t: &mut Test) {
         return;
     };
     let f = &img[0];
-    let prologue = cat(&[NOP5, XOR_RAX, FRAME, TAIL_CALL_SLOTS, &[0x53]]);
+    let prologue = cat(&[NOP5, XOR_RAX, FRAME, TAIL_CALL_SLOTS, PUSH_RBX]);
     expect_eq!(t, &f.bytes()[..prologue.len()], &prologue[..]);
-    let path = cat(&[COUNT_TAIL_CALL, &[0x5b], DROP_SLOTS]);
+    let path = cat(&[COUNT_TAIL_CALL, POP_RBX, DROP_SLOTS]);
     expect_eq!(t, contains(f.bytes(), &path), true);
-    expect_eq!(t, f.before_ret().ends_with(&cat(&[&[0x5b], LEAVE])), true);
+    expect_eq!(t, f.before_ret().ends_with(&cat(&[POP_RBX, LEAVE])), true);
 }
 
-/// An exception boundary that tail calls restores everything it saved on
-/// the tail call path too.
+/// An exception boundary that tail calls saves and restores what it uses,
+/// on the tail call path too, exactly as the same program without a throw.
 fn jit_tail_call_exception_boundary(t: &mut Test) {
     let Some(map) = expect_ok!(t, prog_array(), "creating the program array") else {
         return;
@@ -652,15 +666,11 @@ fn jit_tail_call_exception_boundary(t: &mut Test) {
         return;
     };
     let f = &img[0];
-    let prologue = cat(&[NOP5, XOR_RAX, FRAME, TAIL_CALL_SLOTS, SAVE_ALL]);
+    let prologue = cat(&[NOP5, XOR_RAX, FRAME, TAIL_CALL_SLOTS, PUSH_RBX]);
     expect_eq!(t, &f.bytes()[..prologue.len()], &prologue[..]);
-    let path = cat(&[COUNT_TAIL_CALL, RESTORE_ALL, DROP_SLOTS]);
+    let path = cat(&[COUNT_TAIL_CALL, POP_RBX, DROP_SLOTS]);
     expect_eq!(t, contains(f.bytes(), &path), true);
-    expect_eq!(
-        t,
-        f.before_ret().ends_with(&cat(&[RESTORE_ALL, LEAVE])),
-        true
-    );
+    expect_eq!(t, f.before_ret().ends_with(&cat(&[POP_RBX, LEAVE])), true);
 }
 
 /// Values that the caller of a program keeps in rbx, r12, r13, r14, r15.
@@ -775,8 +785,8 @@ kunit_suite!(
         nothrow_depth_6,
         nothrow_depth_7,
         throw_100k_no_leak,
-        classify_main_and_subprog,
-        no_boundary_outside_bpf,
+        exception_table_maps_functions,
+        unwind_stops_at_foreign_code,
         jit_ordinary,
         jit_exception_boundary_and_callback,
         jit_tail_call,

@@ -1,198 +1,292 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The kernel side of `bpf_throw()`: reading JIT frames, classifying return
-//! addresses with the BPF symbol table, and entering the exception callback.
+//! The kernel side of `bpf_throw()`: the per-program map of JITed functions,
+//! the entry from the kfunc, and the entry into the exception callback.
+//!
+//! The verifier loads the throwing program's `struct bpf_prog_aux` into R2
+//! (`rsi`) before each call of `bpf_throw()`, and the C kfunc tail calls
+//! [`bpf_exceptions_throw`] with every register as the program left it.
+//! That entry saves the callee-saved registers and calls
+//! [`bpf_exceptions_unwind`], which unwinds with the program's
+//! [`ExceptionTable`]; the entry then restores the registers of the
+//! program's caller and jumps to the exception callback.
 
-use crate::unwind::{self, Boundary, Code, Layout, Programs, Stack};
-use core::ffi::c_void;
-use kernel::{bindings, prelude::*};
+use crate::unwind::{self, Func, Geometry, Map, Regs, SavedRegs, Stack, Thrown, Unwound};
+use core::ffi::c_int;
+use kernel::{
+    alloc::{flags::GFP_KERNEL, KBox, KVec},
+    bindings,
+    error::code::{EINVAL, ENOMEM},
+    prelude::*,
+};
 
-/// Reads the frame records of the stack `bpf_throw()` runs on.
-struct FrameRecords;
+/// What `bpf_throw()` needs of one program, built when it is JITed and
+/// pointed to by `aux->exception_table`.
+pub struct ExceptionTable {
+    geometry: Geometry,
+    owner: KVec<u8>,
+    funcs: KVec<Func>,
+    /// Entry of the exception callback.
+    callback: usize,
+}
 
-impl Stack for FrameRecords {
-    fn read(&self, addr: usize) -> usize {
-        // SAFETY: `find_boundary` reads only the two aligned words of a frame
-        // record that is live below us on this stack: the record of
-        // `bpf_throw()`, whose frame is active while we run, or a record
-        // reached through a frame pointer that JITed BPF code or a BPF
-        // trampoline saved, which are frame pointers of their callers'
-        // frames, also active. Nothing else writes to them while we read.
-        unsafe { core::ptr::read(addr as *const usize) }
+impl ExceptionTable {
+    /// Describes the JITed functions `funcs` of one program, the main
+    /// function first.
+    fn new(funcs: &[Func], callback: usize) -> Result<Self> {
+        let geometry = Geometry::of(funcs).ok_or(EINVAL)?;
+        let mut owner = KVec::from_elem(0u8, geometry.len, GFP_KERNEL)?;
+        let mut list = KVec::with_capacity(funcs.len(), GFP_KERNEL)?;
+        list.extend_from_slice(funcs, GFP_KERNEL)?;
+        // Fills the table; the map borrows it only for this.
+        Map::build(geometry, &mut owner, &list);
+        Ok(Self {
+            geometry,
+            owner,
+            funcs: list,
+            callback,
+        })
+    }
+
+    /// The map of the program's functions.
+    pub fn map(&self) -> Map<'_> {
+        Map::from_parts(self.geometry, &self.owner, &self.funcs)
     }
 }
 
-/// The BPF symbol table and the programs' function arrays.
-pub(crate) struct BpfSymbols;
+/// Reads the stack `bpf_throw()` runs on.
+struct ThreadStack;
 
-/// The image of one JITed function, its end included: a call at the very
-/// end of an image (to `bpf_throw()`, which does not return) leaves a
-/// return address equal to the end.
+impl Stack for ThreadStack {
+    fn read(&self, addr: usize) -> u64 {
+        // SAFETY: `unwind` reads only aligned words between the throwing
+        // function's stack pointer and the boundary's frame record, frames
+        // that are live below us on this stack and that nothing else writes
+        // while we read.
+        unsafe { core::ptr::read(addr as *const u64) }
+    }
+}
+
+/// Builds the [`ExceptionTable`] of a program that can throw and stores it
+/// in `aux->exception_table`. Called by the verifier once the program's
+/// `cnt` functions in `func` are JITed at their final addresses.
 ///
 /// # Safety
 ///
-/// `f` must be a live, JITed program or function.
-unsafe fn image(f: *const bindings::bpf_prog) -> core::ops::Range<usize> {
-    // SAFETY: The caller guarantees `f` is live.
-    let (start, len) = unsafe {
-        (
-            (*f).bpf_func.map_or(0, |p| p as usize),
-            (*f).jited_len as usize,
-        )
-    };
-    start..start + len + 1
-}
-
-impl Programs for BpfSymbols {
-    type Prog = *mut bindings::bpf_prog;
-
-    fn lookup(&mut self, ip: usize) -> Code<Self::Prog> {
-        // SAFETY: Plain RCU read-side critical section, closed below;
-        // nothing in between sleeps.
-        unsafe { bindings::rcu_read_lock() };
-        // SAFETY: The RCU read lock is held, as the latch tree lookup
-        // requires.
-        let prog = unsafe { bindings::bpf_prog_ksym_find(ip as _) };
-        let code = if prog.is_null() {
-            // SAFETY: Takes the RCU read lock itself; any address is valid.
-            if unsafe { bindings::is_bpf_text_address(ip as _) } {
-                Code::OtherBpf
-            } else {
-                Code::Kernel
-            }
-        } else {
-            // SAFETY: `ip` is a return address on the current stack, so the
-            // program is running and can neither be freed nor have its
-            // `aux` replaced until it returns, which is after we are done;
-            // `func_idx` is set at JIT time.
-            let main = unsafe { (*(*prog).aux).func_idx } == 0;
-            Code::Prog { prog, main }
-        };
-        // SAFETY: Closes the section opened above.
-        unsafe { bindings::rcu_read_unlock() };
-        code
-    }
-
-    fn layout(&mut self, prog: Self::Prog) -> Layout {
-        // SAFETY: `prog` came from `lookup` for an address on the stack, so
-        // it and its function array (`aux->func[0..real_func_cnt]`, shared
-        // by the main program and its subprograms) are live, as in `lookup`.
-        unsafe {
-            let aux = (*prog).aux;
-            let (funcs, n) = ((*aux).func, (*aux).real_func_cnt as usize);
-            if funcs.is_null() || n == 0 {
-                let main = image(prog);
-                return Layout {
-                    span: main.clone(),
-                    main,
-                };
-            }
-            let main = image(*funcs);
-            let mut span = main.clone();
-            for i in 1..n {
-                let f = image(*funcs.add(i));
-                span = span.start.min(f.start)..span.end.max(f.end);
-            }
-            Layout { main, span }
-        }
-    }
-}
-
-/// An exception callback: `bpf_exception_cb(cookie, sp, bp, 0, 0)`.
-type ExceptionCb = unsafe extern "C" fn(u64, u64, u64, u64, u64) -> u64;
-
-/// The entry of a JITed function, as `struct bpf_prog` stores it.
-type BpfFunc = unsafe extern "C" fn(*const c_void, *const bindings::bpf_insn) -> u32;
-
-/// Returns the exception callback of the program that `prog` (its main
-/// program or one of its subprograms) belongs to, if it is an exception
-/// boundary: the function flagged `exception_cb` in its function array, the
-/// one upstream stores in `aux->bpf_exception_cb` of the main program.
-///
-/// # Safety
-///
-/// `prog` must be live, as what `BpfSymbols::lookup` returns is.
-unsafe fn exception_callback(prog: *mut bindings::bpf_prog) -> Option<ExceptionCb> {
-    // SAFETY: As in `BpfSymbols::layout`.
-    unsafe {
-        let aux = (*prog).aux;
-        // The main program itself, as the symbol table returns it, has it.
-        if (*aux).bpf_exception_cb.is_some() {
-            return (*aux)
-                .bpf_exception_cb
-                .filter(|_| (*aux).exception_boundary);
-        }
-        let (funcs, n) = ((*aux).func, (*aux).real_func_cnt as usize);
-        if funcs.is_null() || n == 0 || !(*(**funcs).aux).exception_boundary {
-            return None;
-        }
-        // From the end: the hidden default callback is the last function.
-        for i in (1..n).rev() {
-            let f = *funcs.add(i);
-            if (*(*f).aux).exception_cb {
-                let entry = (*f).bpf_func?;
-                // SAFETY: The JIT compiled this function as the program's
-                // exception callback, with the calling convention of
-                // `bpf_exception_cb` (upstream stores this very pointer,
-                // cast, in `aux->bpf_exception_cb`).
-                return Some(core::mem::transmute::<BpfFunc, ExceptionCb>(entry));
-            }
-        }
-        None
-    }
-}
-
-/// Finds the exception boundary of the program that called `bpf_throw()`.
-///
-/// `frame` is a frame record on the current stack whose return address
-/// points into BPF code, as the frame address of `bpf_throw()` is.
-pub(crate) fn find_boundary(
-    frame: *const c_void,
-) -> core::result::Result<Boundary<*mut bindings::bpf_prog>, unwind::WalkError> {
-    unwind::find_boundary(&FrameRecords, frame as usize, &mut BpfSymbols)
-}
-
-/// Unwinds the BPF program that called `bpf_throw(cookie)` and enters its
-/// exception callback, which returns from the program's main function.
-///
-/// Returns only if no exception boundary is on the stack (the verifier rules
-/// that out) or if the program has no exception callback (the verifier gives
-/// every program that can throw one); both are reported.
-///
-/// # Safety
-///
-/// `frame` must be the frame address of `bpf_throw()` while it runs: a frame
-/// record on the current stack whose saved frame pointer and return address
-/// are those of the BPF function that called it.
+/// `aux` must be the program's own `struct bpf_prog_aux`, with no table
+/// yet, and `func` must point to `cnt` JITed functions.
 #[no_mangle]
-pub unsafe extern "C" fn bpf_exceptions_throw(cookie: u64, frame: *const c_void) {
-    let boundary = match find_boundary(frame) {
-        Ok(b) => b,
-        Err(e) => {
-            pr_emerg!("bpf_throw: no exception boundary: {:?}\n", e);
-            return;
+pub unsafe extern "C" fn bpf_exceptions_prepare(
+    aux: *mut bindings::bpf_prog_aux,
+    func: *mut *mut bindings::bpf_prog,
+    cnt: u32,
+) -> c_int {
+    let mut funcs = KVec::new();
+    let mut callback = 0;
+    for i in 0..cnt as usize {
+        // SAFETY: The caller gives `cnt` live, JITed functions.
+        let (start, len, saved, is_cb) = unsafe {
+            let f = *func.add(i);
+            (
+                (*f).bpf_func.map_or(0, |p| p as usize),
+                (*f).jited_len as usize,
+                (*(*f).aux).jit_saved_regs,
+                (*(*f).aux).exception_cb,
+            )
+        };
+        if is_cb {
+            callback = start;
         }
+        let f = Func {
+            start,
+            end: start + len,
+            saved: SavedRegs(saved),
+            main: i == 0,
+        };
+        if funcs.push(f, GFP_KERNEL).is_err() {
+            return ENOMEM.to_errno();
+        }
+    }
+    if callback == 0 {
+        pr_err!("program that can throw has no exception callback\n");
+        return EINVAL.to_errno();
+    }
+    let table = match ExceptionTable::new(&funcs, callback)
+        .and_then(|t| KBox::new(t, GFP_KERNEL).map_err(Into::into))
+    {
+        Ok(t) => t,
+        Err(e) => return e.to_errno(),
     };
-    // SAFETY: `boundary.prog` came from the symbol table for a return
-    // address on this stack, so it is live.
-    let Some(callback) = (unsafe { exception_callback(boundary.prog) }) else {
-        pr_emerg!("bpf_throw: program has no exception callback\n");
-        return;
+    // SAFETY: The caller gives the program's own aux, which owns the table
+    // from here until `bpf_exceptions_release`.
+    unsafe { (*aux).exception_table = KBox::into_raw(table).cast() };
+    0
+}
+
+/// Frees `aux->exception_table`, if any. Called when the program is freed,
+/// after the last run of it has ended.
+///
+/// # Safety
+///
+/// `aux` must be a program's `struct bpf_prog_aux` that no one runs anymore.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_release(aux: *mut bindings::bpf_prog_aux) {
+    // SAFETY: The caller gives a valid aux; the program no longer runs.
+    let table = unsafe { core::mem::replace(&mut (*aux).exception_table, core::ptr::null_mut()) };
+    if !table.is_null() {
+        // SAFETY: `bpf_exceptions_prepare` stored a `KBox` of ours there.
+        drop(unsafe { KBox::from_raw(table.cast::<ExceptionTable>()) });
+    }
+}
+
+/// Returns the table of the program whose aux is `aux`.
+///
+/// # Safety
+///
+/// `aux` must be the aux of a program that is running, and so is alive.
+pub(crate) unsafe fn table<'a>(aux: *const bindings::bpf_prog_aux) -> Option<&'a ExceptionTable> {
+    // SAFETY: The caller's guarantee; a running program's table is freed
+    // only with the program.
+    unsafe { (*aux).exception_table.cast::<ExceptionTable>().as_ref() }
+}
+
+/// Unwinds the state `thrown` of a program with the table `table`.
+pub(crate) fn unwind_with(
+    table: &ExceptionTable,
+    thrown: &Thrown,
+) -> core::result::Result<Unwound, unwind::WalkError> {
+    unwind::unwind(&ThreadStack, &table.map(), thrown)
+}
+
+/// Where [`bpf_exceptions_unwind`] sends `bpf_exceptions_throw`: the
+/// exception callback and the boundary's frame pointer (rax, rdx).
+#[repr(C)]
+struct Landing {
+    callback: usize,
+    fp: usize,
+}
+
+// bpf_exceptions_throw(cookie) is reached by a tail call from the C kfunc
+// bpf_throw(), so every register is as the program left it: rdi holds the
+// cookie, rsi the program's aux (loaded by the verifier before the call),
+// rbp the throwing function's frame pointer, [rsp] the return address into
+// it. It keeps the cookie and pushes the callee-saved registers in the
+// order of `unwind::Saved` for bpf_exceptions_unwind(), which replaces them
+// with the values of the program's caller and returns the exception
+// callback and the boundary's frame pointer, or does not return. It then
+// pops them and jumps to callback(cookie, fp, fp), which takes over the
+// boundary's frame and returns from it to the program's caller.
+#[cfg(not(CONFIG_MITIGATION_RETPOLINE))]
+macro_rules! jmp_rax {
+    () => {
+        "jmp rax"
+    };
+}
+#[cfg(CONFIG_MITIGATION_RETPOLINE)]
+macro_rules! jmp_rax {
+    () => {
+        "jmp __x86_indirect_thunk_rax"
+    };
+}
+
+core::arch::global_asm!(
+    ".pushsection .text",
+    ".globl bpf_exceptions_throw",
+    ".type bpf_exceptions_throw, @function",
+    "bpf_exceptions_throw:",
+    "push rdi",
+    "push r12",
+    "push rbx",
+    "push r13",
+    "push r14",
+    "push r15",
+    "mov rdx, rsp",
+    "mov rcx, rbp",
+    "lea r8, [rsp + 48]",
+    "call {unwind}",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop rbx",
+    "pop r12",
+    "pop rdi",
+    "mov rsi, rdx",
+    jmp_rax!(),
+    "int3",
+    ".size bpf_exceptions_throw, . - bpf_exceptions_throw",
+    ".popsection",
+    unwind = sym bpf_exceptions_unwind,
+);
+
+/// Unwinds the BPF program that called `bpf_throw()`: replaces `*regs`
+/// with the callee-saved registers of the program's caller and returns the
+/// program's exception callback and the frame it is to return from.
+///
+/// If the stack cannot be unwound, which the verifier and the JIT rule out
+/// except for a throw through an fexit or fmod_ret trampoline, this stops
+/// the task with `BUG()`: the code after the call of `bpf_throw()` was
+/// verified as a program exit, so there is nothing safe to return to.
+///
+/// # Safety
+///
+/// Called only by `bpf_exceptions_throw`, on behalf of `bpf_throw()`
+/// called from a JITed program: `aux` is that program's aux, `regs` its
+/// callee-saved registers, `fp` the throwing function's frame pointer and
+/// `sp` the address of the return address into it.
+unsafe extern "C" fn bpf_exceptions_unwind(
+    _cookie: u64,
+    aux: *const bindings::bpf_prog_aux,
+    regs: *mut Regs,
+    fp: usize,
+    sp: usize,
+) -> Landing {
+    // SAFETY: `aux` is the running program's.
+    let Some(table) = (unsafe { table(aux) }) else {
+        pr_emerg!("bpf_throw: program has no exception table\n");
+        stop();
+    };
+    // SAFETY: `regs` is on our caller's stack, for us to read and write.
+    let regs = unsafe { &mut *regs };
+    let thrown = Thrown {
+        sp,
+        fp,
+        regs: *regs,
+    };
+    let u = match unwind_with(table, &thrown) {
+        Ok(u) => u,
+        Err(e) => {
+            pr_emerg!("bpf_throw: cannot unwind: {:?}\n", e);
+            stop();
+        }
     };
 
     // The frames below the boundary are abandoned without returning, which
     // skips KASAN's own unpoisoning of their stack.
     #[cfg(CONFIG_KASAN_STACK)]
-    // SAFETY: `sp` lies on the current task's stack, above our own frame.
+    // SAFETY: `fp` lies on the current task's stack, above our own frame.
     unsafe {
-        bindings::kasan_unpoison_task_stack_below(boundary.sp as *const c_void)
+        bindings::kasan_unpoison_task_stack_below(u.fp as *const core::ffi::c_void)
     };
 
-    // SAFETY: The JIT built `callback` as this program's exception callback:
-    // it takes the boundary's stack and frame pointer, restores the
-    // callee-saved registers that the boundary's prologue pushed, and
-    // returns its value from the boundary frame to the program's caller.
-    // Everything below `sp` (our frame, `bpf_throw()` and the unwound BPF
-    // frames) is dead from here on; none of it holds a lock or reference.
-    unsafe { callback(cookie, boundary.sp as u64, boundary.bp as u64, 0, 0) };
+    // The JIT built `table.callback` as this program's exception callback:
+    // it takes over the boundary's frame at `u.fp` and returns from it to
+    // the program's caller, with the registers that caller expects, which
+    // `unwind` recovered. Everything below that frame (our frames,
+    // `bpf_throw()` and the unwound BPF frames) is dead from then on; none
+    // of it holds a lock or reference.
+    *regs = u.regs;
+    Landing {
+        callback: table.callback,
+        fp: u.fp,
+    }
 }
+
+/// Stops the task: see [`bpf_exceptions_unwind`]. Inlined, so that objtool
+/// sees the call of the `BUG()` helper, which it knows does not return.
+#[inline(always)]
+fn stop() -> ! {
+    // SAFETY: `BUG()` may be called from any context.
+    unsafe { bindings::BUG() }
+}
+
+const _: () = assert!(core::mem::size_of::<Regs>() == 40);

@@ -13,7 +13,7 @@ use crate::{
     insn::{self, Chain, Insn, Program},
     kunit::{expect_eq, expect_ok, fail, kunit_suite, Test},
     throw,
-    unwind::{SavedRegs, Thrown, WalkError},
+    unwind::{SavedRegs, WalkError},
 };
 use core::{
     ffi::{c_int, c_uint, c_void},
@@ -362,16 +362,20 @@ fn exception_table_maps_functions(t: &mut Test) {
                     let start = (*f).bpf_func.map_or(0, |e| e as usize);
                     let end = start + (*f).jited_len as usize;
                     for addr in [start, start + 1, end - 1] {
-                        let got = map.find(addr).map(|g| (g.start, g.main, g.saved));
-                        let want = (start, i == 0, SavedRegs((*(*f).aux).jit_saved_regs));
+                        let got = map.find(addr);
+                        let want = (i == 0, SavedRegs((*(*f).aux).jit_saved_regs));
                         if !expect_eq!(t, got, Some(want)) {
                             t.info(format_args!("function {i}, address {addr:#x}"));
                         }
                     }
                 }
-                // The main function saves rbx for R6; the subprograms
-                // each save the register they clobber.
-                expect_eq!(t, (*(*(*(*aux).func)).aux).jit_saved_regs, 1 << 3);
+                // The main function saves rbx for R6; subprograms 1-3 save
+                // r13, r14, r15 for the R7, R8, R9 they clobber; the default
+                // callback saves nothing. Bits in the order of `Saved`.
+                let saved = |i: usize| (*(*(*(*aux).func.add(i))).aux).jit_saved_regs;
+                expect_eq!(t, [saved(0), saved(1), saved(2), saved(3), saved(4)], [8, 4, 2, 1, 0]);
+                let cb = (*(*(*aux).func.add(4))).bpf_func.map_or(0, |e| e as usize);
+                expect_eq!(t, table.callback(), cb);
                 let here = exception_table_maps_functions as usize;
                 expect_eq!(t, map.find(here).is_none(), true);
             }
@@ -396,24 +400,13 @@ fn unwind_stops_at_foreign_code(t: &mut Test) {
     // record just above it.
     let stack: [usize; 4] = [unwind_stops_at_foreign_code as usize + 1, 0, 0, 0];
     let sp = stack.as_ptr() as usize;
-    let thrown = Thrown {
-        sp,
-        fp: sp + 16,
-        regs: [0; 5],
-    };
+    let mut regs = [0; 5];
     // SAFETY: `p` is referenced, so its aux and table are live.
     match unsafe { throw::table((*p).aux) } {
         None => fail!(t, "no exception table"),
         Some(table) => {
-            let got = throw::unwind_with(table, &thrown).map(|u| u.frames);
-            expect_eq!(
-                t,
-                got,
-                Err(WalkError::Foreign {
-                    frames: 0,
-                    ip: stack[0]
-                })
-            );
+            let got = throw::unwind_with(table, &mut regs, sp, sp + 16);
+            expect_eq!(t, got, Err(WalkError::Foreign { ip: stack[0] }));
         }
     }
     // SAFETY: Drops the reference taken above.

@@ -11,7 +11,7 @@
 //! [`ExceptionTable`]; the entry then restores the registers of the
 //! program's caller and jumps to the exception callback.
 
-use crate::unwind::{self, Func, Geometry, Map, Regs, SavedRegs, Stack, Thrown, Unwound};
+use crate::unwind::{self, Func, Geometry, Map, Regs, SavedRegs, Stack};
 use core::ffi::c_int;
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox, KVec},
@@ -24,7 +24,7 @@ use kernel::{
 /// pointed to by `aux->exception_table`.
 pub struct ExceptionTable {
     geometry: Geometry,
-    owner: KVec<u8>,
+    table: KVec<u8>,
     funcs: KVec<Func>,
     /// Entry of the exception callback.
     callback: usize,
@@ -35,22 +35,27 @@ impl ExceptionTable {
     /// function first.
     fn new(funcs: &[Func], callback: usize) -> Result<Self> {
         let geometry = Geometry::of(funcs).ok_or(EINVAL)?;
-        let mut owner = KVec::from_elem(0u8, geometry.len, GFP_KERNEL)?;
+        let mut table = KVec::from_elem(0u8, geometry.len, GFP_KERNEL)?;
         let mut list = KVec::with_capacity(funcs.len(), GFP_KERNEL)?;
         list.extend_from_slice(funcs, GFP_KERNEL)?;
         // Fills the table; the map borrows it only for this.
-        Map::build(geometry, &mut owner, &list);
+        Map::build(geometry, &mut table, &list);
         Ok(Self {
             geometry,
-            owner,
+            table,
             funcs: list,
             callback,
         })
     }
 
+    /// Entry of the program's exception callback.
+    pub fn callback(&self) -> usize {
+        self.callback
+    }
+
     /// The map of the program's functions.
     pub fn map(&self) -> Map<'_> {
-        Map::from_parts(self.geometry, &self.owner, &self.funcs)
+        Map::from_parts(self.geometry, &self.table, &self.funcs)
     }
 }
 
@@ -59,10 +64,10 @@ struct ThreadStack;
 
 impl Stack for ThreadStack {
     fn read(&self, addr: usize) -> u64 {
-        // SAFETY: `unwind` reads only aligned words between the throwing
-        // function's stack pointer and the boundary's frame record, frames
-        // that are live below us on this stack and that nothing else writes
-        // while we read.
+        // SAFETY: `unwind` reads only words between the throwing function's
+        // stack pointer and `MAX_SPAN` above it: the frames it unwinds, live
+        // on this stack above our own frame, which nothing else writes while
+        // we read.
         unsafe { core::ptr::read(addr as *const u64) }
     }
 }
@@ -150,12 +155,17 @@ pub(crate) unsafe fn table<'a>(aux: *const bindings::bpf_prog_aux) -> Option<&'a
     unsafe { (*aux).exception_table.cast::<ExceptionTable>().as_ref() }
 }
 
-/// Unwinds the state `thrown` of a program with the table `table`.
+/// Unwinds a throw of the program with the table `table` from the function
+/// whose stack pointer at its call is `sp` and whose frame pointer is `fp`,
+/// on this stack; see [`unwind::unwind`].
+#[inline(always)]
 pub(crate) fn unwind_with(
     table: &ExceptionTable,
-    thrown: &Thrown,
-) -> core::result::Result<Unwound, unwind::WalkError> {
-    unwind::unwind(&ThreadStack, &table.map(), thrown)
+    regs: &mut Regs,
+    sp: usize,
+    fp: usize,
+) -> core::result::Result<usize, unwind::WalkError> {
+    unwind::unwind(&ThreadStack, &table.map(), regs, sp, fp)
 }
 
 /// Where [`bpf_exceptions_unwind`] sends `bpf_exceptions_throw`: the
@@ -247,13 +257,8 @@ unsafe extern "C" fn bpf_exceptions_unwind(
     };
     // SAFETY: `regs` is on our caller's stack, for us to read and write.
     let regs = unsafe { &mut *regs };
-    let thrown = Thrown {
-        sp,
-        fp,
-        regs: *regs,
-    };
-    let u = match unwind_with(table, &thrown) {
-        Ok(u) => u,
+    let fp = match unwind_with(table, regs, sp, fp) {
+        Ok(fp) => fp,
         Err(e) => {
             pr_emerg!("bpf_throw: cannot unwind: {:?}\n", e);
             stop();
@@ -265,19 +270,18 @@ unsafe extern "C" fn bpf_exceptions_unwind(
     #[cfg(CONFIG_KASAN_STACK)]
     // SAFETY: `fp` lies on the current task's stack, above our own frame.
     unsafe {
-        bindings::kasan_unpoison_task_stack_below(u.fp as *const core::ffi::c_void)
+        bindings::kasan_unpoison_task_stack_below(fp as *const core::ffi::c_void)
     };
 
     // The JIT built `table.callback` as this program's exception callback:
-    // it takes over the boundary's frame at `u.fp` and returns from it to
-    // the program's caller, with the registers that caller expects, which
-    // `unwind` recovered. Everything below that frame (our frames,
-    // `bpf_throw()` and the unwound BPF frames) is dead from then on; none
-    // of it holds a lock or reference.
-    *regs = u.regs;
+    // it takes over the boundary's frame at `fp` and returns from it to the
+    // program's caller, with the registers that caller expects, which
+    // `unwind` recovered into `regs`. Everything below that frame (our
+    // frames, `bpf_throw()` and the unwound BPF frames) is dead from then
+    // on; none of it holds a lock or reference.
     Landing {
         callback: table.callback,
-        fp: u.fp,
+        fp,
     }
 }
 

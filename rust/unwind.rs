@@ -23,8 +23,10 @@
 //! program's functions, built once when the program is JITed: a table with
 //! one byte per 64-byte granule of the address range the functions span
 //! (the granule of BPF's JIT memory allocator, so no two allocations share
-//! one), which names the function there. A frame costs one table lookup,
-//! however deep the call chain and however many functions the program has.
+//! one), which says whether a function of the program owns the granule,
+//! whether it is the main function and what it saves. A frame costs one
+//! table lookup, however deep the call chain and however many functions the
+//! program has.
 //!
 //! This module uses no kernel types, so it also builds and is tested on the
 //! host with `cargo test`.
@@ -74,23 +76,31 @@ pub struct Func {
 }
 
 impl Func {
-    fn contains(&self, addr: usize) -> bool {
+    /// Whether `addr` is in the image.
+    pub fn contains(&self, addr: usize) -> bool {
         self.start <= addr && addr < self.end
     }
 }
 
 /// Granule of the table: `BPF_PROG_CHUNK_SIZE`, the unit in which BPF's JIT
-/// memory allocator hands out images.
+/// memory allocator hands out images, so that no granule holds code of two
+/// allocations.
 pub const GRANULE_SHIFT: u32 = 6;
 
-/// The most table entries; a wider span gets coarser granules.
+/// The most table entries; a wider span gets coarser granules, which may
+/// hold code of several allocations.
 pub const MAX_GRANULES: usize = 4096;
 
-/// A table entry: no function of the program.
+// A table entry is the `SavedRegs` of the function that owns the granule,
+// with these flags, or one of the two markers.
+/// Entry flag: a function of the program owns the granule.
+const OWNED: u8 = 0x80;
+/// Entry flag: the owner is the main function.
+const MAIN: u8 = 0x40;
+/// Entry: no function of the program.
 const NONE: u8 = 0;
-/// A table entry: more than one function, or a function whose index does
-/// not fit; searched.
-const SEVERAL: u8 = u8::MAX;
+/// Entry: coarse granule, or more than one function; searched.
+const SEARCH: u8 = 0x20;
 
 /// Where the functions of a program lie, for [`Map::find`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,57 +136,70 @@ impl Geometry {
 #[derive(Debug, Clone, Copy)]
 pub struct Map<'a> {
     geometry: Geometry,
-    owner: &'a [u8],
+    table: &'a [u8],
     funcs: &'a [Func],
 }
 
+fn entry(f: &Func) -> u8 {
+    OWNED | if f.main { MAIN } else { 0 } | (f.saved.0 & 0x1f)
+}
+
 impl<'a> Map<'a> {
-    /// Fills `owner` (`geometry.len` bytes, from [`Geometry::of`]) for
+    /// Fills `table` (`geometry.len` bytes, from [`Geometry::of`]) for
     /// `funcs` and returns the map.
-    pub fn build(geometry: Geometry, owner: &'a mut [u8], funcs: &'a [Func]) -> Self {
-        owner.fill(NONE);
-        for (i, f) in funcs.iter().enumerate() {
-            if f.end <= f.start {
-                continue;
-            }
+    pub fn build(geometry: Geometry, table: &'a mut [u8], funcs: &'a [Func]) -> Self {
+        table.fill(NONE);
+        for f in funcs.iter().filter(|f| f.start < f.end) {
             let first = (f.start - geometry.base) >> geometry.shift;
             let last = (f.end - 1 - geometry.base) >> geometry.shift;
-            let id = u8::try_from(i + 1).ok().filter(|&id| id != SEVERAL);
-            for e in owner.iter_mut().take(last + 1).skip(first) {
-                *e = match (*e, id) {
-                    (NONE, Some(id)) => id,
-                    _ => SEVERAL,
+            for e in table.iter_mut().take(last + 1).skip(first) {
+                *e = if *e == NONE && geometry.shift == GRANULE_SHIFT {
+                    entry(f)
+                } else {
+                    SEARCH
                 };
             }
         }
         Self {
             geometry,
-            owner,
+            table,
             funcs,
         }
     }
 
     /// The map that [`Map::build`] returned, from the same three parts.
     ///
-    /// Looking up a function in a map made of other parts returns a wrong
-    /// function or none, but never reads outside the parts.
-    pub fn from_parts(geometry: Geometry, owner: &'a [u8], funcs: &'a [Func]) -> Self {
+    /// Looking up a function in a map made of other parts gives wrong
+    /// answers, but never reads outside the parts.
+    pub fn from_parts(geometry: Geometry, table: &'a [u8], funcs: &'a [Func]) -> Self {
         Self {
             geometry,
-            owner,
+            table,
             funcs,
         }
     }
 
-    /// Returns the function whose image holds `addr`.
-    pub fn find(&self, addr: usize) -> Option<&'a Func> {
+    /// The table entry for `addr`: [`NONE`], [`SEARCH`], or the flags and
+    /// saved registers of the function whose image holds `addr`.
+    #[inline(always)]
+    fn entry(&self, addr: usize) -> u8 {
         let g = addr.wrapping_sub(self.geometry.base) >> self.geometry.shift;
-        let f = match *self.owner.get(g)? {
-            NONE => return None,
-            SEVERAL => return self.funcs.iter().find(|f| f.contains(addr)),
-            id => self.funcs.get(usize::from(id) - 1)?,
-        };
-        f.contains(addr).then_some(f)
+        match self.table.get(g) {
+            Some(&SEARCH) => self
+                .funcs
+                .iter()
+                .find(|f| f.contains(addr))
+                .map_or(NONE, entry),
+            Some(&e) => e,
+            None => NONE,
+        }
+    }
+
+    /// Whether `addr` is in the image of one of the program's functions,
+    /// the main function if `main`, and what that function saves.
+    pub fn find(&self, addr: usize) -> Option<(bool, SavedRegs)> {
+        let e = self.entry(addr);
+        (e & OWNED != 0).then_some((e & MAIN != 0, SavedRegs(e & 0x1f)))
     }
 }
 
@@ -184,33 +207,9 @@ impl<'a> Map<'a> {
 pub trait Stack {
     /// Returns the machine word at `addr`.
     ///
-    /// [`unwind`] calls this only for 8-byte aligned addresses from the
-    /// throwing function's stack pointer up to [`MAX_SPAN`] above it.
+    /// [`unwind`] calls this only for addresses from the throwing function's
+    /// stack pointer up to [`MAX_SPAN`] above it.
     fn read(&self, addr: usize) -> u64;
-}
-
-/// Where the throwing program's thread of control was when it threw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Thrown {
-    /// The throwing function's stack pointer at its call: the address of
-    /// the return address into it.
-    pub sp: usize,
-    /// The throwing function's frame pointer.
-    pub fp: usize,
-    /// The callee-saved registers as the throwing function left them.
-    pub regs: Regs,
-}
-
-/// The unwound state: the boundary's frame, and the registers as the
-/// program's caller had them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Unwound {
-    /// The exception boundary's frame pointer.
-    pub fp: usize,
-    /// The callee-saved registers of the program's caller.
-    pub regs: Regs,
-    /// The number of frames unwound, the boundary's included.
-    pub frames: u32,
 }
 
 /// Why no boundary was found. The verifier and the JIT make each of these
@@ -219,81 +218,83 @@ pub struct Unwound {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WalkError {
     /// A return address is outside the program's functions: a BPF
-    /// trampoline (fexit or fmod_ret on a function the throw passes through)
-    /// or a program that called `bpf_throw()` with another program's map.
+    /// trampoline (fexit or fmod_ret on a function the throw passes
+    /// through).
     Foreign {
-        /// Frames unwound before it.
-        frames: u32,
         /// The return address.
         ip: usize,
     },
-    /// A frame pointer was misaligned, not above the previous one, or too
-    /// far from the throwing function's stack pointer.
+    /// A frame pointer was not above the previous one, or too far from the
+    /// throwing function's stack pointer.
     BadFrame {
         /// The offending frame pointer.
         fp: usize,
     },
-    /// More than [`MAX_FRAMES`] frames without a boundary.
-    TooDeep,
 }
 
-/// The most frames unwound: the verifier's `MAX_CALL_FRAMES` is 8.
-pub const MAX_FRAMES: u32 = 8;
-
 /// The farthest a frame record may lie from the throwing function's stack
-/// pointer: the size of a kernel stack on x86-64 (`THREAD_SIZE` without
-/// KASAN).
-pub const MAX_SPAN: usize = 16 * 1024;
+/// pointer. The verifier allows eight frames and 512 bytes of BPF stack in
+/// all; each frame adds its frame record, at most five saved registers and
+/// two tail call slots.
+pub const MAX_SPAN: usize = 4096;
 
 const WORD: usize = core::mem::size_of::<u64>();
 
-fn valid_frame(fp: usize, above: usize, sp: usize) -> bool {
-    fp % WORD == 0 && fp > above && fp - sp <= MAX_SPAN
-}
-
-/// Unwinds from the state `thrown` to the exception boundary of the program
-/// `map` describes, restoring callee-saved registers from each frame's save
-/// area on the way.
+/// Unwinds a throw from the program `map` describes, to its exception
+/// boundary: the throwing function's stack pointer at its call (the address
+/// of the return address into it) is `sp`, its frame pointer `fp`, and
+/// `regs` hold the callee-saved registers as it left them. Replaces `regs`
+/// with the callee-saved registers of the program's caller, restored from
+/// each frame's save area on the way, and returns the boundary's frame
+/// pointer.
+///
+/// Each frame costs one table lookup: this is the hot path of a throw.
+#[inline(always)]
 pub fn unwind<S: Stack + ?Sized>(
     stack: &S,
     map: &Map<'_>,
-    thrown: &Thrown,
-) -> Result<Unwound, WalkError> {
-    let sp = thrown.sp;
-    let mut regs = thrown.regs;
-    let mut fp = thrown.fp;
-    if !valid_frame(fp, sp, sp) || sp % WORD != 0 {
+    regs: &mut Regs,
+    sp: usize,
+    fp: usize,
+) -> Result<usize, WalkError> {
+    let limit = sp.saturating_add(MAX_SPAN);
+    let mut fp = fp;
+    if fp <= sp || fp > limit {
         return Err(WalkError::BadFrame { fp });
     }
     let mut ip = stack.read(sp) as usize;
     let mut save = sp + WORD;
-    for frames in 0..MAX_FRAMES {
+    loop {
         // A return address lies just past its call, which is in the caller.
-        let Some(f) = map.find(ip.wrapping_sub(1)) else {
-            return Err(WalkError::Foreign { frames, ip });
-        };
-        let mut bits = f.saved.0;
-        while bits != 0 {
-            regs[bits.trailing_zeros() as usize] = stack.read(save);
-            save += WORD;
-            bits &= bits - 1;
+        let e = map.entry(ip.wrapping_sub(1));
+        // Most frames: a subprogram that saved nothing.
+        if e != OWNED {
+            if e & OWNED == 0 {
+                return Err(WalkError::Foreign { ip });
+            }
+            let mut bits = e & 0x1f;
+            while bits != 0 {
+                let r = bits.trailing_zeros() as usize;
+                if let Some(reg) = regs.get_mut(r) {
+                    *reg = stack.read(save);
+                }
+                save += WORD;
+                bits &= bits - 1;
+            }
+            if e & MAIN != 0 {
+                return Ok(fp);
+            }
         }
-        if f.main {
-            return Ok(Unwound {
-                fp,
-                regs,
-                frames: frames + 1,
-            });
-        }
+        // Outer frames lie at higher addresses: the walk ends, at the
+        // latest, MAX_SPAN bytes above where it began.
         let caller_fp = stack.read(fp) as usize;
-        if !valid_frame(caller_fp, fp, sp) {
+        if caller_fp <= fp || caller_fp > limit {
             return Err(WalkError::BadFrame { fp: caller_fp });
         }
         ip = stack.read(fp + WORD) as usize;
         save = fp + 2 * WORD;
         fp = caller_fp;
     }
-    Err(WalkError::TooDeep)
 }
 
 #[cfg(test)]
@@ -323,6 +324,17 @@ mod tests {
         }
     }
 
+    /// The state at a throw: the arguments of [`unwind`].
+    #[derive(Clone, Copy)]
+    struct Thrown {
+        sp: usize,
+        fp: usize,
+        regs: Regs,
+        /// The frame pointer of the main function, which `unwind` must
+        /// return.
+        main_fp: usize,
+    }
+
     const CALLER: Regs = [0xf15, 0xf14, 0xf13, 0xb0b, 0xf12];
 
     fn saved(regs: &[Saved]) -> SavedRegs {
@@ -330,7 +342,7 @@ mod tests {
     }
 
     /// A program: main at 0x1000, subprograms 0x100 apart from 0x2000,
-    /// each saving what `uses` says, in 64-byte granules.
+    /// each saving what `uses` says.
     fn program(uses: &[&[Saved]]) -> Vec<Func> {
         uses.iter()
             .enumerate()
@@ -347,26 +359,26 @@ mod tests {
     }
 
     /// The stack of a throw from function `chain[0]`, called by `chain[1]`
-    /// and so on up to the main function. Each frame's callee-saved
-    /// registers are clobbered with `0xdead0000 | frame << 8 | reg` once
-    /// saved. Returns the stack and the state at the throw.
+    /// and so on up to the main function, built call by call as the JIT's
+    /// code builds it. Each function clobbers the registers it saved.
     fn throw_through(funcs: &[Func], chain: &[usize]) -> (FakeStack, Thrown) {
         let mut s = FakeStack::default();
-        // Walk down from the main function, as the calls happened.
         let mut live = CALLER;
         let mut sp = 0x9000usize;
-        // The main function's caller pushed its return address at sp.
-        s.put(sp, 0xffff_0000);
-        let mut fp = 0;
+        let mut fp = 0x9abc_0000usize;
         let mut ra = 0xffff_0000u64;
+        let mut main_fp = 0;
         for (depth, &fi) in chain.iter().rev().enumerate() {
             let f = &funcs[fi];
-            // call: return address at sp, pushed by the caller.
+            // call: the return address.
             s.put(sp, ra);
             // push rbp; mov rbp, rsp
             sp -= 8;
             s.put(sp, fp as u64);
             fp = sp;
+            if depth == 0 {
+                main_fp = fp;
+            }
             // sub rsp, 16 (a stack), then the pushes r12, rbx, r13-r15.
             sp -= 16;
             for r in [Saved::R12, Saved::Rbx, Saved::R13, Saved::R14, Saved::R15] {
@@ -376,7 +388,7 @@ mod tests {
                     live[r as usize] = 0xdead_0000 | (depth as u64) << 8 | r as u64;
                 }
             }
-            // The next call: its return address goes below.
+            // The next call's return address goes below.
             sp -= 8;
             ra = (f.start + 0x10) as u64;
         }
@@ -386,27 +398,36 @@ mod tests {
             sp,
             fp,
             regs: live,
+            main_fp,
         };
         (s, thrown)
     }
 
-    fn run(funcs: &[Func], chain: &[usize]) -> (Result<Unwound, WalkError>, Thrown) {
+    fn map_of(funcs: &[Func], table: &mut Vec<u8>) -> Map<'static> {
         let g = Geometry::of(funcs).unwrap();
-        let mut owner = vec![0; g.len];
-        let map = Map::build(g, &mut owner, funcs);
-        let (s, thrown) = throw_through(funcs, chain);
-        (unwind(&s, &map, &thrown), thrown)
+        *table = vec![0; g.len];
+        let table: &'static mut [u8] = table.clone().leak();
+        let funcs: &'static [Func] = funcs.to_vec().leak();
+        Map::build(g, table, funcs)
+    }
+
+    fn run_on(s: &FakeStack, map: &Map<'_>, t: &Thrown) -> Result<(usize, Regs), WalkError> {
+        let mut regs = t.regs;
+        unwind(s, map, &mut regs, t.sp, t.fp).map(|fp| (fp, regs))
+    }
+
+    fn run(funcs: &[Func], chain: &[usize]) -> (Result<(usize, Regs), WalkError>, Thrown) {
+        let map = map_of(funcs, &mut Vec::new());
+        let (s, t) = throw_through(funcs, chain);
+        (run_on(&s, &map, &t), t)
     }
 
     #[test]
     fn throw_from_main_restores_what_it_saved() {
         let funcs = program(&[&[Saved::Rbx, Saved::R15], &[]]);
-        let (got, thrown) = run(&funcs, &[0]);
-        let u = got.unwrap();
-        assert_eq!(u.regs, CALLER);
-        assert_eq!(u.frames, 1);
-        // The frame record of the main function.
-        assert_eq!(u.fp, thrown.fp);
+        let (got, t) = run(&funcs, &[0]);
+        assert_eq!(got, Ok((t.fp, CALLER)));
+        assert_eq!(t.fp, t.main_fp);
     }
 
     #[test]
@@ -425,96 +446,92 @@ mod tests {
         ]);
         for depth in 0..funcs.len() {
             let chain: Vec<usize> = (0..=depth).rev().collect();
-            let (got, _) = run(&funcs, &chain);
-            let u = got.unwrap();
-            assert_eq!(u.regs, CALLER, "depth {depth}");
-            assert_eq!(u.frames as usize, depth + 1);
+            let (got, t) = run(&funcs, &chain);
+            assert_eq!(got, Ok((t.main_fp, CALLER)), "depth {depth}");
         }
     }
 
     #[test]
     fn a_function_called_twice_in_the_chain() {
         let funcs = program(&[&[], &[Saved::R14], &[Saved::Rbx]]);
-        let (got, _) = run(&funcs, &[1, 2, 1, 0]);
-        assert_eq!(got.unwrap().regs, CALLER);
+        let (got, t) = run(&funcs, &[1, 2, 1, 0]);
+        assert_eq!(got, Ok((t.main_fp, CALLER)));
     }
 
     #[test]
     fn reads_stay_in_the_unwound_frames() {
         let funcs = program(&[&[Saved::Rbx], &[Saved::R13], &[]]);
-        let g = Geometry::of(&funcs).unwrap();
-        let mut owner = vec![0; g.len];
-        let map = Map::build(g, &mut owner, &funcs);
-        let (s, thrown) = throw_through(&funcs, &[2, 1, 0]);
-        let u = unwind(&s, &map, &thrown).unwrap();
+        let map = map_of(&funcs, &mut Vec::new());
+        let (s, t) = throw_through(&funcs, &[2, 1, 0]);
+        run_on(&s, &map, &t).unwrap();
         let reads = s.reads.borrow();
-        assert!(reads.iter().all(|&a| a >= thrown.sp && a <= u.fp));
-        // Never the main function's own frame record.
-        assert!(!reads.contains(&u.fp));
+        assert!(reads.iter().all(|&a| a >= t.sp && a < t.main_fp));
     }
 
     #[test]
     fn foreign_return_address() {
         let funcs = program(&[&[], &[]]);
-        let (mut s, thrown) = throw_through(&funcs, &[1, 0]);
+        let map = map_of(&funcs, &mut Vec::new());
+        let (mut s, t) = throw_through(&funcs, &[1, 0]);
         // As if a trampoline had called function 1.
-        s.put(thrown.fp + 8, 0x7000);
-        let g = Geometry::of(&funcs).unwrap();
-        let mut owner = vec![0; g.len];
-        let map = Map::build(g, &mut owner, &funcs);
+        s.put(t.fp + 8, 0x7000);
         assert_eq!(
-            unwind(&s, &map, &thrown),
-            Err(WalkError::Foreign {
-                frames: 1,
-                ip: 0x7000
-            })
+            run_on(&s, &map, &t),
+            Err(WalkError::Foreign { ip: 0x7000 })
         );
     }
 
     #[test]
     fn bad_frame_pointers() {
         let funcs = program(&[&[], &[]]);
-        let g = Geometry::of(&funcs).unwrap();
-        let mut owner = vec![0; g.len];
-        let map = Map::build(g, &mut owner, &funcs);
-        let (mut s, thrown) = throw_through(&funcs, &[1, 0]);
-        for bad in [thrown.fp - 8, thrown.fp, thrown.fp + 4, thrown.sp + MAX_SPAN + 8] {
-            s.put(thrown.fp, bad as u64);
+        let map = map_of(&funcs, &mut Vec::new());
+        let (mut s, t) = throw_through(&funcs, &[1, 0]);
+        for bad in [t.fp - 8, t.fp, t.sp + MAX_SPAN + 8] {
+            s.put(t.fp, bad as u64);
             assert_eq!(
-                unwind(&s, &map, &thrown),
+                run_on(&s, &map, &t),
                 Err(WalkError::BadFrame { fp: bad })
             );
         }
-        let t = Thrown {
-            fp: thrown.sp,
-            ..thrown
-        };
-        assert_eq!(
-            unwind(&s, &map, &t),
-            Err(WalkError::BadFrame { fp: thrown.sp })
-        );
+        for fp in [t.sp, t.sp - 8, t.sp + MAX_SPAN + 8] {
+            let t = Thrown { fp, ..t };
+            assert_eq!(run_on(&s, &map, &t), Err(WalkError::BadFrame { fp }));
+        }
     }
 
     #[test]
     fn endless_chain_stops() {
+        // Frame records that keep returning into a subprogram stop at
+        // MAX_SPAN.
         let funcs = program(&[&[], &[]]);
-        let chain = [1; 12];
-        let mut all = chain.to_vec();
-        all.push(0);
-        let (got, _) = run(&funcs, &all);
-        assert_eq!(got, Err(WalkError::TooDeep));
+        let map = map_of(&funcs, &mut Vec::new());
+        let mut s = FakeStack::default();
+        let sp = 0x1_0000;
+        s.put(sp, 0x2110);
+        let mut fp = sp + 0x10;
+        while fp <= sp + MAX_SPAN + 0x40 {
+            s.put(fp, (fp + 0x40) as u64);
+            s.put(fp + 8, 0x2110);
+            fp += 0x40;
+        }
+        let mut regs = CALLER;
+        assert!(matches!(
+            unwind(&s, &map, &mut regs, sp, sp + 0x10),
+            Err(WalkError::BadFrame { .. })
+        ));
+        assert!(s.reads.borrow().len() < 2 * MAX_SPAN / 0x40 + 4);
     }
 
     #[test]
     fn map_finds_each_function_and_nothing_else() {
-        let funcs = program(&[&[], &[], &[], &[]]);
+        let funcs = program(&[&[Saved::Rbx], &[], &[Saved::R12], &[]]);
         let g = Geometry::of(&funcs).unwrap();
         assert_eq!((g.base, g.shift), (0x1000, GRANULE_SHIFT));
-        let mut owner = vec![0; g.len];
-        let map = Map::build(g, &mut owner, &funcs);
+        let map = map_of(&funcs, &mut Vec::new());
         for f in &funcs {
-            assert_eq!(map.find(f.start), Some(f));
-            assert_eq!(map.find(f.end - 1), Some(f));
+            let want = Some((f.main, f.saved));
+            assert_eq!(map.find(f.start), want);
+            assert_eq!(map.find(f.end - 1), want);
             assert_eq!(map.find(f.end), None);
         }
         assert_eq!(map.find(0x0fff), None);
@@ -523,7 +540,7 @@ mod tests {
     }
 
     #[test]
-    fn wide_spans_get_coarse_granules_and_shared_ones_are_searched() {
+    fn wide_spans_get_coarse_granules_that_are_searched() {
         // Two functions 16 MiB apart, a third in the same coarse granule
         // as the first.
         let funcs = [
@@ -549,10 +566,9 @@ mod tests {
         let g = Geometry::of(&funcs).unwrap();
         assert!(g.len <= MAX_GRANULES);
         assert!(g.shift > GRANULE_SHIFT);
-        let mut owner = vec![0; g.len];
-        let map = Map::build(g, &mut owner, &funcs);
+        let map = map_of(&funcs, &mut Vec::new());
         for f in &funcs {
-            assert_eq!(map.find(f.start + 1), Some(f));
+            assert_eq!(map.find(f.start + 1), Some((f.main, f.saved)));
         }
         assert_eq!(map.find(0x100_0050), None);
         assert_eq!(map.find(0x200_0100), None);

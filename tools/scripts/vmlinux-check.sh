@@ -3,12 +3,13 @@
 #
 # Check the built vmlinux and the kernel tree: the Rust unwinder and JIT
 # prologue are in vmlinux, upstream's C unwinder is not, bpf_throw() is only
-# the hand-off to Rust, and the JIT's C prologue and callee-saved register
+# a tail call to Rust that keeps the registers the unwinder reads, and the JIT's C prologue and callee-saved register
 # code is gone from arch/x86/net/bpf_jit_comp.c (run inside the build root).
 #
 # Usage: vmlinux-check.sh CACHEDIR
 set -uo pipefail
 vmlinux=$1/build/linux-6.12/vmlinux
+rust_o=$1/build/linux-6.12/kernel/bpf/exceptions/rust/bpf_exceptions.o
 jit_c=$1/src/linux-source-6.12/arch/x86/net/bpf_jit_comp.c
 passed=0 failed=0
 
@@ -27,15 +28,21 @@ body=$(llvm-objdump -d --no-show-raw-insn --disassemble-symbols=bpf_throw "$vmli
 echo "  bpf_throw in vmlinux:"
 echo "$body" | sed 's/^ */    /'
 
-check "bpf_exceptions_throw (Rust) is defined" \
+check "bpf_exceptions_throw is defined" \
 	'grep -qE " T bpf_exceptions_throw$" <<<"$syms"'
-check "bpf_exceptions_throw comes from a Rust unit" \
-	'llvm-dwarfdump --name=bpf_exceptions_throw --show-parents "$vmlinux" | grep -q "DW_LANG_Rust"'
+check "bpf_exceptions_throw is the Rust crate's (global_asm!)" \
+	'llvm-nm "$rust_o" | grep -qE " T bpf_exceptions_throw$"'
+for fn in bpf_exceptions_prepare bpf_exceptions_release; do
+	check "$fn comes from a Rust unit" \
+		'llvm-dwarfdump --name=$fn --show-parents "$vmlinux" | grep -q "DW_LANG_Rust"'
+done
 check "bpf_stack_walker (C) is gone" '! grep -qE " bpf_stack_walker$" <<<"$syms"'
 check "arch_bpf_stack_walk (x86 C) is gone" '! grep -qE " arch_bpf_stack_walk$" <<<"$syms"'
-check "bpf_throw calls bpf_exceptions_throw" 'grep -q "call.*<bpf_exceptions_throw>" <<<"$body"'
-check "bpf_throw has no body beyond the hand-off (<= 8 instructions)" \
-	'[ "$(grep -c . <<<"$body")" -le 8 ]'
+check "bpf_throw tail calls bpf_exceptions_throw" 'grep -q "jmp.*<bpf_exceptions_throw>" <<<"$body"'
+check "bpf_throw has no body beyond the hand-off (<= 4 instructions)" \
+	'[ "$(grep -c . <<<"$body")" -le 4 ]'
+check "bpf_throw leaves rsi, rbx and r12-r15 alone" \
+	'! grep -qE "%(rsi|rbx|r1[2-5])" <<<"$body"'
 for fn in bpf_jit_emit_prologue bpf_jit_emit_restore_callee_saved; do
 	check "$fn (Rust) is defined" 'grep -qE " T $fn\$" <<<"$syms"'
 	check "$fn comes from a Rust unit" \

@@ -373,7 +373,11 @@ fn exception_table_maps_functions(t: &mut Test) {
                 // r13, r14, r15 for the R7, R8, R9 they clobber; the default
                 // callback saves nothing. Bits in the order of `Saved`.
                 let saved = |i: usize| (*(*(*(*aux).func.add(i))).aux).jit_saved_regs;
-                expect_eq!(t, [saved(0), saved(1), saved(2), saved(3), saved(4)], [8, 4, 2, 1, 0]);
+                expect_eq!(
+                    t,
+                    [saved(0), saved(1), saved(2), saved(3), saved(4)],
+                    [8, 4, 2, 1, 0]
+                );
                 let cb = (*(*(*aux).func.add(4))).bpf_func.map_or(0, |e| e as usize);
                 expect_eq!(t, table.callback(), cb);
                 let here = exception_table_maps_functions as usize;

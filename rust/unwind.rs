@@ -475,10 +475,7 @@ mod tests {
         let (mut s, t) = throw_through(&funcs, &[1, 0]);
         // As if a trampoline had called function 1.
         s.put(t.fp + 8, 0x7000);
-        assert_eq!(
-            run_on(&s, &map, &t),
-            Err(WalkError::Foreign { ip: 0x7000 })
-        );
+        assert_eq!(run_on(&s, &map, &t), Err(WalkError::Foreign { ip: 0x7000 }));
     }
 
     #[test]
@@ -488,10 +485,7 @@ mod tests {
         let (mut s, t) = throw_through(&funcs, &[1, 0]);
         for bad in [t.fp - 8, t.fp, t.sp + MAX_SPAN + 8] {
             s.put(t.fp, bad as u64);
-            assert_eq!(
-                run_on(&s, &map, &t),
-                Err(WalkError::BadFrame { fp: bad })
-            );
+            assert_eq!(run_on(&s, &map, &t), Err(WalkError::BadFrame { fp: bad }));
         }
         for fp in [t.sp, t.sp - 8, t.sp + MAX_SPAN + 8] {
             let t = Thrown { fp, ..t };

@@ -79,14 +79,25 @@ int main(int argc, char **argv)
 			.repeat = REPEAT,
 		);
 		const char *name = bpf_program__name(prog);
-		unsigned int main_len = 0, total = 0;
-		int fd = bpf_program__fd(prog), ok;
+		unsigned int main_len = 0, total = 0, best = -1U;
+		int fd = bpf_program__fd(prog), ok, i, err = 0;
 
-		if (bpf_prog_test_run_opts(fd, &opts) || image_sizes(fd, &main_len, &total)) {
+		/*
+		 * The least of three: a timer tick that lands in one of them
+		 * adds a fraction of an instruction per run, which the
+		 * kernel's integer average can turn into one.
+		 */
+		for (i = 0; i < 3 && !err; i++) {
+			err = bpf_prog_test_run_opts(fd, &opts);
+			if (!err && opts.duration < best)
+				best = opts.duration;
+		}
+		if (err || image_sizes(fd, &main_len, &total)) {
 			fprintf(stderr, "bench: %s: %s\n", name, strerror(errno));
 			bad++;
 			continue;
 		}
+		opts.duration = best;
 		ok = opts.retval == expected(name);
 		bad += !ok;
 		printf("BENCH %s %u %u %u %u %s\n", name, opts.duration, main_len, total,

@@ -53,9 +53,7 @@ def chain(kind, link, depth, prefix):
         # barrier_var() keeps clang from seeing that the chain returns x
         # and dropping the calls; every kind gets it alike.
         if k == depth:
-            # The second barrier_var() keeps clang from learning x from
-            # the throw condition on the way out.
-            body = f"\tbarrier_var(x);\n\t{KINDS[kind]}\n\tbarrier_var(x);\n\treturn x;" if KINDS[kind] \
+            body = f"\tbarrier_var(x);\n\t{KINDS[kind]}\n\treturn x;" if KINDS[kind] \
                 else "\tbarrier_var(x);\n\treturn x;"
         else:
             body = f"\tbarrier_var(x);\n\treturn {prefix}_{k + 1}(x);"

@@ -55,7 +55,7 @@ pub struct SavedRegs(pub u8);
 impl SavedRegs {
     /// Adds `reg`.
     pub const fn with(self, reg: Saved) -> Self {
-        Self(self.0 | 1 << reg as u8)
+        Self(self.0 | (1 << reg as u8))
     }
 }
 

@@ -333,6 +333,18 @@ fn throw_100k_no_leak(t: &mut Test) {
     expect_eq!(t, lost <= LEAK_PAGES, true);
 }
 
+/// Takes a reference to the program behind `fd`, which the caller drops
+/// with `bpf_prog_put()`.
+fn prog_of(t: &mut Test, fd: &Fd) -> Option<*mut bindings::bpf_prog> {
+    // SAFETY: As in `usage`.
+    let p = unsafe { bindings::bpf_prog_get(fd.0 as u32) };
+    if is_err(p) {
+        fail!(t, "bpf_prog_get failed");
+        return None;
+    }
+    Some(p)
+}
+
 /// The exception table that the verifier has built once the program is
 /// JITed maps each function's image to that function, with what its
 /// prologue saves, and nothing else; it knows the exception callback.
@@ -340,12 +352,9 @@ fn exception_table_maps_functions(t: &mut Test) {
     let Some((_, fd)) = chain(t, 3, None) else {
         return;
     };
-    // SAFETY: As in `usage`.
-    let p = unsafe { bindings::bpf_prog_get(fd.0 as u32) };
-    if is_err(p) {
-        fail!(t, "bpf_prog_get failed");
+    let Some(p) = prog_of(t, &fd) else {
         return;
-    }
+    };
     // SAFETY: `p` is referenced, so it, its aux, its table and its
     // functions (`aux->func[0..real_func_cnt]`) are live.
     unsafe {
@@ -394,12 +403,9 @@ fn unwind_stops_at_foreign_code(t: &mut Test) {
     let Some((_, fd)) = chain(t, 1, None) else {
         return;
     };
-    // SAFETY: As in `usage`.
-    let p = unsafe { bindings::bpf_prog_get(fd.0 as u32) };
-    if is_err(p) {
-        fail!(t, "bpf_prog_get failed");
+    let Some(p) = prog_of(t, &fd) else {
         return;
-    }
+    };
     // A made-up throw: a return address into this function, then a frame
     // record just above it.
     let stack: [usize; 4] = [unwind_stops_at_foreign_code as usize + 1, 0, 0, 0];

@@ -60,25 +60,18 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// The callee-saved registers this function saves, and whether it saves
-    /// r12 first.
-    fn saved(&self) -> ([bool; 4], bool) {
-        (self.callee_regs_used, self.arena)
-    }
-
     /// What the prologue saves, as the unwinder of `bpf_throw()` reads it.
     pub fn saved_regs(&self) -> SavedRegs {
-        let (regs, r12) = self.saved();
         let mut s = SavedRegs::default();
         for (reg, used) in [Saved::Rbx, Saved::R13, Saved::R14, Saved::R15]
             .into_iter()
-            .zip(regs)
+            .zip(self.callee_regs_used)
         {
             if used {
                 s = s.with(reg);
             }
         }
-        if r12 {
+        if self.arena {
             s = s.with(Saved::R12);
         }
         s
@@ -167,16 +160,14 @@ pub fn prologue(f: &Frame, c: &mut Code<'_>) -> Result<usize, Overflow> {
     if f.tail_call_reachable {
         tail_call_slots(c, f.is_subprog);
     }
-    let (regs, r12) = f.saved();
-    push_saved(c, regs, r12);
+    push_saved(c, f.callee_regs_used, f.arena);
     c.finish()
 }
 
 /// Emits the restore of the callee-saved registers that [`prologue`] saved,
 /// for the exit and tail call paths.
 pub fn restore_callee_saved(f: &Frame, c: &mut Code<'_>) -> Result<usize, Overflow> {
-    let (regs, r12) = f.saved();
-    pop_saved(c, regs, r12);
+    pop_saved(c, f.callee_regs_used, f.arena);
     c.finish()
 }
 

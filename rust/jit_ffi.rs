@@ -30,23 +30,16 @@ const _: () = assert!(jit::MAX_TAIL_CALL_CNT as u32 == bindings::MAX_TAIL_CALL_C
 
 type Emitter = fn(&Frame, &mut Code<'_>) -> Result<usize, Overflow>;
 
-/// Runs `emit` on the C arguments.
+/// Runs `emit` for `frame` into the C buffer.
 ///
 /// # Safety
 ///
-/// `buf` must be valid for writes of `size` bytes and `frame` for reads.
-unsafe fn emit_into(
-    buf: *mut u8,
-    size: u32,
-    frame: *const bindings::bpf_jit_frame,
-    emit: Emitter,
-) -> c_int {
+/// `buf` must be valid for writes of `size` bytes.
+unsafe fn emit_into(buf: *mut u8, size: u32, frame: &Frame, emit: Emitter) -> c_int {
     // SAFETY: The caller gives a writable buffer of `size` bytes, which the
     // JIT does not touch while we fill it.
     let buf = unsafe { core::slice::from_raw_parts_mut(buf, size as usize) };
-    // SAFETY: The caller gives a readable frame description.
-    let frame = Frame::from(unsafe { &*frame });
-    match emit(&frame, &mut Code::new(buf)) {
+    match emit(frame, &mut Code::new(buf)) {
         // At most a few dozen bytes.
         Ok(len) => len as c_int,
         Err(Overflow) => E2BIG.to_errno(),
@@ -68,9 +61,11 @@ pub unsafe extern "C" fn bpf_jit_emit_prologue(
 ) -> c_int {
     // SAFETY: The caller gives a valid frame description, which the JIT
     // does not touch while we run.
-    unsafe { (*frame).saved_regs = Frame::from(&*frame).saved_regs().0 };
-    // SAFETY: Our caller's guarantees are what `emit_into` needs.
-    unsafe { emit_into(buf, size, frame, jit::prologue) }
+    let frame = unsafe { &mut *frame };
+    let f = Frame::from(&*frame);
+    frame.saved_regs = f.saved_regs().0;
+    // SAFETY: Our caller's guarantee for `buf` is what `emit_into` needs.
+    unsafe { emit_into(buf, size, &f, jit::prologue) }
 }
 
 /// Emits the restore of the callee-saved registers that the prologue saved.
@@ -84,6 +79,8 @@ pub unsafe extern "C" fn bpf_jit_emit_restore_callee_saved(
     size: u32,
     frame: *const bindings::bpf_jit_frame,
 ) -> c_int {
-    // SAFETY: Our caller's guarantees are what `emit_into` needs.
-    unsafe { emit_into(buf, size, frame, jit::restore_callee_saved) }
+    // SAFETY: The caller gives a readable frame description.
+    let f = Frame::from(unsafe { &*frame });
+    // SAFETY: Our caller's guarantee for `buf` is what `emit_into` needs.
+    unsafe { emit_into(buf, size, &f, jit::restore_callee_saved) }
 }

@@ -26,31 +26,21 @@ pub struct ExceptionTable {
     geometry: Geometry,
     table: KVec<u8>,
     funcs: KVec<Func>,
-    /// Entry of the exception callback.
-    callback: usize,
 }
 
 impl ExceptionTable {
     /// Describes the JITed functions `funcs` of one program, the main
     /// function first.
-    fn new(funcs: &[Func], callback: usize) -> Result<Self> {
-        let geometry = Geometry::of(funcs).ok_or(EINVAL)?;
+    fn new(funcs: KVec<Func>) -> Result<Self> {
+        let geometry = Geometry::of(&funcs).ok_or(EINVAL)?;
         let mut table = KVec::from_elem(0u8, geometry.len, GFP_KERNEL)?;
-        let mut list = KVec::with_capacity(funcs.len(), GFP_KERNEL)?;
-        list.extend_from_slice(funcs, GFP_KERNEL)?;
         // Fills the table; the map borrows it only for this.
-        Map::build(geometry, &mut table, &list);
+        Map::build(geometry, &mut table, &funcs);
         Ok(Self {
             geometry,
             table,
-            funcs: list,
-            callback,
+            funcs,
         })
-    }
-
-    /// Entry of the program's exception callback.
-    pub fn callback(&self) -> usize {
-        self.callback
     }
 
     /// The map of the program's functions.
@@ -87,21 +77,16 @@ pub unsafe extern "C" fn bpf_exceptions_prepare(
     cnt: u32,
 ) -> c_int {
     let mut funcs = KVec::new();
-    let mut callback = 0;
     for i in 0..cnt as usize {
         // SAFETY: The caller gives `cnt` live, JITed functions.
-        let (start, len, saved, is_cb) = unsafe {
+        let (start, len, saved) = unsafe {
             let f = *func.add(i);
             (
                 (*f).bpf_func.map_or(0, |p| p as usize),
                 (*f).jited_len as usize,
                 (*(*f).aux).jit_saved_regs,
-                (*(*f).aux).exception_cb,
             )
         };
-        if is_cb {
-            callback = start;
-        }
         let f = Func {
             start,
             end: start + len,
@@ -112,11 +97,7 @@ pub unsafe extern "C" fn bpf_exceptions_prepare(
             return ENOMEM.to_errno();
         }
     }
-    if callback == 0 {
-        pr_err!("program that can throw has no exception callback\n");
-        return EINVAL.to_errno();
-    }
-    let table = match ExceptionTable::new(&funcs, callback)
+    let table = match ExceptionTable::new(funcs)
         .and_then(|t| KBox::new(t, GFP_KERNEL).map_err(Into::into))
     {
         Ok(t) => t,
@@ -142,6 +123,18 @@ pub unsafe extern "C" fn bpf_exceptions_release(aux: *mut bindings::bpf_prog_aux
         // SAFETY: `bpf_exceptions_prepare` stored a `KBox` of ours there.
         drop(unsafe { KBox::from_raw(table.cast::<ExceptionTable>()) });
     }
+}
+
+/// Returns the entry of the exception callback of the program whose aux is
+/// `aux`, as the verifier stored it.
+///
+/// # Safety
+///
+/// `aux` must be the aux of a program that is running, and so is alive.
+pub(crate) unsafe fn callback(aux: *const bindings::bpf_prog_aux) -> Option<usize> {
+    // SAFETY: The caller's guarantee; the field is set before the program
+    // can run and never changes.
+    unsafe { (*aux).bpf_exception_cb.map(|f| f as usize) }
 }
 
 /// Returns the table of the program whose aux is `aux`.
@@ -251,8 +244,8 @@ unsafe extern "C" fn bpf_exceptions_unwind(
     sp: usize,
 ) -> Landing {
     // SAFETY: `aux` is the running program's.
-    let Some(table) = (unsafe { table(aux) }) else {
-        pr_emerg!("bpf_throw: program has no exception table\n");
+    let (Some(table), Some(callback)) = (unsafe { (table(aux), callback(aux)) }) else {
+        pr_emerg!("bpf_throw: program has no exception table or callback\n");
         stop();
     };
     // SAFETY: `regs` is on our caller's stack, for us to read and write.
@@ -273,16 +266,13 @@ unsafe extern "C" fn bpf_exceptions_unwind(
         bindings::kasan_unpoison_task_stack_below(fp as *const core::ffi::c_void)
     };
 
-    // The JIT built `table.callback` as this program's exception callback:
+    // The JIT built `callback` as this program's exception callback:
     // it takes over the boundary's frame at `fp` and returns from it to the
     // program's caller, with the registers that caller expects, which
     // `unwind` recovered into `regs`. Everything below that frame (our
     // frames, `bpf_throw()` and the unwound BPF frames) is dead from then
     // on; none of it holds a lock or reference.
-    Landing {
-        callback: table.callback,
-        fp,
-    }
+    Landing { callback, fp }
 }
 
 /// Stops the task: see [`bpf_exceptions_unwind`]. Inlined, so that objtool

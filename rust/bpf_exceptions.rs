@@ -1,21 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! BPF exceptions: the `bpf_throw()` unwinder and the x86-64 JIT prologue.
+//! BPF exceptions: the verifier's checks, the `bpf_throw()` unwinder and the
+//! x86-64 JIT prologue.
 //!
 //! A BPF program that calls the kfunc `bpf_throw(cookie)` stops at once:
 //! every BPF frame down to the program's main function (the exception
 //! boundary) is unwound, and the program returns what its exception callback
 //! returns for `cookie` (the cookie itself with the default callback).
 //!
-//! The C kfunc in `kernel/bpf/helpers.c` hands its frame address to
-//! [`throw::bpf_exceptions_throw`]. [`unwind`] finds the boundary.
+//! [`verifier`] holds the verifier's exception checks, called from
+//! `kernel/bpf/verifier.c`: the callback, throws as program exits, global
+//! subprogs that may throw, and the hidden default callback.
+//!
+//! The C kfunc in `kernel/bpf/helpers.c` tail calls
+//! [`throw::bpf_exceptions_throw`], which unwinds with [`unwind`] and the
+//! table the verifier had built for the program after JIT.
 //!
 //! The x86-64 JIT emits the prologue of every BPF function, and the restore
 //! of its callee-saved registers, through [`jit_ffi`]: [`jit`] lays out the
-//! frame (exception boundaries save every callee-saved register, exception
-//! callbacks take over the boundary's frame) with the encoder [`x86`].
+//! frame (every function saves only the callee-saved registers it uses;
+//! exception callbacks take over the boundary's frame) with the encoder
+//! [`x86`].
 //!
-//! [`unwind`], [`jit`], [`x86`] and [`insn`] use no kernel types and are
+//! [`callgraph`], [`unwind`], [`jit`], [`x86`] and [`insn`] use no kernel types and are
 //! also tested on the host.
 //!
 //! See Documentation/bpf/exceptions-rust.rst.
@@ -23,14 +30,18 @@
 /// Prefix of this crate's kernel log messages.
 const __LOG_PREFIX: &[u8] = b"bpf_exceptions\0";
 
+pub mod callgraph;
 pub mod insn;
 pub mod jit;
 pub mod jit_ffi;
 pub mod throw;
 pub mod unwind;
+pub mod verifier;
 pub mod x86;
 
 #[cfg(CONFIG_BPF_EXCEPTIONS_RUST_KUNIT_TEST)]
 mod kunit;
 #[cfg(CONFIG_BPF_EXCEPTIONS_RUST_KUNIT_TEST)]
 mod tests;
+#[cfg(CONFIG_BPF_EXCEPTIONS_RUST_KUNIT_TEST)]
+mod verifier_tests;

@@ -4,6 +4,8 @@
 
 #![no_std]
 
+#[path = "callgraph.rs"]
+pub mod callgraph;
 #[path = "insn.rs"]
 pub mod insn;
 #[path = "jit.rs"]

@@ -70,8 +70,7 @@ impl Stack for ThreadStack {
 ///
 /// `aux` must be the program's own `struct bpf_prog_aux`, with no table
 /// yet, and `func` must point to `cnt` JITed functions.
-#[no_mangle]
-pub unsafe extern "C" fn bpf_exceptions_prepare(
+pub(crate) unsafe fn prepare(
     aux: *mut bindings::bpf_prog_aux,
     func: *mut *mut bindings::bpf_prog,
     cnt: u32,
@@ -120,7 +119,7 @@ pub unsafe extern "C" fn bpf_exceptions_release(aux: *mut bindings::bpf_prog_aux
     // SAFETY: The caller gives a valid aux; the program no longer runs.
     let table = unsafe { core::mem::replace(&mut (*aux).exception_table, core::ptr::null_mut()) };
     if !table.is_null() {
-        // SAFETY: `bpf_exceptions_prepare` stored a `KBox` of ours there.
+        // SAFETY: `prepare` stored a `KBox` of ours there.
         drop(unsafe { KBox::from_raw(table.cast::<ExceptionTable>()) });
     }
 }

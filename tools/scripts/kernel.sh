@@ -39,11 +39,12 @@ case " $tested " in
 *) say "note: tested on Linux $tested; this is $kver. Trying the patches anyway." ;;
 esac
 
-# 2. The patch series. Patches up to the first that changed stay applied
-# (its From, Date and index lines do not count); the rest are reverted
-# in reverse order and the new ones applied.
+# 2. The patch series. Patches up to the first whose diff changed stay
+# applied (the commit message and index lines do not count); the rest are
+# reverted in reverse order and the new ones applied.
 applied=$tree/.bpfexc-applied
-same() { cmp -s <(grep -v -e '^From ' -e '^Date: ' -e '^index ' "$1") <(grep -v -e '^From ' -e '^Date: ' -e '^index ' "$2"); }
+diff_of() { sed -n '/^diff --git /,$p' "$1" | grep -v -e '^index ' -e '^-- $' -e '^[0-9.]*$'; }
+same() { cmp -s <(diff_of "$1") <(diff_of "$2"); }
 mapfile -t have < <(cat "$applied/series" 2>/dev/null || true)
 mapfile -t want <"$repo/patches/series"
 keep=0

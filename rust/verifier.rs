@@ -1,0 +1,749 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The verifier's side of BPF exceptions.
+//!
+//! `kernel/bpf/verifier.c` calls these functions at the places where a
+//! program's exceptions are checked or prepared:
+//!
+//! - [`bpf_exceptions_find_callback`] and [`bpf_exceptions_set_callback`]
+//!   find the exception callback named by the main program's
+//!   `exception_callback:<name>` BTF decl tag and mark its subprog.
+//! - [`bpf_exceptions_scan`] finds, before the main pass, every subprog that
+//!   may throw: one that calls `bpf_throw()` or calls one that may.
+//! - [`bpf_exceptions_check_global_call`] rejects a call to a global subprog
+//!   that may throw while the caller holds a reference, a lock, an RCU read
+//!   section or disabled preemption. A global subprog is verified on its
+//!   own, so without this check its throw would leave them held.
+//! - [`bpf_exceptions_throw_kfunc`] and [`bpf_exceptions_check_exit`] treat
+//!   a `bpf_throw()` call as a program exit.
+//! - [`bpf_exceptions_check_throw_site`], [`bpf_exceptions_check_direct_call`]
+//!   and [`bpf_exceptions_check_tail_call`] check the call graph: callbacks
+//!   cannot throw, the exception callback is never called directly and
+//!   makes no tail calls.
+//! - [`bpf_exceptions_callback_start`], [`bpf_exceptions_enter_subprog`] and
+//!   [`bpf_exceptions_check_attach`] check the callback itself: it is walked
+//!   by `check_cfg()`, takes one scalar argument, and no fentry, fexit or
+//!   freplace program attaches to it.
+//! - [`bpf_exceptions_add_default_callback`] appends the hidden default
+//!   callback (`r0 = r1; exit`) to a program that throws without one, and
+//!   [`bpf_exceptions_jit_subprog`] and [`bpf_exceptions_jit_done`] hand the
+//!   result to the JIT and the unwinder.
+//!
+//! The verifier log messages are upstream's, byte for byte, except for the
+//! global-call check, which upstream does not have.
+//!
+//! Every function here runs under the verifier, which owns `env` and the
+//! program being verified for the whole of `bpf_check()`.
+
+use core::ffi::{c_char, c_int, c_uint, c_void};
+
+use kernel::bindings;
+use kernel::error::{code::*, Error, Result};
+use kernel::prelude::*;
+
+use crate::callgraph::{CallGraph, SubprogSet};
+use crate::insn::{BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL};
+
+/// Writes to the verifier log of `$env` (a `*mut bpf_verifier_env`).
+macro_rules! verbose {
+    ($env:expr, $fmt:literal $(, $arg:expr)* $(,)?) => {
+        // SAFETY: `$env` is the environment of the running verification, the
+        // format is a NUL-terminated literal and every argument has the C
+        // type its conversion expects.
+        unsafe {
+            bindings::bpf_verifier_log_write($env, concat!($fmt, "\0").as_ptr().cast() $(, $arg)*)
+        }
+    };
+}
+
+// Every subprog_info slot fits in a SubprogSet.
+const _: () = assert!(crate::callgraph::MAX_SUBPROGS >= bindings::BPF_MAX_SUBPROGS as usize + 2);
+
+/// `BPF_JMP | BPF_CALL`.
+const JMP_CALL: u8 = 0x05 | 0x80;
+
+/// Returns the verifier environment behind `env`.
+///
+/// # Safety
+///
+/// `env` must be the environment of a running verification, used by no one
+/// else for the lifetime `'a`.
+unsafe fn env_mut<'a>(env: *mut bindings::bpf_verifier_env) -> &'a mut bindings::bpf_verifier_env {
+    // SAFETY: Guaranteed by the caller.
+    unsafe { &mut *env }
+}
+
+/// The program's instructions.
+fn insns(env: &bindings::bpf_verifier_env) -> &[bindings::bpf_insn] {
+    // SAFETY: `env->prog` is the program under verification; `insnsi` holds
+    // `len` instructions, which the verifier does not change while this
+    // borrow of `env` lives.
+    unsafe {
+        let prog = env.prog;
+        (*prog)
+            .__bindgen_anon_1
+            .__bindgen_anon_2
+            .as_ref()
+            .insnsi
+            .as_slice((*prog).len as usize)
+    }
+}
+
+/// The `src_reg` field of `insn`.
+fn src_reg(insn: &bindings::bpf_insn) -> u8 {
+    insn.src_reg()
+}
+
+/// Returns whether `insn` calls the `bpf_throw()` kfunc.
+fn is_throw(insn: &bindings::bpf_insn) -> bool {
+    // SAFETY: `insn` is a valid instruction; the function only reads it.
+    unsafe { bindings::bpf_is_throw_kfunc(insn) }
+}
+
+/// Returns whether `insn` calls a subprog of the same program.
+fn is_pseudo_call(insn: &bindings::bpf_insn) -> bool {
+    insn.code == JMP_CALL && src_reg(insn) == BPF_PSEUDO_CALL
+}
+
+/// Returns whether `insn` calls a kfunc of vmlinux (not of a module).
+fn is_vmlinux_kfunc_call(insn: &bindings::bpf_insn) -> bool {
+    insn.code == JMP_CALL && src_reg(insn) == BPF_PSEUDO_KFUNC_CALL && insn.off == 0
+}
+
+/// The subprog that starts at instruction `off`, as `find_subprog()` finds it.
+fn find_subprog(env: &bindings::bpf_verifier_env, off: i64) -> Option<usize> {
+    let cnt = env.subprog_cnt as usize;
+    env.subprog_info[..cnt]
+        .binary_search_by(|s| i64::from(s.start).cmp(&off))
+        .ok()
+}
+
+/// Turns a C `ERR_PTR()` into its error.
+fn err_ptr<T>(ptr: *const T) -> core::result::Result<*const T, c_int> {
+    let v = ptr as isize;
+    if (-(bindings::MAX_ERRNO as isize)..0).contains(&v) {
+        Err(v as c_int)
+    } else {
+        Ok(ptr)
+    }
+}
+
+fn to_c(r: Result<c_int>) -> c_int {
+    r.unwrap_or_else(|e| e.to_errno())
+}
+
+fn find_callback(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
+    // SAFETY: The caller passes the running verification's environment.
+    let env = unsafe { env_mut(envp) };
+    // SAFETY: `env->prog->aux` lives as long as the program.
+    let aux = unsafe { &*(*env.prog).aux };
+    // A non-zero func_info_cnt implies valid BTF.
+    if aux.func_info_cnt == 0 {
+        return Ok(0);
+    }
+    let btf = aux.btf;
+    // SAFETY: `func_info` holds `func_info_cnt` entries.
+    let func_info =
+        unsafe { core::slice::from_raw_parts(aux.func_info, aux.func_info_cnt as usize) };
+    // SAFETY: `btf` is the program's BTF; the lookup checks the id.
+    let t = unsafe { bindings::btf_type_by_id(btf, func_info[0].type_id) };
+    if t.is_null() {
+        verbose!(envp, "invalid btf id for main subprog in func_info\n");
+        return Err(EINVAL);
+    }
+    // SAFETY: `t` is a type of `btf`; the key is NUL-terminated.
+    let name = unsafe {
+        bindings::btf_find_decl_tag_value(btf, t, -1, c"exception_callback:".as_ptr().cast())
+    };
+    let name = match err_ptr(name) {
+        Ok(name) => name,
+        // No tag, no exception callback.
+        Err(e) if e == ENOENT.to_errno() => return Ok(0),
+        Err(e) => {
+            if e == EEXIST.to_errno() {
+                verbose!(envp, "multiple exception callback tags for main subprog\n");
+            }
+            return Err(Error::from_errno(e));
+        }
+    };
+    // SAFETY: `name` is a NUL-terminated string of `btf`.
+    let ret = unsafe { bindings::btf_find_by_name_kind(btf, name, bindings::BTF_KIND_FUNC as u8) };
+    if ret < 0 {
+        verbose!(
+            envp,
+            "exception callback '%s' could not be found in BTF\n",
+            name
+        );
+        return Err(Error::from_errno(ret));
+    }
+    let id = ret as u32;
+    // SAFETY: `id` was just found in `btf`.
+    let t = unsafe { &*bindings::btf_type_by_id(btf, id) };
+    // btf_func_linkage(): the linkage of a FUNC is its vlen.
+    if t.info & 0xffff != bindings::btf_func_linkage_BTF_FUNC_GLOBAL {
+        verbose!(
+            envp,
+            "exception callback '%s' must have global linkage\n",
+            name
+        );
+        return Err(EINVAL);
+    }
+    let mut insn_off = 0;
+    for info in func_info.iter().filter(|info| info.type_id == id) {
+        insn_off = info.insn_off as c_int;
+        // Further func_info and subprog checks come later, so take this as
+        // the right insn_off for now.
+        if insn_off == 0 {
+            verbose!(
+                envp,
+                "invalid exception callback insn_off in func_info: 0\n"
+            );
+            return Err(EINVAL);
+        }
+    }
+    if insn_off == 0 {
+        verbose!(envp, "exception callback type id not found in func_info\n");
+        return Err(EINVAL);
+    }
+    Ok(insn_off)
+}
+
+/// Returns the first instruction of the exception callback that the main
+/// program names with its `exception_callback:<name>` BTF decl tag, 0 if it
+/// names none, or an error (logged) if the tag is wrong: more than one tag,
+/// no such function, not global, or not a subprog of this program.
+///
+/// # Safety
+///
+/// `env` must be the environment of a running verification.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_find_callback(
+    env: *mut bindings::bpf_verifier_env,
+) -> c_int {
+    to_c(find_callback(env))
+}
+
+/// Marks subprog `i` as the program's exception callback.
+fn mark_callback(env: &mut bindings::bpf_verifier_env, i: usize) {
+    let info = &mut env.subprog_info[i];
+    info.set_is_cb(true);
+    info.set_is_async_cb(true);
+    info.set_is_exception_cb(true);
+    env.exception_callback_subprog = i as c_int;
+}
+
+/// Makes the subprog that starts at `insn_off`, found by
+/// [`bpf_exceptions_find_callback`], the program's exception callback.
+///
+/// # Safety
+///
+/// `env` must be the environment of a running verification, with a subprog
+/// added at `insn_off`.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_set_callback(
+    env: *mut bindings::bpf_verifier_env,
+    insn_off: c_int,
+) {
+    // SAFETY: Guaranteed by the caller.
+    let env = unsafe { env_mut(env) };
+    if let Some(i) = find_subprog(env, insn_off.into()).filter(|&i| i > 0) {
+        mark_callback(env, i);
+    }
+}
+
+fn scan(env: &mut bindings::bpf_verifier_env) -> Result {
+    let cnt = env.subprog_cnt as usize;
+    let mut calls = KVec::with_capacity(cnt, GFP_KERNEL)?;
+    for _ in 0..cnt {
+        calls.push(SubprogSet::new(), GFP_KERNEL)?;
+    }
+    let mut graph = CallGraph::new(&mut calls);
+    let mut cur = 0;
+    for (i, insn) in insns(env).iter().enumerate() {
+        // subprog_info[cnt].start is the end of the program.
+        while cur + 1 < cnt && i >= env.subprog_info[cur + 1].start as usize {
+            cur += 1;
+        }
+        if is_vmlinux_kfunc_call(insn) && is_throw(insn) {
+            graph.throw(cur);
+        } else if is_pseudo_call(insn) {
+            // check_subprogs() has made every target a subprog start.
+            if let Some(callee) = find_subprog(env, i as i64 + i64::from(insn.imm) + 1) {
+                graph.call(cur, callee);
+            }
+        }
+    }
+    let throws = graph.may_throw();
+    for (s, info) in env.subprog_info[..cnt].iter_mut().enumerate() {
+        info.set_might_throw(throws.contains(s));
+    }
+    Ok(())
+}
+
+/// Marks each subprog that may throw: it calls `bpf_throw()`, or calls a
+/// subprog that may throw. Runs once the subprogs are known and before the
+/// program is walked.
+///
+/// # Safety
+///
+/// `env` must be the environment of a running verification, after
+/// `check_subprogs()`.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_scan(env: *mut bindings::bpf_verifier_env) -> c_int {
+    // SAFETY: Guaranteed by the caller.
+    to_c(scan(unsafe { env_mut(env) }).map(|()| 0))
+}
+
+/// Rejects a call to global subprog `subprog` (named `name`) that may throw
+/// while the caller holds what a throw would leave held: a lock, an RCU read
+/// section, disabled preemption or a reference. Such a subprog is verified
+/// on its own, with nothing held, so its throws cannot see these.
+///
+/// # Safety
+///
+/// `env` must be the environment of a running verification, at a call of
+/// global subprog `subprog`; `name` must be a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_check_global_call(
+    envp: *mut bindings::bpf_verifier_env,
+    subprog: c_int,
+    name: *const c_char,
+) -> c_int {
+    // SAFETY: Guaranteed by the caller.
+    let env = unsafe { env_mut(envp) };
+    if !env.subprog_info[subprog as usize].might_throw() {
+        return 0;
+    }
+    // SAFETY: During the walk `cur_state` is the state being verified, with
+    // `curframe + 1` frames.
+    let st = unsafe { &*env.cur_state };
+    let what = if !st.active_lock.ptr.is_null() {
+        c"bpf_spin_lock-ed region"
+    } else if st.active_rcu_lock {
+        c"bpf_rcu_read_lock-ed region"
+    } else if st.active_preempt_lock != 0 {
+        c"bpf_preempt_disable-ed region"
+    } else {
+        // SAFETY: See above; the current frame's references include the
+        // callers' (they are copied into each new frame).
+        let frame = unsafe { &*st.frame[st.curframe as usize] };
+        if frame.acquired_refs <= 0 {
+            return 0;
+        }
+        // SAFETY: `refs` holds `acquired_refs` entries.
+        let r = unsafe { &*frame.refs };
+        verbose!(
+            envp,
+            "Func#%d ('%s') may throw: bpf_throw would leak reference id=%d alloc_insn=%d\n",
+            subprog,
+            name,
+            r.id,
+            r.insn_idx,
+        );
+        return EINVAL.to_errno();
+    };
+    verbose!(
+        envp,
+        "Func#%d ('%s') may throw: bpf_throw cannot be used inside %s\n",
+        subprog,
+        name,
+        what.as_ptr(),
+    );
+    EINVAL.to_errno()
+}
+
+/// Handles the verifier's visit of a `bpf_throw()` call (the kfunc
+/// `func_name`, `func_id`): the JIT must support exceptions, and the program
+/// is marked as throwing. Returns 1 if the cookie in R1 must then be checked
+/// as the program's return value, because the default callback will return
+/// it; 0 if the program has its own callback; or an error.
+///
+/// # Safety
+///
+/// `env` must be the environment of a running verification; `func_name`
+/// must be a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_throw_kfunc(
+    envp: *mut bindings::bpf_verifier_env,
+    func_name: *const c_char,
+    func_id: u32,
+) -> c_int {
+    // SAFETY: Only reads a constant of the JIT.
+    if !unsafe { bindings::bpf_jit_supports_exceptions() } {
+        verbose!(
+            envp,
+            "JIT does not support calling kfunc %s#%d\n",
+            func_name,
+            func_id
+        );
+        return -(bindings::ENOTSUPP as c_int);
+    }
+    // SAFETY: Guaranteed by the caller.
+    let env = unsafe { env_mut(envp) };
+    env.seen_exception = true;
+    c_int::from(env.exception_callback_subprog == 0)
+}
+
+/// Checks the program exit being visited, a `BPF_EXIT` or, if `throw`, a
+/// `bpf_throw()` call: no lock, RCU read section or disabled preemption
+/// may be left at the exit of the main program, nor at any throw.
+///
+/// # Safety
+///
+/// `env` must be the environment of a running verification, at an exit.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_check_exit(
+    envp: *mut bindings::bpf_verifier_env,
+    throw: bool,
+) -> c_int {
+    // SAFETY: Guaranteed by the caller.
+    let env = unsafe { env_mut(envp) };
+    // SAFETY: During the walk `cur_state` is the state being verified.
+    let st = unsafe { &*env.cur_state };
+    if !throw && st.curframe != 0 {
+        return 0;
+    }
+    if !st.active_lock.ptr.is_null() {
+        if throw {
+            verbose!(
+                envp,
+                "bpf_throw cannot be used inside bpf_spin_lock-ed region\n"
+            );
+        } else {
+            verbose!(envp, "bpf_spin_unlock is missing\n");
+        }
+        return EINVAL.to_errno();
+    }
+    if st.active_rcu_lock {
+        if throw {
+            verbose!(
+                envp,
+                "bpf_throw cannot be used inside bpf_rcu_read_lock-ed region\n"
+            );
+        } else {
+            verbose!(envp, "bpf_rcu_read_unlock is missing\n");
+        }
+        return EINVAL.to_errno();
+    }
+    let n = st.active_preempt_lock;
+    if n != 0 {
+        if throw {
+            verbose!(
+                envp,
+                "bpf_throw cannot be used inside bpf_preempt_disable-ed region\n"
+            );
+        } else {
+            let are = if n == 1 { c" is" } else { c"(s) are" };
+            verbose!(envp, "%d bpf_preempt_enable%s missing\n", n, are.as_ptr());
+        }
+        return EINVAL.to_errno();
+    }
+    0
+}
+
+/// Returns whether subprog `i` is a callback or runs under one, from
+/// `check_max_stack_depth_subprog()`'s stack of `frame` callers `ret_prog`.
+fn in_callback(env: &bindings::bpf_verifier_env, i: usize, ret_prog: &[c_int]) -> bool {
+    env.subprog_info[i].is_cb()
+        || ret_prog
+            .iter()
+            .any(|&p| env.subprog_info[p as usize].is_cb())
+}
+
+/// Checks instruction `insn_idx` of subprog `idx`, a call of a vmlinux
+/// kfunc met by `check_max_stack_depth_subprog()` with the callers
+/// `ret_prog[0..frame]`: callbacks cannot throw.
+///
+/// # Safety
+///
+/// `env` must be the environment of a running verification; `ret_prog`
+/// must hold `frame` subprog numbers.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_check_throw_site(
+    envp: *mut bindings::bpf_verifier_env,
+    insn_idx: c_int,
+    idx: c_int,
+    ret_prog: *const c_int,
+    frame: c_int,
+) -> c_int {
+    // SAFETY: Guaranteed by the caller.
+    let env = unsafe { env_mut(envp) };
+    if !is_throw(&insns(env)[insn_idx as usize]) {
+        return 0;
+    }
+    // SAFETY: Guaranteed by the caller.
+    let callers = unsafe { core::slice::from_raw_parts(ret_prog, frame as usize) };
+    if !in_callback(env, idx as usize, callers) {
+        return 0;
+    }
+    verbose!(
+        envp,
+        "bpf_throw kfunc (insn %d) cannot be called from callback subprog %d\n",
+        insn_idx,
+        idx
+    );
+    EINVAL.to_errno()
+}
+
+/// Checks a direct call (at `insn_idx`) of subprog `callee`, an async
+/// callback: the exception callback is never called directly.
+///
+/// # Safety
+///
+/// `env` must be the environment of a running verification.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_check_direct_call(
+    envp: *mut bindings::bpf_verifier_env,
+    insn_idx: c_int,
+    callee: c_int,
+) -> c_int {
+    // SAFETY: Guaranteed by the caller.
+    let env = unsafe { env_mut(envp) };
+    if !env.subprog_info[callee as usize].is_exception_cb() {
+        return 0;
+    }
+    verbose!(
+        envp,
+        "insn %d cannot call exception cb directly\n",
+        insn_idx
+    );
+    EINVAL.to_errno()
+}
+
+/// Checks subprog `subprog`, from which a tail call is reachable: it cannot
+/// be the exception callback.
+///
+/// # Safety
+///
+/// `env` must be the environment of a running verification.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_check_tail_call(
+    envp: *mut bindings::bpf_verifier_env,
+    subprog: c_int,
+) -> c_int {
+    // SAFETY: Guaranteed by the caller.
+    let env = unsafe { env_mut(envp) };
+    if !env.subprog_info[subprog as usize].is_exception_cb() {
+        return 0;
+    }
+    verbose!(envp, "cannot tail call within exception cb\n");
+    EINVAL.to_errno()
+}
+
+/// Returns the first instruction of the exception callback, which nothing
+/// calls and which `check_cfg()` therefore walks on its own, or 0 if the
+/// program has none.
+///
+/// # Safety
+///
+/// `env` must be the environment of a running verification.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_callback_start(
+    env: *mut bindings::bpf_verifier_env,
+) -> c_int {
+    // SAFETY: Guaranteed by the caller.
+    let env = unsafe { env_mut(env) };
+    match env.exception_callback_subprog {
+        0 => 0,
+        cb => env.subprog_info[cb as usize].start as c_int,
+    }
+}
+
+/// Prepares the walk of subprog `subprog` from its entry, whose state has
+/// the frame `frame`. The exception callback returns the program's value
+/// and takes exactly one scalar argument, the cookie.
+///
+/// # Safety
+///
+/// `env` must be the environment of a running verification, with the
+/// arguments of `subprog` prepared; `frame` its frame 0.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_enter_subprog(
+    envp: *mut bindings::bpf_verifier_env,
+    subprog: c_int,
+    frame: *mut bindings::bpf_func_state,
+) -> c_int {
+    // SAFETY: Guaranteed by the caller.
+    let env = unsafe { env_mut(envp) };
+    let sub = &env.subprog_info[subprog as usize];
+    if !sub.is_exception_cb() {
+        return 0;
+    }
+    // SAFETY: Guaranteed by the caller.
+    unsafe { (*frame).in_exception_callback_fn = true };
+    // Like every global subprog it returns an integer; it takes one.
+    if sub.arg_cnt != 1 || sub.args[0].arg_type != bindings::bpf_arg_type_ARG_ANYTHING {
+        verbose!(envp, "exception cb only supports single integer argument\n");
+        return EINVAL.to_errno();
+    }
+    0
+}
+
+/// Checks that a tracing or extension program does not attach to `target`,
+/// a function of another program, when that is an exception callback.
+///
+/// # Safety
+///
+/// `log` must be the attaching program's verifier log and `target` a live
+/// program.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_check_attach(
+    log: *mut bindings::bpf_verifier_log,
+    target: *const bindings::bpf_prog,
+    extension: bool,
+) -> c_int {
+    // SAFETY: Guaranteed by the caller.
+    if !unsafe { (*(*target).aux).exception_cb } {
+        return 0;
+    }
+    let kind = if extension {
+        c"Extension"
+    } else {
+        c"FENTRY/FEXIT"
+    };
+    // SAFETY: `log` is valid; the format is NUL-terminated and takes one
+    // string.
+    unsafe {
+        bindings::bpf_log(
+            log,
+            c"%s programs cannot attach to exception callback\n"
+                .as_ptr()
+                .cast(),
+            kind.as_ptr(),
+        )
+    };
+    EINVAL.to_errno()
+}
+
+fn add_default_callback(envp: *mut bindings::bpf_verifier_env) -> Result {
+    // SAFETY: The caller passes the running verification's environment.
+    let env = unsafe { env_mut(envp) };
+    if !env.seen_exception || env.exception_callback_subprog != 0 {
+        return Ok(());
+    }
+    // subprog_info has one slot for a hidden subprog.
+    if env.hidden_subprog_cnt != 0 {
+        verbose!(
+            envp,
+            "verifier internal error: only one hidden subprog supported\n"
+        );
+        return Err(EFAULT);
+    }
+    let last = *insns(env).last().ok_or(EFAULT)?;
+    let mut mov = bindings::bpf_insn {
+        code: 0x07 | 0xb0 | 0x08, // BPF_ALU64 | BPF_MOV | BPF_X
+        ..Default::default()
+    };
+    mov.set_dst_reg(0);
+    mov.set_src_reg(1);
+    let exit = bindings::bpf_insn {
+        code: 0x05 | 0x90, // BPF_JMP | BPF_EXIT
+        ..Default::default()
+    };
+    // Replacing the last instruction by itself and the callback appends
+    // the callback: no jump, subprog start or poke descriptor moves.
+    let patch = [last, mov, exit];
+    let off = insns(env).len() as u32 - 1;
+    // SAFETY: `patch` holds `patch.len()` instructions; `off` is the last
+    // instruction of the program.
+    let prog =
+        unsafe { bindings::bpf_patch_insn_data(envp, off, patch.as_ptr(), patch.len() as u32) };
+    if prog.is_null() {
+        return Err(ENOMEM);
+    }
+    env.prog = prog;
+    let cnt = env.subprog_cnt as usize;
+    // SAFETY: `prog` is the program just patched.
+    let len = unsafe { (*prog).len } as i32;
+    // subprog_info[cnt] is the end marker; the callback takes its place.
+    env.subprog_info[cnt + 1].start = env.subprog_info[cnt].start;
+    env.subprog_info[cnt].start = (len - patch.len() as i32 + 1) as u32;
+    env.subprog_cnt += 1;
+    env.hidden_subprog_cnt += 1;
+    mark_callback(env, cnt);
+    Ok(())
+}
+
+/// Appends the default exception callback, `r0 = r1; exit` (the cookie is
+/// the return value), as a hidden subprog to a program that throws and has
+/// no callback of its own.
+///
+/// # Safety
+///
+/// `env` must be the environment of a running verification, after the
+/// walk and before the subprogs are JITed.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_add_default_callback(
+    env: *mut bindings::bpf_verifier_env,
+) -> c_int {
+    to_c(add_default_callback(env).map(|()| 0))
+}
+
+/// Tells the JIT, before it compiles subprog `i` as `func`, whether `func`
+/// is the exception callback or, as the main function of a program that
+/// throws, the exception boundary.
+///
+/// # Safety
+///
+/// `env` must be the environment of a running verification and `func` the
+/// program of subprog `i`.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_jit_subprog(
+    env: *mut bindings::bpf_verifier_env,
+    func: *mut bindings::bpf_prog,
+    i: c_int,
+) {
+    // SAFETY: Guaranteed by the caller.
+    let env = unsafe { env_mut(env) };
+    // SAFETY: Guaranteed by the caller.
+    let aux = unsafe { &mut *(*func).aux };
+    aux.exception_cb = env.subprog_info[i as usize].is_exception_cb();
+    if i == 0 {
+        aux.exception_boundary = env.seen_exception;
+    }
+}
+
+/// Once every subprog of `prog` is JITed at its final address in `func`:
+/// builds the unwinder's table if the program throws, and records the
+/// boundary and the callback's entry in `prog`.
+///
+/// # Safety
+///
+/// `env` must be the environment of a running verification, `prog` its
+/// program and `func` its `subprog_cnt` JITed functions.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_jit_done(
+    env: *mut bindings::bpf_verifier_env,
+    prog: *mut bindings::bpf_prog,
+    func: *mut *mut bindings::bpf_prog,
+) -> c_int {
+    // SAFETY: Guaranteed by the caller.
+    let env = unsafe { env_mut(env) };
+    // SAFETY: Guaranteed by the caller: `func` holds `subprog_cnt` functions.
+    let (main, cb) = unsafe {
+        (
+            &*(**func).aux,
+            &**func.add(env.exception_callback_subprog as usize),
+        )
+    };
+    // SAFETY: Guaranteed by the caller.
+    let aux = unsafe { &mut *(*prog).aux };
+    if main.exception_boundary {
+        // SAFETY: `aux` is the program's own, without a table yet, and
+        // `func` holds `subprog_cnt` JITed functions.
+        let err = unsafe { crate::throw::prepare(aux, func, env.subprog_cnt) };
+        if err != 0 {
+            return err;
+        }
+    }
+    type Entry = unsafe extern "C" fn(*const c_void, *const bindings::bpf_insn) -> c_uint;
+    type Callback = unsafe extern "C" fn(u64, u64, u64, u64, u64) -> u64;
+    aux.bpf_exception_cb = cb.bpf_func.map(|f| {
+        // SAFETY: Only the C type changes, as the C code that calls it
+        // expects: the callback's JITed entry takes the cookie and the
+        // boundary's frame in the first three of five u64 arguments.
+        unsafe { core::mem::transmute::<Entry, Callback>(f) }
+    });
+    aux.exception_boundary = main.exception_boundary;
+    0
+}

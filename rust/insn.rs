@@ -56,6 +56,7 @@ const BPF_X: u8 = 0x08;
 const BPF_ADD: u8 = 0x00;
 const BPF_MOV: u8 = 0xb0;
 const BPF_JEQ: u8 = 0x10;
+const BPF_JNE: u8 = 0x50;
 const BPF_CALL: u8 = 0x80;
 const BPF_EXIT: u8 = 0x90;
 
@@ -63,6 +64,8 @@ const BPF_EXIT: u8 = 0x90;
 pub const BPF_PSEUDO_CALL: u8 = 1;
 /// `src_reg` of a call to a kernel function named by BTF id.
 pub const BPF_PSEUDO_KFUNC_CALL: u8 = 2;
+/// `src_reg` of a 64-bit load whose immediate is a subprogram's offset.
+pub const BPF_PSEUDO_FUNC: u8 = 4;
 /// `src_reg` of a 64-bit load whose immediate is a map file descriptor.
 pub const BPF_PSEUDO_MAP_FD: u8 = 1;
 /// The helper `bpf_map_lookup_elem()`.
@@ -145,6 +148,11 @@ impl Insn {
         Self::new(BPF_JMP | BPF_JEQ | BPF_K, dst, 0, off, imm)
     }
 
+    /// `if dst != imm goto pc + 1 + off`
+    pub const fn jne_imm(dst: Reg, imm: i32, off: i16) -> Self {
+        Self::new(BPF_JMP | BPF_JNE | BPF_K, dst, 0, off, imm)
+    }
+
     /// Call of helper number `id`.
     pub const fn call_helper(id: i32) -> Self {
         Self::new(BPF_JMP | BPF_CALL, Reg::R0, 0, 0, id)
@@ -169,6 +177,15 @@ impl Insn {
     /// `exit`
     pub const fn exit() -> Self {
         Self::new(BPF_JMP | BPF_EXIT, Reg::R0, 0, 0, 0)
+    }
+
+    /// `dst = &func` for the subprogram that starts at `pc + 1 + rel`, as a
+    /// callback argument: two instruction slots.
+    pub const fn ld_func(dst: Reg, rel: i32) -> [Self; 2] {
+        [
+            Self::new(BPF_LD | BPF_DW | BPF_IMM, dst, BPF_PSEUDO_FUNC, 0, rel),
+            Self::new(0, Reg::R0, 0, 0, 0),
+        ]
     }
 
     /// `dst = map` for the map open as `fd`: two instruction slots.

@@ -9,6 +9,11 @@
 //! system call, with `bpf_throw()` resolved from vmlinux BTF, as libbpf
 //! would resolve it.
 
+use crate::verifier_tests::{
+    default_callback_appended, exception_callback_checks, global_throw_in_rcu_rejected,
+    global_throw_nested_with_reference_rejected, global_throw_nothing_held_runs,
+    throw_holding_rejected, throw_in_callback_rejected, throw_in_nested_tracing_program,
+};
 use crate::{
     insn::{self, Chain, Insn, Program},
     kunit::{expect_eq, expect_ok, fail, kunit_suite, Test},
@@ -40,7 +45,7 @@ extern "C" {
 }
 
 /// Calls `bpf(cmd, attr)` and returns its non-negative result.
-fn sys_bpf(cmd: bindings::bpf_cmd, attr: &mut bindings::bpf_attr) -> Result<c_int> {
+pub(crate) fn sys_bpf(cmd: bindings::bpf_cmd, attr: &mut bindings::bpf_attr) -> Result<c_int> {
     // SAFETY: `attr` is a valid, writable `union bpf_attr`, and every
     // pointer the callers put in it points to live kernel memory.
     let ret = unsafe {
@@ -55,13 +60,13 @@ fn sys_bpf(cmd: bindings::bpf_cmd, attr: &mut bindings::bpf_attr) -> Result<c_in
 
 /// An all-zero `union bpf_attr`, as the `bpf()` system call expects unused
 /// fields to be.
-fn zeroed_attr() -> bindings::bpf_attr {
+pub(crate) fn zeroed_attr() -> bindings::bpf_attr {
     // SAFETY: All-zero is a valid value of this plain-data union.
     unsafe { core::mem::zeroed() }
 }
 
 /// A BPF object file descriptor in the current task, closed on drop.
-struct Fd(c_int);
+pub(crate) struct Fd(pub(crate) c_int);
 
 impl Drop for Fd {
     fn drop(&mut self) {
@@ -71,12 +76,12 @@ impl Drop for Fd {
 }
 
 /// Returns whether `p` is an `ERR_PTR()`.
-fn is_err<T>(p: *const T) -> bool {
+pub(crate) fn is_err<T>(p: *const T) -> bool {
     p.is_null() || p as usize >= (-(bindings::MAX_ERRNO as isize)) as usize
 }
 
 /// The BTF id of `bpf_throw()` in vmlinux.
-fn throw_btf_id() -> Result<i32> {
+pub(crate) fn throw_btf_id() -> Result<i32> {
     // SAFETY: No preconditions; parses vmlinux BTF on first use.
     let btf = unsafe { bindings::bpf_get_btf_vmlinux() };
     if is_err(btf) {
@@ -96,7 +101,7 @@ fn throw_btf_id() -> Result<i32> {
 
 /// Loads `prog` as a sleepable syscall program, which `kern_sys_bpf()` can
 /// run.
-fn load(prog: &Program) -> Result<Fd> {
+pub(crate) fn load(prog: &Program) -> Result<Fd> {
     load_as(
         prog,
         bindings::bpf_prog_type_BPF_PROG_TYPE_SYSCALL,
@@ -105,7 +110,11 @@ fn load(prog: &Program) -> Result<Fd> {
 }
 
 /// Loads `prog` as a program of type `prog_type` with `flags`.
-fn load_as(prog: &Program, prog_type: bindings::bpf_prog_type, flags: u32) -> Result<Fd> {
+pub(crate) fn load_as(
+    prog: &Program,
+    prog_type: bindings::bpf_prog_type,
+    flags: u32,
+) -> Result<Fd> {
     let insns = prog.insns();
     let mut attr = zeroed_attr();
     // SAFETY: Writing to the `BPF_PROG_LOAD` member of a zeroed union.
@@ -121,7 +130,7 @@ fn load_as(prog: &Program, prog_type: bindings::bpf_prog_type, flags: u32) -> Re
 
 /// Creates a map of `map_type` with one element of `value_size` bytes
 /// under a `u32` key.
-fn one_slot_map(map_type: bindings::bpf_map_type, value_size: usize) -> Result<Fd> {
+pub(crate) fn one_slot_map(map_type: bindings::bpf_map_type, value_size: usize) -> Result<Fd> {
     let mut attr = zeroed_attr();
     // SAFETY: Writing to the `BPF_MAP_CREATE` member of a zeroed union.
     let create = unsafe { &mut attr.__bindgen_anon_1 };
@@ -133,12 +142,12 @@ fn one_slot_map(map_type: bindings::bpf_map_type, value_size: usize) -> Result<F
 }
 
 /// Creates an array map with one `u64` element.
-fn counter_map() -> Result<Fd> {
+pub(crate) fn counter_map() -> Result<Fd> {
     one_slot_map(bindings::bpf_map_type_BPF_MAP_TYPE_ARRAY, size_of::<u64>())
 }
 
 /// Runs the program once with the context `ctx` and returns its value.
-fn run(prog: &Fd, ctx: u64) -> Result<u32> {
+pub(crate) fn run(prog: &Fd, ctx: u64) -> Result<u32> {
     let ctx = [ctx];
     let mut attr = zeroed_attr();
     // SAFETY: Writing to the `BPF_PROG_TEST_RUN` member of a zeroed union.
@@ -254,7 +263,7 @@ fn usage(prog: &Fd, map: &Fd) -> Result<Usage> {
 }
 
 /// Reads element 0 of the counter map.
-fn counter(map: &Fd) -> Result<u64> {
+pub(crate) fn counter(map: &Fd) -> Result<u64> {
     // SAFETY: As in `usage`.
     let m = unsafe { bindings::bpf_map_get(map.0 as u32) };
     if is_err(m) {
@@ -335,7 +344,7 @@ fn throw_100k_no_leak(t: &mut Test) {
 
 /// Takes a reference to the program behind `fd`, which the caller drops
 /// with `bpf_prog_put()`.
-fn prog_of(t: &mut Test, fd: &Fd) -> Option<*mut bindings::bpf_prog> {
+pub(crate) fn prog_of(t: &mut Test, fd: &Fd) -> Option<*mut bindings::bpf_prog> {
     // SAFETY: As in `usage`.
     let p = unsafe { bindings::bpf_prog_get(fd.0 as u32) };
     if is_err(p) {
@@ -790,5 +799,13 @@ kunit_suite!(
         jit_tail_call,
         jit_tail_call_exception_boundary,
         callee_saved_survive_throw,
+        throw_in_nested_tracing_program,
+        global_throw_in_rcu_rejected,
+        global_throw_nothing_held_runs,
+        global_throw_nested_with_reference_rejected,
+        throw_holding_rejected,
+        throw_in_callback_rejected,
+        exception_callback_checks,
+        default_callback_appended,
     ]
 );

@@ -16,7 +16,8 @@ ROOT_KEY := $(shell sha256sum < tools/scripts/trixie-packages.txt | cut -c1-12)
 ROOT := $(CACHE)/root-$(ROOT_KEY)
 IN_ROOT := tools/scripts/in-root.sh $(ROOT) $(CACHE) $(CURDIR)
 
-.PHONY: all run-sample toolchain kernel stock bench check host-test kunit selftests test-bpf clean-cache
+.PHONY: all run-sample toolchain kernel stock bench check host-test kunit selftests test-bpf \
+	test-verifier hole-stock clean-cache
 
 all: run-sample
 
@@ -41,11 +42,19 @@ selftests: kernel
 stock: toolchain
 	@$(IN_ROOT) tools/scripts/stock.sh $(CACHE)
 
+# Our exceptions_hole selftests on the stock kernel: which of the programs
+# that we reject stock 6.12 accepts.
+hole-stock: stock
+	@$(IN_ROOT) tools/scripts/guest.sh $(CACHE) hole stock-6.12
+
 bench: kernel
 	@$(IN_ROOT) tools/scripts/bench.sh $(CACHE)
 
 test-bpf: kernel
-	@$(IN_ROOT) tools/scripts/test-bpf.sh $(CACHE)
+	@$(IN_ROOT) tools/scripts/vs-stock.sh $(CACHE) test_bpf
+
+test-verifier: kernel
+	@$(IN_ROOT) tools/scripts/vs-stock.sh $(CACHE) test_verifier
 
 check: kernel
 	@tools/scripts/check.sh "$(IN_ROOT)" $(CACHE)

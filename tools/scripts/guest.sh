@@ -7,16 +7,27 @@
 #   sample     samples/bpf_exceptions: the packet parser and its summary
 #   selftests  tools/testing/selftests/bpf/progs/exceptions.c, loaded with
 #              bpftool prog loadall; every RUN_SUCCESS check of
-#              prog_tests/exceptions.c run with bpftool prog run on pkt_v4
+#              prog_tests/exceptions.c run with bpftool prog run on pkt_v4;
+#              then, with tools/selftests/exc_loader, each program of
+#              progs/exceptions_fail.c, progs/exceptions_assert.c and our
+#              tools/selftests/progs/exceptions_hole.c checked against its
+#              __success/__failure/__msg/__retval tags, and the RUN_EXT
+#              checks of prog_tests/exceptions.c (progs/exceptions_ext.c);
+#              and bpftool prog dump xlated shows the default callback
+#   hole       only exceptions_hole, to show what a kernel (stock-6.12)
+#              accepts: prints each program's verdict, fails on none
 #   test_bpf   lib/test_bpf.ko: the JIT test suite; its summaries and
 #              failures are written to <work dir>/test_bpf.txt
+#   test_verifier  tools/testing/selftests/bpf/test_verifier: each test's
+#              verdict and the summary are written to
+#              <work dir>/test_verifier.txt
 #   bench      tools/bench: guest instructions per run of each benchmark
 #              program, under -icount; written to <work dir>/bench.txt
 #
 # BUILD is the build directory under CACHEDIR/build: linux-6.12 (ours, the
 # default) or stock-6.12.
 #
-# Usage: guest.sh CACHEDIR sample|selftests|test_bpf|bench [BUILD]
+# Usage: guest.sh CACHEDIR sample|selftests|hole|test_bpf|test_verifier|bench [BUILD]
 set -euo pipefail
 
 cache=$1 mode=$2 which=${3:-linux-6.12}
@@ -40,16 +51,48 @@ bpftool btf dump file "$build/vmlinux" format c >"$obj/vmlinux.h"
 bpf_cc() {
 	clang -g -O2 --target=bpf -mcpu=v3 -mlittle-endian -D__TARGET_ARCH_x86 \
 		-Wall -Werror -Wno-compare-distinct-pointer-types \
-		-I"$obj" -I"$self" -I"$self/progs" -I"$tree/tools/include/uapi" "$@"
+		-I"$obj" -I"$self" -I"$self/progs" -I"$tree/tools/include/uapi" \
+		-idirafter /usr/include/x86_64-linux-gnu "$@"
 }
 if [ "$mode" = bench ]; then
 	python3 "$repo/tools/bench/gen.py" >"$obj/bench.bpf.c"
 	bpf_cc -c "$obj/bench.bpf.c" -o "$obj/bench.bpf.o"
 	clang -O2 -Wall -Werror "$repo/tools/bench/bench.c" -lbpf -o "$obj/bench"
+elif [ "$mode" = test_verifier ]; then
+	# Built as the selftests Makefile builds it, from the tree's tools/
+	# (the same in both kernels' trees), once per tree.
+	tv=$cache/build/test_verifier
+	mkdir -p "$tv"
+	make -s -C "$self" -j"$(nproc)" OUTPUT="$tv" VMLINUX_BTF="$build/vmlinux" \
+		"$tv/test_verifier" >"$work/test_verifier-build.log" 2>&1 || {
+		tail -n 30 "$work/test_verifier-build.log" >&2
+		die "cannot build test_verifier"
+	}
+	cp "$tv/test_verifier" "$obj/"
+	# bpf_testmod.ko, built against the kernel under test.
+	cp -r "$self/bpf_testmod" "$work/testmod"
+	make -s -C "$build" M="$work/testmod" LLVM=1 -j"$(nproc)" modules \
+		>>"$work/test_verifier-build.log" 2>&1 || {
+		tail -n 30 "$work/test_verifier-build.log" >&2
+		die "cannot build bpf_testmod.ko"
+	}
+	cp "$work/testmod/bpf_testmod.ko" "$obj/"
 elif [ "$mode" != test_bpf ]; then
 
-# Selftests: the object, the expected return values and the packet.
-bpf_cc -c "$self/progs/exceptions.c" -o "$obj/exceptions.bpf.o"
+# Selftests: the objects, the expected return values, the RUN_EXT checks,
+# exc_loader and the packet.
+for suite in exceptions exceptions_fail exceptions_assert exceptions_ext; do
+	bpf_cc -c "$self/progs/$suite.c" -o "$obj/$suite.bpf.o"
+done
+bpf_cc -c "$repo/tools/selftests/progs/exceptions_hole.c" -o "$obj/exceptions_hole.bpf.o"
+python3 "$repo/tools/selftests/ext-checks.py" "$self/prog_tests/exceptions.c" >"$obj/exceptions_ext.checks" ||
+	die "cannot read the RUN_EXT checks of prog_tests/exceptions.c"
+clang -O2 -Wall -Werror "$repo/tools/selftests/exc_loader.c" -lbpf -o "$obj/exc_loader"
+# Each spec suite has one check per program of its object.
+for suite in exceptions_fail exceptions_assert exceptions_hole; do
+	bpftool gen skeleton "$obj/$suite.bpf.o" name "$suite" |
+		sed -n '/^\tstruct {$/,/^\t} progs;$/p' | grep -c 'struct bpf_program \*' >"$obj/$suite.count"
+done
 sed -n '/^#define RUN_SUCCESS/,/^#define RUN_EXT/p' "$self/prog_tests/exceptions.c" |
 	sed -n 's/^[[:space:]]*RUN_SUCCESS(\([a-z0-9_]*\), *\([0-9]*\));.*/\1 \2/p' >"$obj/exceptions.expect"
 [ "$(wc -l <"$obj/exceptions.expect")" -gt 0 ] || die "found no RUN_SUCCESS checks in prog_tests/exceptions.c"
@@ -83,14 +126,19 @@ copy_libs() {
 }
 case $mode in
 test_bpf) cp "$build/lib/test_bpf.ko" "$ir/tests/" ;;
+test_verifier)
+	cp "$obj/test_verifier" "$obj/bpf_testmod.ko" "$ir/tests/"
+	copy_libs "$obj/test_verifier"
+	;;
 bench)
 	cp "$obj/bench" "$obj/bench.bpf.o" "$ir/tests/"
 	copy_libs "$obj/bench"
 	;;
 *)
 	cp /usr/sbin/bpftool "$ir/sbin/bpftool"
-	copy_libs /usr/sbin/bpftool "$obj/parser"
-	cp "$obj/exceptions.bpf.o" "$obj/exceptions.expect" "$obj/pkt_v4.bin" "$ir/tests/"
+	copy_libs /usr/sbin/bpftool "$obj/parser" "$obj/exc_loader"
+	cp "$obj"/*.bpf.o "$obj/exceptions.expect" "$obj/exceptions_ext.checks" "$obj/pkt_v4.bin" \
+		"$obj/exc_loader" "$ir/tests/"
 	cp "$obj/parser" "$ir/sample/"
 	;;
 esac
@@ -151,7 +199,39 @@ selftests)
 	fi
 	[ $oops = 0 ] || { echo "  FAIL kernel warning or oops during the run"; failed=$((failed + 1)); }
 	echo "selftests exceptions: $passed passed, $failed failed"
-	[ "$failed" = 0 ]
+	all_failed=$failed
+	for suite in exceptions_fail exceptions_assert exceptions_ext exceptions_hole xlated; do
+		if [ $suite = exceptions_ext ]; then
+			want=$(wc -l <"$obj/exceptions_ext.checks")
+		elif [ $suite = xlated ]; then
+			want=1
+		else
+			want=$(cat "$obj/$suite.count")
+		fi
+		results=$(tr -d '\r' <"$log" | sed -n "s/^BPFEXC-RESULT $suite //p")
+		passed=$(grep -c ' ok$' <<<"$results" || true)
+		failed=$((want - passed))
+		# The reason and the verifier log's tail of each failure.
+		tr -d '\r' <"$log" | awk -v s="BPFEXC-RESULT $suite " \
+			'index($0, "BPFEXC-RESULT ") == 1 { show = index($0, s) == 1 && / FAIL: / }
+			 show { print "  " $0 }' | head -n 80
+		[ "$(grep -c . <<<"$results")" = "$want" ] ||
+			echo "  FAIL $suite: $(grep -c . <<<"$results") results for $want checks"
+		echo "selftests $suite: $passed passed, $failed failed"
+		all_failed=$((all_failed + failed))
+	done
+	[ "$all_failed" = 0 ]
+	;;
+hole)
+	tr -d '\r' <"$log" | sed -n 's/^BPFEXC-RESULT exceptions_hole \([a-z_]*\) \(.*\)$/\1 \2/p' |
+		while read -r name verdict; do
+			case $name:$verdict in
+			reject_*:ok | accept_*:ok) echo "  $name: as annotated" ;;
+			reject_*) echo "  $name: ACCEPTED ($verdict)" ;;
+			*) echo "  $name: $verdict" ;;
+			esac
+		done
+	[ $oops = 0 ] || die "kernel warning or oops (console log: $log)"
 	;;
 test_bpf)
 	# The three suites' summaries and every failed test, as the guest
@@ -162,6 +242,15 @@ test_bpf)
 	[ $oops = 0 ] || die "kernel warning or oops during test_bpf (console log: $log)"
 	cat "$work/test_bpf.txt"
 	echo "(test_bpf ran in $secs s of QEMU TCG)"
+	;;
+test_verifier)
+	# Each test's name and verdict, and the summary.
+	tr -d '\r' <"$log" | sed -n 's/^BPFEXC-TV //p' |
+		grep -E '^#[0-9]+/[pu] |^Summary: ' | sed 's/[[:space:]]*$//' >"$work/test_verifier.txt"
+	grep -q '^Summary' "$work/test_verifier.txt" || die "test_verifier printed no summary (console log: $log)"
+	[ $oops = 0 ] || die "kernel warning or oops during test_verifier (console log: $log)"
+	grep '^Summary' "$work/test_verifier.txt"
+	echo "(test_verifier ran in $secs s of QEMU TCG)"
 	;;
 bench)
 	tr -d '\r' <"$log" | sed -n 's/^BENCH //p' >"$work/bench.txt"

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# A suite that must give the same results on our kernel as on the stock
+# kernel built from the same source and config (run inside the build root):
+#
+#   test_bpf       lib/test_bpf.ko, the JIT and interpreter tests
+#   test_verifier  tools/testing/selftests/bpf/test_verifier
+#
+# Prints our totals, the stock totals, and whether the two agree test by
+# test. The stock result is kept until the stock kernel or the guest
+# scripts change.
+#
+# Usage: vs-stock.sh CACHEDIR test_bpf|test_verifier
+set -uo pipefail
+cache=$1 suite=$2
+here=$(dirname "$0")
+stock_build=$cache/build/stock-6.12
+stock_result=$stock_build/$suite.txt
+
+# totals FILE: "passed failed" from the suite's summary lines.
+totals() {
+	case $suite in
+	test_bpf)
+		sed -n 's/.*Summary: \([0-9]*\) PASSED, \([0-9]*\) FAILED.*/\1 \2/p' "$1" ;;
+	test_verifier)
+		sed -n 's/^Summary: \([0-9]*\) PASSED, [0-9]* SKIPPED, \([0-9]*\) FAILED.*/\1 \2/p' "$1" ;;
+	esac | awk '{p += $1; f += $2} END {print p + 0, f + 0}'
+}
+
+"$here/stock.sh" "$cache" || exit 1
+# Kept until the stock kernel or the guest scripts change.
+stale=no
+for f in "$stock_build/arch/x86/boot/bzImage" tools/scripts/guest.sh tools/guest/init; do
+	[ -f "$stock_result" ] && [ ! "$stock_result" -ot "$f" ] || stale=yes
+done
+if [ $stale = yes ]; then
+	echo "$suite on the stock kernel:"
+	"$here/guest.sh" "$cache" "$suite" stock-6.12 | sed 's/^/  /' || exit 1
+	cp "$cache/guest/$suite-stock-6.12/$suite.txt" "$stock_result"
+fi
+echo "$suite on our kernel:"
+"$here/guest.sh" "$cache" "$suite" | sed 's/^/  /'
+[ "${PIPESTATUS[0]}" = 0 ] || { echo "$suite: 0 passed, 1 failed"; exit 1; }
+ours=$cache/guest/$suite-linux-6.12/$suite.txt
+
+read -r passed failed < <(totals "$ours")
+read -r spassed sfailed < <(totals "$stock_result")
+echo "  stock kernel: $spassed passed, $sfailed failed"
+echo "  our kernel:   $passed passed, $failed failed"
+# Our own count is a suite line only where stock passes everything; where
+# stock fails some tests too (test_verifier in this minimal config), what
+# must hold is that the two agree.
+if [ "$sfailed" = 0 ]; then
+	echo "$suite: $passed passed, $failed failed"
+fi
+if diff -u "$stock_result" "$ours" >/dev/null; then
+	echo "$suite same as stock: 1 passed, 0 failed"
+else
+	diff -u "$stock_result" "$ours" | sed 's/^/  /' | head -n 60
+	echo "$suite same as stock: 0 passed, 1 failed"
+	exit 1
+fi
+[ "$sfailed" != 0 ] || [ "$failed" = 0 ]

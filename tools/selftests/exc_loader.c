@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The part of upstream's test_progs that bpftool cannot express, for the
+ * exceptions selftests in the QEMU guest.
+ *
+ *   exc_loader spec SUITE OBJ PKT
+ *	Every program of OBJ is loaded on its own and checked against its
+ *	BTF decl tags, as tools/testing/selftests/bpf/test_loader.c reads
+ *	them: __success / __failure, __msg (substrings, or {{regex}} parts,
+ *	matched in order), __log_level and __retval (run once on PKT).
+ *
+ *   exc_loader ext TARGET_OBJ EXT_OBJ PKT CHECKS
+ *	The RUN_EXT checks of prog_tests/exceptions.c, one per line of
+ *	CHECKS: name|load_ret|attach_err|ext_prog|target_prog|target_func|
+ *	msg|run_prog|run_retval. TARGET_OBJ is loaded once with the tail
+ *	call map filled; for each check EXT_OBJ is opened afresh with only
+ *	ext_prog loaded at log level 2, attached when it loads, and when
+ *	run_prog is given that program is run on PKT with the link in place.
+ *
+ * Each check prints "BPFEXC-RESULT SUITE NAME ok" or
+ * "BPFEXC-RESULT SUITE NAME FAIL: reason" followed by the verifier log.
+ */
+#include <errno.h>
+#include <regex.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#define LOG_SIZE (1024 * 1024)
+#define MAX_MSGS 32
+
+static char log_buf[LOG_SIZE];
+static char pkt[4096];
+static size_t pkt_len;
+
+struct spec {
+	bool failure;
+	int log_level;
+	bool has_retval;
+	int retval;
+	int nmsgs;
+	const char *msgs[MAX_MSGS];
+};
+
+static void result(const char *suite, const char *name, const char *fail, bool show_log)
+{
+	if (!fail) {
+		printf("BPFEXC-RESULT %s %s ok\n", suite, name);
+		return;
+	}
+	printf("BPFEXC-RESULT %s %s FAIL: %s\n", suite, name, fail);
+	if (show_log) {
+		size_t len = strlen(log_buf);
+
+		/* the tail of the log says why */
+		printf("%s\n", len > 4000 ? log_buf + len - 4000 : log_buf);
+	}
+}
+
+static bool has_pfx(const char *s, const char *pfx)
+{
+	return strncmp(s, pfx, strlen(pfx)) == 0;
+}
+
+/* test_loader.c's compile_regex(): verbatim text with {{regex}} parts. */
+static int compile_pattern(const char *p, regex_t *re)
+{
+	char buf[512], *o = buf;
+	bool in_re = false;
+
+	while (*p && o < buf + sizeof(buf) - 3) {
+		if (!in_re && has_pfx(p, "{{")) {
+			in_re = true;
+			p += 2;
+		} else if (in_re && has_pfx(p, "}}")) {
+			in_re = false;
+			p += 2;
+		} else if (!in_re && strchr(".[]\\()*+?{}|^$", *p)) {
+			*o++ = '\\';
+			*o++ = *p++;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = 0;
+	if (*p || in_re)
+		return -EINVAL;
+	return regcomp(re, buf, REG_EXTENDED | REG_NEWLINE) ? -EINVAL : 0;
+}
+
+/* validate_msgs(): each message after the previous match. */
+static const char *match_msgs(const struct spec *s)
+{
+	static char why[600];
+	const char *log = log_buf;
+	regmatch_t m;
+	regex_t re;
+
+	for (int i = 0; i < s->nmsgs; i++) {
+		const char *msg = s->msgs[i], *at;
+
+		if (strstr(msg, "{{")) {
+			if (compile_pattern(msg, &re))
+				return "bad regex in __msg";
+			if (regexec(&re, log, 1, &m, 0)) {
+				regfree(&re);
+				goto missing;
+			}
+			regfree(&re);
+			log += m.rm_eo;
+			continue;
+		}
+		at = strstr(log, msg);
+		if (!at)
+			goto missing;
+		log = at + strlen(msg);
+		continue;
+missing:
+		snprintf(why, sizeof(why), "expected message not in the log: '%s'", msg);
+		return why;
+	}
+	return NULL;
+}
+
+static int parse_spec(struct btf *btf, const char *name, struct spec *s)
+{
+	int id = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC);
+
+	memset(s, 0, sizeof(*s));
+	if (id < 0)
+		return id;
+	for (unsigned int i = 1; i < btf__type_cnt(btf); i++) {
+		const struct btf_type *t = btf__type_by_id(btf, i);
+		const char *tag, *v;
+
+		if (!btf_is_decl_tag(t) || t->type != (unsigned int)id ||
+		    btf_decl_tag(t)->component_idx != -1)
+			continue;
+		tag = btf__str_by_offset(btf, t->name_off);
+		if (!strcmp(tag, "comment:test_expect_failure")) {
+			s->failure = true;
+		} else if (!strcmp(tag, "comment:test_expect_success")) {
+			s->failure = false;
+		} else if (has_pfx(tag, "comment:test_expect_msg=")) {
+			/* comment:test_expect_msg=<counter>=<message> */
+			v = strchr(tag + strlen("comment:test_expect_msg="), '=');
+			if (!v || s->nmsgs == MAX_MSGS)
+				return -EINVAL;
+			s->msgs[s->nmsgs++] = v + 1;
+		} else if (has_pfx(tag, "comment:test_log_level=")) {
+			s->log_level = atoi(tag + strlen("comment:test_log_level="));
+		} else if (has_pfx(tag, "comment:test_retval=")) {
+			s->has_retval = true;
+			s->retval = strtol(tag + strlen("comment:test_retval="), NULL, 0);
+		} else if (has_pfx(tag, "comment:test_")) {
+			/* unknown to this loader: say so rather than pass */
+			fprintf(stderr, "%s: unsupported tag %s\n", name, tag);
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
+static int test_run(int fd, int *retval)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = pkt_len,
+		    .repeat = 1);
+	int err = bpf_prog_test_run_opts(fd, &opts);
+
+	*retval = opts.retval;
+	return err;
+}
+
+static int run_spec(const char *suite, const char *path)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	const char **names = NULL;
+	struct bpf_program *p;
+	int n = 0, failed = 0;
+
+	if (!obj) {
+		printf("BPFEXC-LOADFAIL cannot open %s\n", path);
+		return 1;
+	}
+	bpf_object__for_each_program(p, obj) {
+		names = realloc(names, (n + 1) * sizeof(*names));
+		names[n++] = strdup(bpf_program__name(p));
+	}
+	bpf_object__close(obj);
+
+	for (int i = 0; i < n; i++) {
+		struct bpf_program *prog = NULL;
+		const char *fail = NULL;
+		char why[200];
+		struct spec s;
+		int err, ret;
+
+		obj = bpf_object__open_file(path, NULL);
+		if (!obj || parse_spec(bpf_object__btf(obj), names[i], &s)) {
+			result(suite, names[i], "cannot read the test's tags", false);
+			failed++;
+			bpf_object__close(obj);
+			continue;
+		}
+		bpf_object__for_each_program(p, obj) {
+			bool me = !strcmp(bpf_program__name(p), names[i]);
+
+			bpf_program__set_autoload(p, me);
+			if (me)
+				prog = p;
+		}
+		log_buf[0] = 0;
+		bpf_program__set_log_buf(prog, log_buf, sizeof(log_buf));
+		bpf_program__set_log_level(prog, s.log_level);
+		err = bpf_object__load(obj);
+		if (s.failure && !err) {
+			fail = "loaded, expected a verifier rejection";
+		} else if (!s.failure && err) {
+			fail = "rejected, expected to load";
+		} else {
+			fail = match_msgs(&s);
+		}
+		if (!fail && !err && s.has_retval) {
+			if (test_run(bpf_program__fd(prog), &ret)) {
+				fail = "BPF_PROG_TEST_RUN failed";
+			} else if (ret != s.retval) {
+				snprintf(why, sizeof(why), "returned %d, expected %d", ret, s.retval);
+				fail = why;
+			}
+		}
+		result(suite, names[i], fail, fail != NULL);
+		failed += fail != NULL;
+		bpf_object__close(obj);
+	}
+	return failed != 0;
+}
+
+struct ext_check {
+	char *name, *ext, *target, *func, *msg, *run;
+	int load_ret, retval;
+	bool attach_err;
+};
+
+static int split(char *line, char **f, int n)
+{
+	int i = 0;
+
+	for (char *tok = line; i < n; i++) {
+		f[i] = tok;
+		tok = strchr(tok, '|');
+		if (!tok)
+			return i + 1;
+		*tok++ = 0;
+	}
+	return i;
+}
+
+static const char *run_ext(struct bpf_object *target, const char *ext_path,
+			   const struct ext_check *c)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, o, .kernel_log_buf = log_buf,
+		    .kernel_log_size = sizeof(log_buf), .kernel_log_level = 2);
+	static char why[300];
+	struct bpf_program *prog, *tprog, *p;
+	struct bpf_object *obj;
+	struct bpf_link *link;
+	const char *fail = NULL;
+	int err, ret;
+
+	log_buf[0] = 0;
+	obj = bpf_object__open_file(ext_path, &o);
+	if (!obj)
+		return "cannot open the extension object";
+	prog = bpf_object__find_program_by_name(obj, c->ext);
+	tprog = bpf_object__find_program_by_name(target, c->target);
+	if (!prog || !tprog) {
+		fail = "no such program";
+		goto out;
+	}
+	bpf_object__for_each_program(p, obj)
+		bpf_program__set_autoload(p, p == prog);
+	if (bpf_program__set_attach_target(prog, bpf_program__fd(tprog), c->func)) {
+		fail = "set_attach_target failed";
+		goto out;
+	}
+	err = bpf_object__load(obj);
+	if (err != c->load_ret) {
+		snprintf(why, sizeof(why), "load returned %d, expected %d", err, c->load_ret);
+		fail = why;
+		goto out;
+	}
+	if (err) {
+		if (!strstr(log_buf, c->msg)) {
+			snprintf(why, sizeof(why), "expected message not in the log: '%s'", c->msg);
+			fail = why;
+		}
+		goto out;
+	}
+	link = bpf_program__attach(prog);
+	if (c->attach_err) {
+		if (link) {
+			bpf_link__destroy(link);
+			fail = "attached, expected an error";
+		}
+		goto out;
+	}
+	if (!link) {
+		fail = "attach failed";
+		goto out;
+	}
+	if (*c->run) {
+		p = bpf_object__find_program_by_name(target, c->run);
+		if (!p || test_run(bpf_program__fd(p), &ret)) {
+			fail = "BPF_PROG_TEST_RUN failed";
+		} else if (ret != c->retval) {
+			snprintf(why, sizeof(why), "%s returned %d, expected %d", c->run, ret,
+				 c->retval);
+			fail = why;
+		}
+	}
+	bpf_link__destroy(link);
+out:
+	bpf_object__close(obj);
+	return fail;
+}
+
+static int run_ext_checks(const char *target_path, const char *ext_path, const char *checks)
+{
+	struct bpf_object *target = bpf_object__open_file(target_path, NULL);
+	struct bpf_program *tc;
+	struct bpf_map *jmp;
+	char line[1024], *f[9];
+	int failed = 0, key = 0, fd, n = 0;
+	char name[1100];
+	FILE *in;
+
+	if (!target || bpf_object__load(target)) {
+		printf("BPFEXC-LOADFAIL cannot load %s\n", target_path);
+		return 1;
+	}
+	jmp = bpf_object__find_map_by_name(target, "jmp_table");
+	tc = bpf_object__find_program_by_name(target, "exception_tail_call_target");
+	fd = tc ? bpf_program__fd(tc) : -1;
+	if (!jmp || bpf_map_update_elem(bpf_map__fd(jmp), &key, &fd, BPF_ANY)) {
+		printf("BPFEXC-LOADFAIL cannot fill jmp_table\n");
+		return 1;
+	}
+	in = fopen(checks, "r");
+	if (!in) {
+		perror(checks);
+		return 1;
+	}
+	while (fgets(line, sizeof(line), in)) {
+		struct ext_check c;
+		const char *fail;
+
+		line[strcspn(line, "\n")] = 0;
+		if (split(line, f, 9) != 9) {
+			printf("BPFEXC-LOADFAIL bad check line\n");
+			return 1;
+		}
+		c = (struct ext_check){ .name = f[0], .load_ret = atoi(f[1]),
+					.attach_err = atoi(f[2]), .ext = f[3], .target = f[4],
+					.func = f[5], .msg = f[6], .run = f[7],
+					.retval = atoi(f[8]) };
+		fail = run_ext(target, ext_path, &c);
+		/* Upstream's names have spaces and one repeats: number them. */
+		snprintf(name, sizeof(name), "%02d:%s", ++n, c.name);
+		for (char *s = name; *s; s++)
+			if (*s == ' ')
+				*s = '_';
+		result("exceptions_ext", name, fail, fail != NULL);
+		failed += fail != NULL;
+	}
+	fclose(in);
+	bpf_object__close(target);
+	return failed != 0;
+}
+
+static int read_pkt(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+
+	if (!f)
+		return -errno;
+	pkt_len = fread(pkt, 1, sizeof(pkt), f);
+	fclose(f);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 5 && !strcmp(argv[1], "spec")) {
+		if (read_pkt(argv[4]))
+			return 1;
+		return run_spec(argv[2], argv[3]);
+	}
+	if (argc == 6 && !strcmp(argv[1], "ext")) {
+		if (read_pkt(argv[4]))
+			return 1;
+		return run_ext_checks(argv[2], argv[3], argv[5]);
+	}
+	fprintf(stderr, "usage: %s spec SUITE OBJ PKT | ext TARGET_OBJ EXT_OBJ PKT CHECKS\n",
+		argv[0]);
+	return 2;
+}

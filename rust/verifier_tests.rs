@@ -50,6 +50,9 @@ const T_CB: u32 = 7;
 struct CbDecl {
     /// `main` names `cb` with an `exception_callback:cb` decl tag.
     tagged: bool,
+    /// ... and with a second one, `exception_callback:nocb`, naming no
+    /// function.
+    second_tag: bool,
     /// `cb` has global linkage (else static).
     global: bool,
     /// `cb` takes the cookie (else no argument).
@@ -58,6 +61,7 @@ struct CbDecl {
 
 const GOOD_CB: CbDecl = CbDecl {
     tagged: true,
+    second_tag: false,
     global: true,
     takes_cookie: true,
 };
@@ -66,7 +70,8 @@ const GOOD_CB: CbDecl = CbDecl {
 /// 1 int, 2 `int (void)`, 3 main, 4 g, 5 u64, 6 `int (u64 cookie)`, 7 cb,
 /// 8 the decl tag on main.
 fn btf_blob(cb: CbDecl) -> Result<KVec<u8>> {
-    const STRS: &[u8] = b"\0int\0main\0g\0u64\0cookie\0cb\0exception_callback:cb\0";
+    const STRS: &[u8] =
+        b"\0int\0main\0g\0u64\0cookie\0cb\0exception_callback:cb\0exception_callback:nocb\0";
     let s = |name: &[u8]| -> u32 {
         STRS.windows(name.len() + 2)
             .position(|w| w[0] == 0 && &w[1..=name.len()] == name && w[name.len() + 1] == 0)
@@ -95,9 +100,18 @@ fn btf_blob(cb: CbDecl) -> Result<KVec<u8>> {
     }
     if cb.tagged {
         // 8: on main (3), the function itself (component -1)
-        for w in [s(b"exception_callback:cb"), kind(tag, 0), T_MAIN, u32::MAX] {
-            types.push(w, GFP_KERNEL)?;
-        }
+        let tag_cb = [s(b"exception_callback:cb"), kind(tag, 0), T_MAIN, u32::MAX];
+        types.extend_from_slice(&tag_cb, GFP_KERNEL)?;
+    }
+    if cb.second_tag {
+        // 8 or 9: another on main, naming a function that does not exist
+        let tag_nocb = [
+            s(b"exception_callback:nocb"),
+            kind(tag, 0),
+            T_MAIN,
+            u32::MAX,
+        ];
+        types.extend_from_slice(&tag_nocb, GFP_KERNEL)?;
     }
     let type_len = (types.len() * 4) as u32;
     let mut blob = KVec::new();
@@ -160,10 +174,22 @@ fn asm(t: &mut Test, parts: &[&[Insn]]) -> Option<Program> {
 
 /// Expects the load to fail with `EINVAL`, as the verifier rejects it.
 fn expect_rejected(t: &mut Test, what: &str, r: Result<Fd>) {
+    expect_rejected_with(t, what, r, EINVAL);
+}
+
+/// Expects the load to fail with `err`.
+fn expect_rejected_with(t: &mut Test, what: &str, r: Result<Fd>, err: Error) {
     match r {
         Ok(_) => fail!(t, "{what}: loaded, expected a verifier rejection"),
         Err(e) => {
-            expect_eq!(t, e.to_errno(), EINVAL.to_errno());
+            if e.to_errno() != err.to_errno() {
+                fail!(
+                    t,
+                    "{what}: error {}, expected {}",
+                    e.to_errno(),
+                    err.to_errno()
+                );
+            }
         }
     }
 }
@@ -333,6 +359,26 @@ pub(crate) fn throw_holding_rejected(t: &mut Test) {
     ) {
         expect_rejected(t, "bpf_throw under RCU", load(&p));
     }
+    let Some(off) = expect_ok!(t, kfunc(c"bpf_preempt_disable"), "bpf_preempt_disable") else {
+        return;
+    };
+    let Some(on) = expect_ok!(t, kfunc(c"bpf_preempt_enable"), "bpf_preempt_enable") else {
+        return;
+    };
+    if let Some(p) = asm(
+        t,
+        &[
+            &[Insn::call_kfunc(off)],
+            &throw(throw_id, 1),
+            &[
+                Insn::call_kfunc(on),
+                Insn::mov64_imm(Reg::R0, 0),
+                Insn::exit(),
+            ],
+        ],
+    ) {
+        expect_rejected(t, "bpf_throw with preemption disabled", load(&p));
+    }
     let Some(create) = expect_ok!(t, kfunc(c"bpf_cpumask_create"), "bpf_cpumask_create") else {
         return;
     };
@@ -425,6 +471,23 @@ pub(crate) fn exception_callback_checks(t: &mut Test) {
     }
     if let Some(r) = custom_callback(t, GOOD_CB, true) {
         expect_rejected(t, "exception callback called directly", r);
+    }
+    // Two tags: "multiple exception callback tags for main subprog".
+    let two = CbDecl {
+        second_tag: true,
+        ..GOOD_CB
+    };
+    if let Some(r) = custom_callback(t, two, false) {
+        expect_rejected_with(t, "two exception callback tags", r, EEXIST);
+    }
+    // The tag names a function that does not exist.
+    let missing = CbDecl {
+        tagged: false,
+        second_tag: true,
+        ..GOOD_CB
+    };
+    if let Some(r) = custom_callback(t, missing, false) {
+        expect_rejected_with(t, "exception callback not in BTF", r, ENOENT);
     }
 }
 

@@ -23,7 +23,8 @@
 //! - [`bpf_exceptions_callback_start`], [`bpf_exceptions_enter_subprog`] and
 //!   [`bpf_exceptions_check_attach`] check the callback itself: it is walked
 //!   by `check_cfg()`, takes one scalar argument, and no fentry, fexit or
-//!   freplace program attaches to it.
+//!   freplace program attaches to it. The last also keeps an extension that
+//!   may throw off a global function called while holding resources.
 //! - [`bpf_exceptions_add_default_callback`] appends the hidden default
 //!   callback (`r0 = r1; exit`) to a program that throws without one, and
 //!   [`bpf_exceptions_jit_subprog`] and [`bpf_exceptions_jit_done`] hand the
@@ -311,25 +312,36 @@ pub unsafe extern "C" fn bpf_exceptions_check_global_call(
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
     let env = unsafe { env_mut(envp) };
+    // SAFETY: During the walk `cur_state` is the state being verified, with
+    // `curframe + 1` frames; the current frame's references include the
+    // callers' (they are copied into each new frame).
+    let (st, frame) = unsafe {
+        let st = &*env.cur_state;
+        (st, &*st.frame[st.curframe as usize])
+    };
     if !env.subprog_info[subprog as usize].might_throw() {
+        // An extension that throws must not replace this function later.
+        if st.active_rcu_lock || frame.acquired_refs > 0 {
+            // SAFETY: Global subprogs need BTF, so `func_info_aux` has an
+            // entry for each subprog.
+            unsafe {
+                let aux = (*env.prog).aux;
+                if !(*aux).func_info_aux.is_null() {
+                    (*(*aux).func_info_aux.add(subprog as usize)).set_called_holding(true);
+                }
+            }
+        }
         return 0;
     }
-    // SAFETY: During the walk `cur_state` is the state being verified, with
-    // `curframe + 1` frames.
-    let st = unsafe { &*env.cur_state };
     let what = if !st.active_lock.ptr.is_null() {
         c"bpf_spin_lock-ed region"
     } else if st.active_rcu_lock {
         c"bpf_rcu_read_lock-ed region"
     } else if st.active_preempt_lock != 0 {
         c"bpf_preempt_disable-ed region"
+    } else if frame.acquired_refs <= 0 {
+        return 0;
     } else {
-        // SAFETY: See above; the current frame's references include the
-        // callers' (they are copied into each new frame).
-        let frame = unsafe { &*st.frame[st.curframe as usize] };
-        if frame.acquired_refs <= 0 {
-            return 0;
-        }
         // SAFETY: `refs` holds `acquired_refs` entries.
         let r = unsafe { &*frame.refs };
         verbose!(
@@ -579,40 +591,91 @@ pub unsafe extern "C" fn bpf_exceptions_enter_subprog(
     0
 }
 
-/// Checks that a tracing or extension program does not attach to `target`,
-/// a function of another program, when that is an exception callback.
+/// Returns whether `prog` may throw: once loaded, whether it is an exception
+/// boundary; while it is being loaded, whether it calls `bpf_throw()`.
+fn may_throw(prog: &bindings::bpf_prog) -> bool {
+    // SAFETY: A program's aux lives as long as the program.
+    if unsafe { (*prog.aux).exception_boundary } {
+        return true;
+    }
+    // SAFETY: `insnsi` holds `len` instructions.
+    let insns = unsafe {
+        prog.__bindgen_anon_1
+            .__bindgen_anon_2
+            .as_ref()
+            .insnsi
+            .as_slice(prog.len as usize)
+    };
+    insns
+        .iter()
+        .any(|insn| is_vmlinux_kfunc_call(insn) && is_throw(insn))
+}
+
+/// Checks that `prog`, a tracing or extension program, may attach to
+/// function `subprog` (named `name`) of `tgt_prog`: not if it is the
+/// exception callback, and, for an extension that may throw, not if the
+/// function is a global one that `tgt_prog` calls while holding a reference
+/// or an RCU read section (the throw would leave them held, as
+/// [`bpf_exceptions_check_global_call`] prevents for `tgt_prog`'s own code).
 ///
 /// # Safety
 ///
-/// `log` must be the attaching program's verifier log and `target` a live
-/// program.
+/// `log` must be the attaching program's verifier log, `prog` that program,
+/// `tgt_prog` a live, verified program with BTF and `subprog` one of its
+/// functions; `name` must be a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn bpf_exceptions_check_attach(
     log: *mut bindings::bpf_verifier_log,
-    target: *const bindings::bpf_prog,
-    extension: bool,
+    prog: *const bindings::bpf_prog,
+    tgt_prog: *const bindings::bpf_prog,
+    subprog: c_int,
+    name: *const c_char,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    if !unsafe { (*(*target).aux).exception_cb } {
-        return 0;
-    }
-    let kind = if extension {
-        c"Extension"
-    } else {
-        c"FENTRY/FEXIT"
-    };
-    // SAFETY: `log` is valid; the format is NUL-terminated and takes one
-    // string.
-    unsafe {
-        bindings::bpf_log(
-            log,
-            c"%s programs cannot attach to exception callback\n"
-                .as_ptr()
-                .cast(),
-            kind.as_ptr(),
+    let (prog, tgt) = unsafe { (&*prog, &*(*tgt_prog).aux) };
+    let extension = prog.type_ == bindings::bpf_prog_type_BPF_PROG_TYPE_EXT;
+    // SAFETY: A verified program with BTF has its JITed functions in `func`
+    // (or none) and an aux entry per function in `func_info_aux`.
+    let (is_cb, called_holding) = unsafe {
+        (
+            !tgt.func.is_null() && (*(**tgt.func.add(subprog as usize)).aux).exception_cb,
+            !tgt.func_info_aux.is_null()
+                && (*tgt.func_info_aux.add(subprog as usize)).called_holding(),
         )
     };
-    EINVAL.to_errno()
+    if is_cb {
+        let kind = if extension {
+            c"Extension"
+        } else {
+            c"FENTRY/FEXIT"
+        };
+        // SAFETY: `log` is valid; the format is NUL-terminated and takes one
+        // string.
+        unsafe {
+            bindings::bpf_log(
+                log,
+                c"%s programs cannot attach to exception callback\n"
+                    .as_ptr()
+                    .cast(),
+                kind.as_ptr(),
+            )
+        };
+        return EINVAL.to_errno();
+    }
+    if extension && called_holding && may_throw(prog) {
+        // SAFETY: As above; the format takes one string.
+        unsafe {
+            bindings::bpf_log(
+                log,
+                c"Extension programs that may throw cannot replace %s(), which is called holding a reference or inside bpf_rcu_read_lock-ed region\n"
+                    .as_ptr()
+                    .cast(),
+                name,
+            )
+        };
+        return EINVAL.to_errno();
+    }
+    0
 }
 
 fn add_default_callback(envp: *mut bindings::bpf_verifier_env) -> Result {

@@ -12,7 +12,8 @@
 #              progs/exceptions_fail.c, progs/exceptions_assert.c and our
 #              tools/selftests/progs/exceptions_hole.c checked against its
 #              __success/__failure/__msg/__retval tags, and the RUN_EXT
-#              checks of prog_tests/exceptions.c (progs/exceptions_ext.c);
+#              checks of prog_tests/exceptions.c (progs/exceptions_ext.c)
+#              and ours (tools/selftests/exceptions_hole_ext.checks);
 #              and bpftool prog dump xlated shows the default callback
 #   hole       only exceptions_hole, to show what a kernel (stock-6.12)
 #              accepts: prints each program's verdict, fails on none
@@ -138,7 +139,7 @@ bench)
 	cp /usr/sbin/bpftool "$ir/sbin/bpftool"
 	copy_libs /usr/sbin/bpftool "$obj/parser" "$obj/exc_loader"
 	cp "$obj"/*.bpf.o "$obj/exceptions.expect" "$obj/exceptions_ext.checks" "$obj/pkt_v4.bin" \
-		"$obj/exc_loader" "$ir/tests/"
+		"$obj/exc_loader" "$repo/tools/selftests/exceptions_hole_ext.checks" "$ir/tests/"
 	cp "$obj/parser" "$ir/sample/"
 	;;
 esac
@@ -200,9 +201,12 @@ selftests)
 	[ $oops = 0 ] || { echo "  FAIL kernel warning or oops during the run"; failed=$((failed + 1)); }
 	echo "selftests exceptions: $passed passed, $failed failed"
 	all_failed=$failed
-	for suite in exceptions_fail exceptions_assert exceptions_ext exceptions_hole xlated; do
+	for suite in exceptions_fail exceptions_assert exceptions_ext exceptions_hole \
+		exceptions_hole_ext xlated; do
 		if [ $suite = exceptions_ext ]; then
 			want=$(wc -l <"$obj/exceptions_ext.checks")
+		elif [ $suite = exceptions_hole_ext ]; then
+			want=$(wc -l <"$repo/tools/selftests/exceptions_hole_ext.checks")
 		elif [ $suite = xlated ]; then
 			want=1
 		else

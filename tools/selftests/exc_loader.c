@@ -9,13 +9,15 @@
  *	them: __success / __failure, __msg (substrings, or {{regex}} parts,
  *	matched in order), __log_level and __retval (run once on PKT).
  *
- *   exc_loader ext TARGET_OBJ EXT_OBJ PKT CHECKS
- *	The RUN_EXT checks of prog_tests/exceptions.c, one per line of
- *	CHECKS: name|load_ret|attach_err|ext_prog|target_prog|target_func|
- *	msg|run_prog|run_retval. TARGET_OBJ is loaded once with the tail
- *	call map filled; for each check EXT_OBJ is opened afresh with only
- *	ext_prog loaded at log level 2, attached when it loads, and when
- *	run_prog is given that program is run on PKT with the link in place.
+ *   exc_loader ext SUITE TARGET_OBJ EXT_OBJ PKT CHECKS
+ *	Attach checks like the RUN_EXT checks of prog_tests/exceptions.c, one
+ *	per line of CHECKS: name|load_ret|attach_err|ext_prog|target_prog|
+ *	target_func|msg|run_prog|run_retval. The programs of TARGET_OBJ that
+ *	the checks name (and exception_tail_call_target, if there) are loaded
+ *	once, with the tail call map jmp_table filled if there is one; for
+ *	each check EXT_OBJ is opened afresh with only ext_prog loaded at log
+ *	level 2, attached when it loads, and when run_prog is given that
+ *	program is run on PKT with the link in place.
  *
  * Each check prints "BPFEXC-RESULT SUITE NAME ok" or
  * "BPFEXC-RESULT SUITE NAME FAIL: reason" followed by the verifier log.
@@ -328,24 +330,47 @@ out:
 	return fail;
 }
 
-static int run_ext_checks(const char *target_path, const char *ext_path, const char *checks)
+/* Whether CHECKS names program NAME as a target or as the one to run. */
+static bool named(const char *checks, const char *name)
+{
+	char line[1024], *f[9];
+	bool found = false;
+	FILE *in = fopen(checks, "r");
+
+	while (in && !found && fgets(line, sizeof(line), in)) {
+		line[strcspn(line, "\n")] = 0;
+		found = split(line, f, 9) == 9 && (!strcmp(f[4], name) || !strcmp(f[7], name));
+	}
+	if (in)
+		fclose(in);
+	return found;
+}
+
+static int run_ext_checks(const char *suite, const char *target_path, const char *ext_path,
+			  const char *checks)
 {
 	struct bpf_object *target = bpf_object__open_file(target_path, NULL);
-	struct bpf_program *tc;
+	struct bpf_program *tc, *p;
 	struct bpf_map *jmp;
 	char line[1024], *f[9];
 	int failed = 0, key = 0, fd, n = 0;
 	char name[1100];
 	FILE *in;
 
-	if (!target || bpf_object__load(target)) {
+	if (!target) {
+		printf("BPFEXC-LOADFAIL cannot open %s\n", target_path);
+		return 1;
+	}
+	tc = bpf_object__find_program_by_name(target, "exception_tail_call_target");
+	bpf_object__for_each_program(p, target)
+		bpf_program__set_autoload(p, p == tc || named(checks, bpf_program__name(p)));
+	if (bpf_object__load(target)) {
 		printf("BPFEXC-LOADFAIL cannot load %s\n", target_path);
 		return 1;
 	}
 	jmp = bpf_object__find_map_by_name(target, "jmp_table");
-	tc = bpf_object__find_program_by_name(target, "exception_tail_call_target");
 	fd = tc ? bpf_program__fd(tc) : -1;
-	if (!jmp || bpf_map_update_elem(bpf_map__fd(jmp), &key, &fd, BPF_ANY)) {
+	if (jmp && bpf_map_update_elem(bpf_map__fd(jmp), &key, &fd, BPF_ANY)) {
 		printf("BPFEXC-LOADFAIL cannot fill jmp_table\n");
 		return 1;
 	}
@@ -373,7 +398,7 @@ static int run_ext_checks(const char *target_path, const char *ext_path, const c
 		for (char *s = name; *s; s++)
 			if (*s == ' ')
 				*s = '_';
-		result("exceptions_ext", name, fail, fail != NULL);
+		result(suite, name, fail, fail != NULL);
 		failed += fail != NULL;
 	}
 	fclose(in);
@@ -400,12 +425,12 @@ int main(int argc, char **argv)
 			return 1;
 		return run_spec(argv[2], argv[3]);
 	}
-	if (argc == 6 && !strcmp(argv[1], "ext")) {
-		if (read_pkt(argv[4]))
+	if (argc == 7 && !strcmp(argv[1], "ext")) {
+		if (read_pkt(argv[5]))
 			return 1;
-		return run_ext_checks(argv[2], argv[3], argv[5]);
+		return run_ext_checks(argv[2], argv[3], argv[4], argv[6]);
 	}
-	fprintf(stderr, "usage: %s spec SUITE OBJ PKT | ext TARGET_OBJ EXT_OBJ PKT CHECKS\n",
+	fprintf(stderr, "usage: %s spec SUITE OBJ PKT | ext SUITE TARGET_OBJ EXT_OBJ PKT CHECKS\n",
 		argv[0]);
 	return 2;
 }

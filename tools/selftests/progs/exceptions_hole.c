@@ -6,7 +6,10 @@
  * leaves the section open or leaks the object. Our verifier rejects such a
  * call, directly or through further calls; a caller that holds nothing may
  * still make it. Annotated like upstream's progs/exceptions_fail.c and run
- * by tools/selftests/exc_loader.c on pkt_v4 (ctx->len is 54).
+ * by tools/selftests/exc_loader.c on pkt_v4 (ctx->len is 54). The accept_*
+ * programs are also the targets of exceptions_hole_ext.checks: an freplace
+ * program that may throw cannot replace a global function that its caller
+ * calls while holding a reference or an RCU read section.
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
@@ -148,6 +151,13 @@ int accept_nested_global_nothing_held(struct __sk_buff *ctx)
 
 SEC("?tc")
 __success __retval(54)
+int accept_quiet_global_nothing_held(struct __sk_buff *ctx)
+{
+	return quiet_global(ctx);
+}
+
+SEC("?tc")
+__success __retval(54)
 int accept_rcu_quiet_global(struct __sk_buff *ctx)
 {
 	int r;
@@ -155,6 +165,20 @@ int accept_rcu_quiet_global(struct __sk_buff *ctx)
 	bpf_rcu_read_lock();
 	r = quiet_global(ctx);
 	bpf_rcu_read_unlock();
+	return r;
+}
+
+SEC("?tc")
+__success __retval(54)
+int accept_obj_quiet_global(struct __sk_buff *ctx)
+{
+	struct foo *f = bpf_obj_new(typeof(*f));
+	int r;
+
+	if (!f)
+		return 0;
+	r = quiet_global(ctx);
+	bpf_obj_drop(f);
 	return r;
 }
 

@@ -74,20 +74,28 @@ unsafe fn env_mut<'a>(env: *mut bindings::bpf_verifier_env) -> &'a mut bindings:
     unsafe { &mut *env }
 }
 
-/// The program's instructions.
-fn insns(env: &bindings::bpf_verifier_env) -> &[bindings::bpf_insn] {
-    // SAFETY: `env->prog` is the program under verification; `insnsi` holds
-    // `len` instructions, which the verifier does not change while this
-    // borrow of `env` lives.
+/// The instructions of `prog`.
+///
+/// # Safety
+///
+/// `prog` must be a program whose `insnsi` holds `len` instructions, which
+/// do not change while the returned slice lives.
+pub(crate) unsafe fn prog_insns(prog: &bindings::bpf_prog) -> &[bindings::bpf_insn] {
+    // SAFETY: Guaranteed by the caller.
     unsafe {
-        let prog = env.prog;
-        (*prog)
-            .__bindgen_anon_1
+        prog.__bindgen_anon_1
             .__bindgen_anon_2
             .as_ref()
             .insnsi
-            .as_slice((*prog).len as usize)
+            .as_slice(prog.len as usize)
     }
+}
+
+/// The instructions of the program under verification.
+fn insns(env: &bindings::bpf_verifier_env) -> &[bindings::bpf_insn] {
+    // SAFETY: `env->prog` is the program under verification, which the
+    // verifier does not change while this borrow of `env` lives.
+    unsafe { prog_insns(&*env.prog) }
 }
 
 /// The `src_reg` field of `insn`.
@@ -598,14 +606,8 @@ fn may_throw(prog: &bindings::bpf_prog) -> bool {
     if unsafe { (*prog.aux).exception_boundary } {
         return true;
     }
-    // SAFETY: `insnsi` holds `len` instructions.
-    let insns = unsafe {
-        prog.__bindgen_anon_1
-            .__bindgen_anon_2
-            .as_ref()
-            .insnsi
-            .as_slice(prog.len as usize)
-    };
+    // SAFETY: `prog` is being loaded or attached; its instructions stay.
+    let insns = unsafe { prog_insns(prog) };
     insns
         .iter()
         .any(|insn| is_vmlinux_kfunc_call(insn) && is_throw(insn))

@@ -16,6 +16,7 @@ use crate::{
     tests::{
         counter, counter_map, is_err, load, prog_of, run, sys_bpf, throw_btf_id, zeroed_attr, Fd,
     },
+    verifier::prog_insns,
 };
 use core::{
     ffi::{c_int, CStr},
@@ -514,32 +515,26 @@ pub(crate) fn default_callback_appended(t: &mut Test) {
     let Some(prog) = prog_of(t, &fd) else {
         return;
     };
-    // SAFETY: `prog` is live until the `bpf_prog_put()` below.
+    // SAFETY: `prog` is live, and no longer changes, until the
+    // `bpf_prog_put()` below.
     let (func_cnt, real_func_cnt, tail) = unsafe {
         let aux = &*(*prog).aux;
-        let len = (*prog).len as usize;
-        let insns = (*prog)
-            .__bindgen_anon_1
-            .__bindgen_anon_2
-            .as_ref()
-            .insnsi
-            .as_slice(len);
-        (
-            aux.func_cnt,
-            aux.real_func_cnt,
-            [insns[len - 2], insns[len - 1]],
-        )
+        let tail = match prog_insns(&*prog) {
+            &[.., mov, exit] => Some((mov, exit)),
+            _ => None,
+        };
+        (aux.func_cnt, aux.real_func_cnt, tail)
     };
-    expect_eq!(t, (func_cnt, real_func_cnt), (2, 3));
-    // BPF_ALU64 | BPF_MOV | BPF_X with dst r0, src r1; BPF_JMP | BPF_EXIT
-    expect_eq!(
-        t,
-        (tail[0].code, tail[0].dst_reg(), tail[0].src_reg()),
-        (0xbf, 0, 1)
-    );
-    expect_eq!(t, tail[1].code, 0x95);
     // SAFETY: Drops the reference `prog_of()` took.
     unsafe { bindings::bpf_prog_put(prog) };
+    expect_eq!(t, (func_cnt, real_func_cnt), (2, 3));
+    let Some((mov, exit)) = tail else {
+        fail!(t, "loaded program shorter than two instructions");
+        return;
+    };
+    // BPF_ALU64 | BPF_MOV | BPF_X with dst r0, src r1; BPF_JMP | BPF_EXIT
+    expect_eq!(t, (mov.code, mov.dst_reg(), mov.src_reg()), (0xbf, 0, 1));
+    expect_eq!(t, exit.code, 0x95);
 }
 
 const COOKIE_OUTER: i32 = 0x0a11;

@@ -21,7 +21,7 @@ use crate::{
     unwind::{SavedRegs, WalkError},
 };
 use core::{
-    ffi::{c_int, c_uint, c_void},
+    ffi::{c_int, c_uint, c_void, CStr},
     mem::size_of,
     ptr,
 };
@@ -80,23 +80,27 @@ pub(crate) fn is_err<T>(p: *const T) -> bool {
     p.is_null() || p as usize >= (-(bindings::MAX_ERRNO as isize)) as usize
 }
 
-/// The BTF id of `bpf_throw()` in vmlinux.
-pub(crate) fn throw_btf_id() -> Result<i32> {
+/// The BTF id of the vmlinux function or type `name` of BTF kind `kind`.
+pub(crate) fn vmlinux_btf_id(name: &CStr, kind: u32) -> Result<i32> {
     // SAFETY: No preconditions; parses vmlinux BTF on first use.
     let btf = unsafe { bindings::bpf_get_btf_vmlinux() };
     if is_err(btf) {
         return Err(ENOENT);
     }
-    // SAFETY: `btf` is vmlinux BTF, which is never freed; the name is a C
+    // SAFETY: `btf` is vmlinux BTF, which is never freed; `name` is a C
     // string.
-    let id = unsafe {
-        bindings::btf_find_by_name_kind(
-            btf,
-            c"bpf_throw".as_ptr().cast(),
-            bindings::BTF_KIND_FUNC as u8,
-        )
-    };
+    let id = unsafe { bindings::btf_find_by_name_kind(btf, name.as_ptr().cast(), kind as u8) };
     to_result(id).map(|()| id)
+}
+
+/// The BTF id of the vmlinux kfunc `name`.
+pub(crate) fn kfunc(name: &CStr) -> Result<i32> {
+    vmlinux_btf_id(name, bindings::BTF_KIND_FUNC)
+}
+
+/// The BTF id of `bpf_throw()` in vmlinux.
+pub(crate) fn throw_btf_id() -> Result<i32> {
+    kfunc(c"bpf_throw")
 }
 
 /// Loads `prog` as a sleepable syscall program, which `kern_sys_bpf()` can
@@ -109,12 +113,14 @@ pub(crate) fn load(prog: &Program) -> Result<Fd> {
     )
 }
 
-/// Loads `prog` as a program of type `prog_type` with `flags`.
-pub(crate) fn load_as(
+/// The `BPF_PROG_LOAD` attributes of `prog` as a GPL program of type
+/// `prog_type` with `flags`; callers add what else they need. `prog` must
+/// outlive the load.
+pub(crate) fn load_attr(
     prog: &Program,
     prog_type: bindings::bpf_prog_type,
     flags: u32,
-) -> Result<Fd> {
+) -> bindings::bpf_attr {
     let insns = prog.insns();
     let mut attr = zeroed_attr();
     // SAFETY: Writing to the `BPF_PROG_LOAD` member of a zeroed union.
@@ -125,6 +131,16 @@ pub(crate) fn load_as(
     // `insn::Insn` has the layout of `struct bpf_insn`.
     load.insns = insns.as_ptr() as u64;
     load.license = c"GPL".as_ptr() as u64;
+    attr
+}
+
+/// Loads `prog` as a program of type `prog_type` with `flags`.
+pub(crate) fn load_as(
+    prog: &Program,
+    prog_type: bindings::bpf_prog_type,
+    flags: u32,
+) -> Result<Fd> {
+    let mut attr = load_attr(prog, prog_type, flags);
     sys_bpf(bindings::bpf_cmd_BPF_PROG_LOAD, &mut attr).map(Fd)
 }
 

@@ -43,7 +43,7 @@ use kernel::error::{code::*, Error, Result};
 use kernel::prelude::*;
 
 use crate::callgraph::{CallGraph, SubprogSet};
-use crate::insn::{BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL};
+use crate::insn::BPF_PSEUDO_CALL;
 
 /// Writes to the verifier log of `$env` (a `*mut bpf_verifier_env`).
 macro_rules! verbose {
@@ -98,11 +98,6 @@ fn insns(env: &bindings::bpf_verifier_env) -> &[bindings::bpf_insn] {
     unsafe { prog_insns(&*env.prog) }
 }
 
-/// The `src_reg` field of `insn`.
-fn src_reg(insn: &bindings::bpf_insn) -> u8 {
-    insn.src_reg()
-}
-
 /// Returns whether `insn` calls the `bpf_throw()` kfunc.
 fn is_throw(insn: &bindings::bpf_insn) -> bool {
     // SAFETY: `insn` is a valid instruction; the function only reads it.
@@ -111,12 +106,7 @@ fn is_throw(insn: &bindings::bpf_insn) -> bool {
 
 /// Returns whether `insn` calls a subprog of the same program.
 fn is_pseudo_call(insn: &bindings::bpf_insn) -> bool {
-    insn.code == JMP_CALL && src_reg(insn) == BPF_PSEUDO_CALL
-}
-
-/// Returns whether `insn` calls a kfunc of vmlinux (not of a module).
-fn is_vmlinux_kfunc_call(insn: &bindings::bpf_insn) -> bool {
-    insn.code == JMP_CALL && src_reg(insn) == BPF_PSEUDO_KFUNC_CALL && insn.off == 0
+    insn.code == JMP_CALL && insn.src_reg() == BPF_PSEUDO_CALL
 }
 
 /// The subprog that starts at instruction `off`, as `find_subprog()` finds it.
@@ -273,7 +263,7 @@ fn scan(env: &mut bindings::bpf_verifier_env) -> Result {
         while cur + 1 < cnt && i >= env.subprog_info[cur + 1].start as usize {
             cur += 1;
         }
-        if is_vmlinux_kfunc_call(insn) && is_throw(insn) {
+        if is_throw(insn) {
             graph.throw(cur);
         } else if is_pseudo_call(insn) {
             // check_subprogs() has made every target a subprog start.
@@ -608,9 +598,7 @@ fn may_throw(prog: &bindings::bpf_prog) -> bool {
     }
     // SAFETY: `prog` is being loaded or attached; its instructions stay.
     let insns = unsafe { prog_insns(prog) };
-    insns
-        .iter()
-        .any(|insn| is_vmlinux_kfunc_call(insn) && is_throw(insn))
+    insns.iter().any(is_throw)
 }
 
 /// Checks that `prog`, a tracing or extension program, may attach to

@@ -14,32 +14,13 @@ use crate::{
     insn::{Insn, Program, Reg},
     kunit::{expect_eq, expect_ok, fail, Test},
     tests::{
-        counter, counter_map, is_err, load, prog_of, run, sys_bpf, throw_btf_id, zeroed_attr, Fd,
+        counter, counter_map, kfunc, load, load_attr, prog_of, run, sys_bpf, throw_btf_id,
+        vmlinux_btf_id, zeroed_attr, Fd,
     },
     verifier::prog_insns,
 };
-use core::{
-    ffi::{c_int, CStr},
-    mem::size_of,
-};
-use kernel::{alloc::KVec, bindings, error::to_result, prelude::*};
-
-/// The BTF id of the vmlinux function or type `name` of kind `kind`.
-fn vmlinux_btf_id(name: &CStr, kind: u32) -> Result<i32> {
-    // SAFETY: No preconditions; parses vmlinux BTF on first use.
-    let btf = unsafe { bindings::bpf_get_btf_vmlinux() };
-    if is_err(btf) {
-        return Err(ENOENT);
-    }
-    // SAFETY: `btf` is vmlinux BTF, which is never freed; `name` is a C
-    // string.
-    let id = unsafe { bindings::btf_find_by_name_kind(btf, name.as_ptr().cast(), kind as u8) };
-    to_result(id).map(|()| id)
-}
-
-fn kfunc(name: &CStr) -> Result<i32> {
-    vmlinux_btf_id(name, bindings::BTF_KIND_FUNC)
-}
+use core::{ffi::c_int, mem::size_of};
+use kernel::{alloc::KVec, bindings, prelude::*};
 
 // Type ids of the BTF blob that `btf_blob()` makes.
 const T_MAIN: u32 = 3;
@@ -143,15 +124,13 @@ fn load_btf(blob: &[u8]) -> Result<Fd> {
 /// `func_info` (first instruction, type id) for each subprog.
 fn load_with_btf(prog: &Program, cb: CbDecl, funcs: &[(u32, u32)]) -> Result<Fd> {
     let btf = load_btf(&btf_blob(cb)?)?;
-    let insns = prog.insns();
-    let mut attr = zeroed_attr();
-    // SAFETY: Writing to the `BPF_PROG_LOAD` member of a zeroed union.
+    let mut attr = load_attr(
+        prog,
+        bindings::bpf_prog_type_BPF_PROG_TYPE_SYSCALL,
+        bindings::BPF_F_SLEEPABLE,
+    );
+    // SAFETY: The `BPF_PROG_LOAD` member, which `load_attr()` filled in.
     let load = unsafe { &mut attr.__bindgen_anon_3 };
-    load.prog_type = bindings::bpf_prog_type_BPF_PROG_TYPE_SYSCALL;
-    load.prog_flags = bindings::BPF_F_SLEEPABLE;
-    load.insn_cnt = insns.len() as u32;
-    load.insns = insns.as_ptr() as u64;
-    load.license = c"GPL".as_ptr() as u64;
     load.prog_btf_fd = btf.0 as u32;
     // `struct bpf_func_info` is { insn_off, type_id }.
     load.func_info_rec_size = size_of::<(u32, u32)>() as u32;
@@ -584,16 +563,11 @@ fn tracer(t: &mut Test, map: c_int, throw_id: i32) -> Option<Result<Fd>> {
             &[Insn::mov64_reg(Reg::R0, Reg::R8), Insn::exit()],
         ],
     )?;
-    let insns = prog.insns();
-    let mut attr = zeroed_attr();
-    // SAFETY: Writing to the `BPF_PROG_LOAD` member of a zeroed union.
+    let mut attr = load_attr(&prog, bindings::bpf_prog_type_BPF_PROG_TYPE_TRACING, 0);
+    // SAFETY: The `BPF_PROG_LOAD` member, which `load_attr()` filled in.
     let load = unsafe { &mut attr.__bindgen_anon_3 };
-    load.prog_type = bindings::bpf_prog_type_BPF_PROG_TYPE_TRACING;
     load.expected_attach_type = bindings::bpf_attach_type_BPF_TRACE_RAW_TP;
     load.attach_btf_id = tp as u32;
-    load.insn_cnt = insns.len() as u32;
-    load.insns = insns.as_ptr() as u64;
-    load.license = c"GPL".as_ptr() as u64;
     Some(sys_bpf(bindings::bpf_cmd_BPF_PROG_LOAD, &mut attr).map(Fd))
 }
 

@@ -17,7 +17,7 @@ ROOT := $(CACHE)/root-$(ROOT_KEY)
 IN_ROOT := tools/scripts/in-root.sh $(ROOT) $(CACHE) $(CURDIR)
 
 .PHONY: all run-sample toolchain kernel stock bench check host-test kunit selftests test-bpf \
-	test-verifier hole-stock clean-cache
+	test-verifier hole-stock faults-stock clean-cache
 
 all: run-sample
 
@@ -46,6 +46,12 @@ stock: toolchain
 # that we reject stock 6.12 accepts.
 hole-stock: stock
 	@$(IN_ROOT) tools/scripts/guest.sh $(CACHE) hole stock-6.12
+
+# The programs of our fault tests on the stock kernel: where stock 6.12
+# differs from ours (wrong callback after dead code removal, out-of-range
+# cookies, tracing of bpf_throw(), fexit and freplace attachments).
+faults-stock: stock
+	@$(IN_ROOT) tools/scripts/guest.sh $(CACHE) faults stock-6.12
 
 bench: kernel
 	@$(IN_ROOT) tools/scripts/bench.sh $(CACHE)

@@ -10,9 +10,10 @@
 //! would resolve it.
 
 use crate::verifier_tests::{
-    default_callback_appended, exception_callback_checks, global_throw_in_rcu_rejected,
-    global_throw_nested_with_reference_rejected, global_throw_nothing_held_runs,
-    throw_holding_rejected, throw_in_callback_rejected, throw_in_nested_tracing_program,
+    callback_after_dead_subprog, default_callback_appended, exception_callback_checks,
+    global_throw_in_rcu_rejected, global_throw_nested_with_reference_rejected,
+    global_throw_nothing_held_runs, global_throw_return_range, throw_holding_rejected,
+    throw_in_callback_rejected, throw_in_nested_tracing_program,
 };
 use crate::{
     insn::{self, Chain, Insn, Program},
@@ -339,6 +340,8 @@ fn throw_100k_no_leak(t: &mut Test) {
             t.info(format_args!("throw {i} of {THROWS} went wrong"));
             return;
         }
+        // A preemptible kernel reschedules on its own.
+        #[cfg(not(CONFIG_PREEMPTION))]
         if i % 1024 == 0 {
             // SAFETY: Process context, no locks held.
             unsafe { bindings::__cond_resched() };
@@ -442,7 +445,14 @@ fn unwind_stops_at_foreign_code(t: &mut Test) {
         None => fail!(t, "no exception table"),
         Some(table) => {
             let got = throw::unwind_with(table, &mut regs, sp, sp + 16);
-            expect_eq!(t, got, Err(WalkError::Foreign { ip: stack[0] }));
+            expect_eq!(
+                t,
+                got,
+                Err(WalkError::Foreign {
+                    ip: stack[0],
+                    slot: sp
+                })
+            );
         }
     }
     // SAFETY: Drops the reference taken above.
@@ -531,7 +541,14 @@ fn prog_array() -> Result<Fd> {
 }
 
 // Upstream's x86-64 JIT layout (arch/x86/net/bpf_jit_comp.c, 6.12), byte by
-// byte, in a kernel without CFI or IBT.
+// byte, in a kernel without CFI (BPF_EXCEPTIONS_RUST excludes it).
+/// With IBT, every entry starts with an endbr64 (emit_cfi()'s, where the
+/// unwinder's indirect jump into an exception callback lands), and another
+/// follows the frame record, where tail calls land.
+#[cfg(CONFIG_X86_KERNEL_IBT)]
+const ENDBR: &[u8] = &[0xf3, 0x0f, 0x1e, 0xfa];
+#[cfg(not(CONFIG_X86_KERNEL_IBT))]
+const ENDBR: &[u8] = &[];
 const NOP5: &[u8] = &[0x0f, 0x1f, 0x44, 0x00, 0x00];
 const NOP3: &[u8] = &[0x0f, 0x1f, 0x00];
 const XOR_RAX: &[u8] = &[0x48, 0x31, 0xc0];
@@ -599,12 +616,13 @@ fn jit_ordinary(t: &mut Test) {
         return;
     };
     let f = &img[0];
-    expect_eq!(t, &f.bytes()[..12], &cat(&[NOP5, NOP3, FRAME])[..]);
+    let prologue = cat(&[ENDBR, NOP5, NOP3, FRAME, ENDBR]);
+    expect_eq!(t, &f.bytes()[..prologue.len()], &prologue[..]);
     // mov eax, 7; leave
     expect_eq!(
         t,
         f.before_ret(),
-        &cat(&[NOP5, NOP3, FRAME, &[0xb8, 7, 0, 0, 0], LEAVE])[..]
+        &cat(&[ENDBR, NOP5, NOP3, FRAME, ENDBR, &[0xb8, 7, 0, 0, 0], LEAVE])[..]
     );
 }
 
@@ -623,7 +641,7 @@ fn jit_exception_boundary_and_callback(t: &mut Test) {
         return;
     }
     let main = &img[0];
-    let prologue = cat(&[NOP5, NOP3, FRAME, PUSH_RBX]);
+    let prologue = cat(&[ENDBR, NOP5, NOP3, FRAME, ENDBR, PUSH_RBX]);
     expect_eq!(t, &main.bytes()[..prologue.len()], &prologue[..]);
     expect_eq!(
         t,
@@ -635,10 +653,12 @@ fn jit_exception_boundary_and_callback(t: &mut Test) {
 
     // mov rbp, rdx; mov rsp, rbp; then r0 = r1 (mov rax, rdi) and the exit.
     let cb = cat(&[
+        ENDBR,
         NOP5,
         NOP3,
         &[0x48, 0x89, 0xd5],
         &[0x48, 0x89, 0xec],
+        ENDBR,
         &[0x48, 0x89, 0xf8],
         LEAVE,
     ]);
@@ -676,7 +696,15 @@ fn check_tail_call_image(t: &mut Test, throw_btf_id: Option<i32>) {
         return;
     };
     let f = &img[0];
-    let prologue = cat(&[NOP5, XOR_RAX, FRAME, TAIL_CALL_SLOTS, PUSH_RBX]);
+    let prologue = cat(&[
+        ENDBR,
+        NOP5,
+        XOR_RAX,
+        FRAME,
+        ENDBR,
+        TAIL_CALL_SLOTS,
+        PUSH_RBX,
+    ]);
     expect_eq!(t, &f.bytes()[..prologue.len()], &prologue[..]);
     let path = cat(&[COUNT_TAIL_CALL, POP_RBX, DROP_SLOTS]);
     expect_eq!(t, contains(f.bytes(), &path), true);
@@ -823,5 +851,7 @@ kunit_suite!(
         throw_in_callback_rejected,
         exception_callback_checks,
         default_callback_appended,
+        callback_after_dead_subprog,
+        global_throw_return_range,
     ]
 );

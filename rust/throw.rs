@@ -11,8 +11,9 @@
 //! [`ExceptionTable`]; the entry then restores the registers of the
 //! program's caller and jumps to the exception callback.
 
-use crate::unwind::{self, Func, Geometry, Map, Regs, SavedRegs, Stack};
+use crate::unwind::{self, Func, Geometry, Map, Regs, SavedRegs, Stack, WalkError};
 use core::ffi::c_int;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox, KVec},
     bindings,
@@ -190,6 +191,32 @@ macro_rules! jmp_rax {
         "jmp __x86_indirect_thunk_rax"
     };
 }
+#[cfg(not(CONFIG_MITIGATION_RETHUNK))]
+macro_rules! ret {
+    () => {
+        "ret"
+    };
+}
+#[cfg(CONFIG_MITIGATION_RETHUNK)]
+macro_rules! ret {
+    () => {
+        "jmp __x86_return_thunk"
+    };
+}
+// An indirect jump must land on an endbr64 under IBT (the JITed callbacks
+// start with one).
+#[cfg(not(CONFIG_X86_KERNEL_IBT))]
+macro_rules! endbr {
+    () => {
+        ""
+    };
+}
+#[cfg(CONFIG_X86_KERNEL_IBT)]
+macro_rules! endbr {
+    () => {
+        "endbr64"
+    };
+}
 
 core::arch::global_asm!(
     ".pushsection .text",
@@ -216,18 +243,53 @@ core::arch::global_asm!(
     jmp_rax!(),
     "int3",
     ".size bpf_exceptions_throw, . - bpf_exceptions_throw",
+    // bpf_exceptions_return(cookie, slot): where bpf_exceptions_unwind()
+    // sends a throw that met foreign code. It returns the cookie to the
+    // caller of the frame whose return address is at `slot`, whose frame
+    // record lies just below it, as that frame's own `leave; ret` would.
+    // It switches stacks, so objtool gets an UNWIND_HINT_UNDEFINED (struct
+    // unwind_hint: ip, sp_offset, sp_reg, type, signal) and no function
+    // type, as for the kernel's own stack-switching entry code.
+    ".globl bpf_exceptions_return",
+    "bpf_exceptions_return:",
+    ".Lbpf_exceptions_return_hint:",
+    ".pushsection .discard.unwind_hints",
+    ".long .Lbpf_exceptions_return_hint - .",
+    ".short 0",
+    ".byte 0",
+    ".byte 0",
+    ".byte 0",
+    ".balign 4",
+    ".popsection",
+    endbr!(),
+    "lea rsp, [rsi - 8]",
+    "pop rbp",
+    "mov rax, rdi",
+    ret!(),
+    "int3",
     ".popsection",
     unwind = sym bpf_exceptions_unwind,
 );
+
+extern "C" {
+    fn bpf_exceptions_return();
+}
 
 /// Unwinds the BPF program that called `bpf_throw()`: replaces `*regs`
 /// with the callee-saved registers of the program's caller and returns the
 /// program's exception callback and the frame it is to return from.
 ///
-/// If the stack cannot be unwound, which the verifier and the JIT rule out
-/// except for a throw through an fexit or fmod_ret trampoline, this stops
-/// the task with `BUG()`: the code after the call of `bpf_throw()` was
-/// verified as a program exit, so there is nothing safe to return to.
+/// The verifier, the JIT and the attach checks leave no foreign frame
+/// between a throw and its boundary, and `bpf_throw()` cannot be traced. If
+/// a walk meets foreign code all the same, this warns once and returns the
+/// cookie to that code from the BPF function it called, with the registers
+/// it expects, which the frames below restored: the program ends in a
+/// defined way, as if that function had returned. What cannot happen
+/// without a corrupted stack (no table, a return address into
+/// `bpf_throw()` from outside the program that R2 names, a broken chain of
+/// frame records) stops the task with `BUG()`: nothing there can be
+/// trusted, and the code after the call of `bpf_throw()` was verified as a
+/// program exit, so there is nothing safe to return to.
 ///
 /// # Safety
 ///
@@ -249,8 +311,12 @@ unsafe extern "C" fn bpf_exceptions_unwind(
     };
     // SAFETY: `regs` is on our caller's stack, for us to read and write.
     let regs = unsafe { &mut *regs };
-    let fp = match unwind_with(table, regs, sp, fp) {
-        Ok(fp) => fp,
+    let (callback, fp) = match unwind_with(table, regs, sp, fp) {
+        Ok(fp) => (callback, fp),
+        Err(WalkError::Foreign { ip, slot }) if slot != sp => {
+            warn_once(ip);
+            (bpf_exceptions_return as usize, slot)
+        }
         Err(e) => {
             pr_emerg!("bpf_throw: cannot unwind: {:?}\n", e);
             stop();
@@ -272,6 +338,26 @@ unsafe extern "C" fn bpf_exceptions_unwind(
     // frames, `bpf_throw()` and the unwound BPF frames) is dead from then
     // on; none of it holds a lock or reference.
     Landing { callback, fp }
+}
+
+/// Reports, once, a throw that met foreign code at `ip`: see
+/// [`bpf_exceptions_unwind`]. Not inlined: a throw never comes here.
+#[inline(never)]
+#[cold]
+fn warn_once(ip: usize) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if WARNED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    pr_warn!(
+        "bpf_throw: WARNING: return address {:#x} is not the program's: returned the cookie to it\n",
+        ip
+    );
+    // SAFETY: Both may be called from any context.
+    unsafe {
+        bindings::dump_stack();
+        bindings::add_taint(bindings::TAINT_WARN, bindings::lockdep_ok_LOCKDEP_STILL_OK);
+    }
 }
 
 /// Stops the task: see [`bpf_exceptions_unwind`]. Inlined, so that objtool

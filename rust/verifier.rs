@@ -117,6 +117,17 @@ fn find_subprog(env: &bindings::bpf_verifier_env, off: i64) -> Option<usize> {
         .ok()
 }
 
+/// The exception callback's subprog, found by its flag rather than by
+/// `env->exception_callback_subprog`: the flag moves with its
+/// `subprog_info` slot whenever subprogs are removed or added, so it stays
+/// right after dead code removal and instruction patching.
+fn callback_subprog(env: &bindings::bpf_verifier_env) -> Option<usize> {
+    let cnt = env.subprog_cnt as usize;
+    env.subprog_info[..cnt]
+        .iter()
+        .position(|s| s.is_exception_cb())
+}
+
 /// Turns a C `ERR_PTR()` into its error.
 fn err_ptr<T>(ptr: *const T) -> core::result::Result<*const T, c_int> {
     let v = ptr as isize;
@@ -317,18 +328,10 @@ pub unsafe extern "C" fn bpf_exceptions_check_global_call(
         let st = &*env.cur_state;
         (st, &*st.frame[st.curframe as usize])
     };
+    // An extension that replaces a global subprog and throws is its own
+    // exception boundary: its throw returns to this caller, which still
+    // releases what it holds. Only the subprog's own throws matter here.
     if !env.subprog_info[subprog as usize].might_throw() {
-        // An extension that throws must not replace this function later.
-        if st.active_rcu_lock || frame.acquired_refs > 0 {
-            // SAFETY: Global subprogs need BTF, so `func_info_aux` has an
-            // entry for each subprog.
-            unsafe {
-                let aux = (*env.prog).aux;
-                if !(*aux).func_info_aux.is_null() {
-                    (*(*aux).func_info_aux.add(subprog as usize)).set_called_holding(true);
-                }
-            }
-        }
         return 0;
     }
     let what = if !st.active_lock.ptr.is_null() {
@@ -391,7 +394,7 @@ pub unsafe extern "C" fn bpf_exceptions_throw_kfunc(
     // SAFETY: Guaranteed by the caller.
     let env = unsafe { env_mut(envp) };
     env.seen_exception = true;
-    c_int::from(env.exception_callback_subprog == 0)
+    c_int::from(callback_subprog(env).is_none())
 }
 
 /// Checks the program exit being visited, a `BPF_EXIT` or, if `throw`, a
@@ -553,9 +556,9 @@ pub unsafe extern "C" fn bpf_exceptions_callback_start(
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
     let env = unsafe { env_mut(env) };
-    match env.exception_callback_subprog {
-        0 => 0,
-        cb => env.subprog_info[cb as usize].start as c_int,
+    match callback_subprog(env) {
+        None | Some(0) => 0,
+        Some(cb) => env.subprog_info[cb].start as c_int,
     }
 }
 
@@ -589,24 +592,16 @@ pub unsafe extern "C" fn bpf_exceptions_enter_subprog(
     0
 }
 
-/// Returns whether `prog` may throw: once loaded, whether it is an exception
-/// boundary; while it is being loaded, whether it calls `bpf_throw()`.
-fn may_throw(prog: &bindings::bpf_prog) -> bool {
-    // SAFETY: A program's aux lives as long as the program.
-    if unsafe { (*prog.aux).exception_boundary } {
-        return true;
-    }
-    // SAFETY: `prog` is being loaded or attached; its instructions stay.
-    let insns = unsafe { prog_insns(prog) };
-    insns.iter().any(is_throw)
-}
-
 /// Checks that `prog`, a tracing or extension program, may attach to
 /// function `subprog` (named `name`) of `tgt_prog`: not if it is the
-/// exception callback, and, for an extension that may throw, not if the
-/// function is a global one that `tgt_prog` calls while holding a reference
-/// or an RCU read section (the throw would leave them held, as
-/// [`bpf_exceptions_check_global_call`] prevents for `tgt_prog`'s own code).
+/// exception callback, and, for an fexit program, not if a throw may unwind
+/// through `subprog` (it calls `bpf_throw()` or a function that may). The
+/// fexit trampoline calls the function and stays on the stack below it, so
+/// such a throw would skip the trampoline's exit path. The main function
+/// is the exception boundary, where a throw ends and returns to the
+/// trampoline as an ordinary return does, so it stays allowed; fentry
+/// trampolines do not stay on the stack, and fmod_ret cannot attach to
+/// subprogs.
 ///
 /// # Safety
 ///
@@ -624,13 +619,16 @@ pub unsafe extern "C" fn bpf_exceptions_check_attach(
     // SAFETY: Guaranteed by the caller.
     let (prog, tgt) = unsafe { (&*prog, &*(*tgt_prog).aux) };
     let extension = prog.type_ == bindings::bpf_prog_type_BPF_PROG_TYPE_EXT;
+    let fexit = prog.type_ == bindings::bpf_prog_type_BPF_PROG_TYPE_TRACING
+        && prog.expected_attach_type == bindings::bpf_attach_type_BPF_TRACE_FEXIT;
     // SAFETY: A verified program with BTF has its JITed functions in `func`
-    // (or none) and an aux entry per function in `func_info_aux`.
-    let (is_cb, called_holding) = unsafe {
+    // (or none) and an aux entry per function in `func_info_aux`, which
+    // dead code removal keeps in step with them.
+    let (is_cb, might_throw) = unsafe {
         (
             !tgt.func.is_null() && (*(**tgt.func.add(subprog as usize)).aux).exception_cb,
             !tgt.func_info_aux.is_null()
-                && (*tgt.func_info_aux.add(subprog as usize)).called_holding(),
+                && (*tgt.func_info_aux.add(subprog as usize)).might_throw(),
         )
     };
     if is_cb {
@@ -652,12 +650,12 @@ pub unsafe extern "C" fn bpf_exceptions_check_attach(
         };
         return EINVAL.to_errno();
     }
-    if extension && called_holding && may_throw(prog) {
+    if fexit && subprog > 0 && might_throw {
         // SAFETY: As above; the format takes one string.
         unsafe {
             bindings::bpf_log(
                 log,
-                c"Extension programs that may throw cannot replace %s(), which is called holding a reference or inside bpf_rcu_read_lock-ed region\n"
+                c"FEXIT programs cannot attach to %s(), which may throw: a throw would unwind through the trampoline\n"
                     .as_ptr()
                     .cast(),
                 name,
@@ -671,7 +669,7 @@ pub unsafe extern "C" fn bpf_exceptions_check_attach(
 fn add_default_callback(envp: *mut bindings::bpf_verifier_env) -> Result {
     // SAFETY: The caller passes the running verification's environment.
     let env = unsafe { env_mut(envp) };
-    if !env.seen_exception || env.exception_callback_subprog != 0 {
+    if !env.seen_exception || callback_subprog(env).is_some() {
         return Ok(());
     }
     // subprog_info has one slot for a hidden subprog.
@@ -750,9 +748,19 @@ pub unsafe extern "C" fn bpf_exceptions_jit_subprog(
     let env = unsafe { env_mut(env) };
     // SAFETY: Guaranteed by the caller.
     let aux = unsafe { &mut *(*func).aux };
-    aux.exception_cb = env.subprog_info[i as usize].is_exception_cb();
+    let info = &env.subprog_info[i as usize];
+    aux.exception_cb = info.is_exception_cb();
     if i == 0 {
         aux.exception_boundary = env.seen_exception;
+    }
+    // For the attach checks, once the program is loaded.
+    // SAFETY: `env->prog` is the program being JITed; `func_info_aux`, if
+    // any, has an entry for each of its subprogs.
+    unsafe {
+        let prog_aux = &*(*env.prog).aux;
+        if !prog_aux.func_info_aux.is_null() && (i as u32) < prog_aux.func_info_cnt {
+            (*prog_aux.func_info_aux.add(i as usize)).set_might_throw(info.might_throw());
+        }
     }
 }
 
@@ -766,19 +774,26 @@ pub unsafe extern "C" fn bpf_exceptions_jit_subprog(
 /// program and `func` its `subprog_cnt` JITed functions.
 #[no_mangle]
 pub unsafe extern "C" fn bpf_exceptions_jit_done(
-    env: *mut bindings::bpf_verifier_env,
+    envp: *mut bindings::bpf_verifier_env,
     prog: *mut bindings::bpf_prog,
     func: *mut *mut bindings::bpf_prog,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    let env = unsafe { env_mut(env) };
-    // SAFETY: Guaranteed by the caller: `func` holds `subprog_cnt` functions.
-    let (main, cb) = unsafe {
-        (
-            &*(**func).aux,
-            &**func.add(env.exception_callback_subprog as usize),
-        )
-    };
+    let env = unsafe { env_mut(envp) };
+    // The callback is found by its flag: see `callback_subprog`.
+    let cb = callback_subprog(env).unwrap_or(0);
+    if cb != 0 && cb != env.exception_callback_subprog as usize {
+        verbose!(
+            envp,
+            "verifier internal error: exception callback is subprog %d, not %d\n",
+            cb as c_int,
+            env.exception_callback_subprog,
+        );
+        return EFAULT.to_errno();
+    }
+    // SAFETY: Guaranteed by the caller: `func` holds `subprog_cnt` functions,
+    // and `cb` is one of them.
+    let (main, cb) = unsafe { (&*(**func).aux, &**func.add(cb)) };
     // SAFETY: Guaranteed by the caller.
     let aux = unsafe { &mut *(*prog).aux };
     if main.exception_boundary {

@@ -123,12 +123,25 @@ fn load_btf(blob: &[u8]) -> Result<Fd> {
 /// Loads `prog` as a sleepable syscall program with the BTF of `cb` and
 /// `func_info` (first instruction, type id) for each subprog.
 fn load_with_btf(prog: &Program, cb: CbDecl, funcs: &[(u32, u32)]) -> Result<Fd> {
-    let btf = load_btf(&btf_blob(cb)?)?;
-    let mut attr = load_attr(
+    load_with_btf_as(
         prog,
         bindings::bpf_prog_type_BPF_PROG_TYPE_SYSCALL,
         bindings::BPF_F_SLEEPABLE,
-    );
+        cb,
+        funcs,
+    )
+}
+
+/// [`load_with_btf`] for a program of type `prog_type` with `flags`.
+fn load_with_btf_as(
+    prog: &Program,
+    prog_type: bindings::bpf_prog_type,
+    flags: u32,
+    cb: CbDecl,
+    funcs: &[(u32, u32)],
+) -> Result<Fd> {
+    let btf = load_btf(&btf_blob(cb)?)?;
+    let mut attr = load_attr(prog, prog_type, flags);
     // SAFETY: The `BPF_PROG_LOAD` member, which `load_attr()` filled in.
     let load = unsafe { &mut attr.__bindgen_anon_3 };
     load.prog_btf_fd = btf.0 as u32;
@@ -653,4 +666,84 @@ pub(crate) fn throw_in_nested_tracing_program(t: &mut Test) {
         expect_eq!(t, counter(&map).ok(), Some(runs));
     }
     drop(link);
+}
+
+/// `main` (0..6) calls `g` (6..8) only on a branch that the verifier knows is
+/// never taken, then throws 5; `cb` (8..) returns the cookie plus one. Dead
+/// code removal deletes `g`, which lies before the callback: the callback
+/// must still be the one that runs (stock 6.12 keeps its old subprog index
+/// and takes the entry from past the end of the program's functions).
+pub(crate) fn callback_after_dead_subprog(t: &mut Test) {
+    let Some(throw_id) = expect_ok!(t, throw_btf_id(), "finding bpf_throw") else {
+        return;
+    };
+    let Some(prog) = asm(
+        t,
+        &[
+            &[
+                Insn::mov64_imm(Reg::R0, 0),
+                Insn::jeq_imm(Reg::R0, 0, 1),
+                Insn::call_local(3),
+            ],
+            &throw(throw_id, 5),
+            &[Insn::exit()],
+            // g: dead
+            &[Insn::mov64_imm(Reg::R0, 9), Insn::exit()],
+            // cb
+            &[
+                Insn::mov64_reg(Reg::R0, Reg::R1),
+                Insn::add64_imm(Reg::R0, 1),
+                Insn::exit(),
+            ],
+        ],
+    ) else {
+        return;
+    };
+    let r = load_with_btf(&prog, GOOD_CB, &[(0, T_MAIN), (6, T_G), (8, T_CB)]);
+    if let Some(fd) = expect_ok!(t, r, "loading a program with dead code before its callback") {
+        expect_eq!(t, run(&fd, 0).ok(), Some(6));
+    }
+}
+
+/// A `cgroup_skb` ingress program (return values 0 and 1) calls global `g`,
+/// which throws `cookie` with the default callback.
+fn cgroup_skb_global_throw(t: &mut Test, cookie: i32) -> Option<Result<Fd>> {
+    let throw_id = expect_ok!(t, throw_btf_id(), "finding bpf_throw")?;
+    let prog = asm(
+        t,
+        &[
+            // main: 0..3
+            &[
+                Insn::call_local(2),
+                Insn::mov64_imm(Reg::R0, 1),
+                Insn::exit(),
+            ],
+            // g: 3..
+            &throw(throw_id, cookie),
+            &[Insn::mov64_imm(Reg::R0, 0), Insn::exit()],
+        ],
+    )?;
+    let no_cb = CbDecl {
+        tagged: false,
+        ..GOOD_CB
+    };
+    Some(load_with_btf_as(
+        &prog,
+        bindings::bpf_prog_type_BPF_PROG_TYPE_CGROUP_SKB,
+        0,
+        no_cb,
+        &[(0, T_MAIN), (3, T_G)],
+    ))
+}
+
+/// The cookie of a throw from a global subprog becomes the program's return
+/// value, so it is checked against the program type's range like a throw
+/// from the main program (stock 6.12 checks only that it is a scalar).
+pub(crate) fn global_throw_return_range(t: &mut Test) {
+    if let Some(r) = cgroup_skb_global_throw(t, 64) {
+        expect_rejected(t, "cgroup_skb global subprog throws 64", r);
+    }
+    if let Some(r) = cgroup_skb_global_throw(t, 1) {
+        expect_ok!(t, r, "loading: cgroup_skb global subprog throws 1");
+    }
 }

@@ -18,7 +18,8 @@ cd "$tree"
 set +e
 python3 tools/testing/kunit/kunit.py run --arch=x86_64 --make_options LLVM=1 \
 	--build_dir="$build" --kunitconfig="$repo/tools/config/bpf_exceptions.config" \
-	--jobs="$(nproc)" --timeout=1200 --raw_output=all 'bpf_exceptions' >"$log" 2>&1
+	--jobs="$(nproc)" --timeout=1200 --qemu_args='-smp 4' --raw_output=all 'bpf_exceptions' \
+	>"$log" 2>&1
 rc=$?
 set -e
 

@@ -6,7 +6,8 @@
 # bpf_throw() is only a tail call to Rust that keeps the registers the
 # unwinder reads, the JIT's C prologue and callee-saved register code is
 # gone from arch/x86/net/bpf_jit_comp.c, and the verifier's C exception code
-# is gone from kernel/bpf/verifier.c (run inside the build root).
+# is gone from kernel/bpf/verifier.c, and nothing can trace bpf_throw() or
+# the unwinder's entry (run inside the build root).
 #
 # Usage: vmlinux-check.sh CACHEDIR
 set -uo pipefail
@@ -54,6 +55,44 @@ check "bpf_throw has no body beyond the hand-off (<= 4 instructions)" \
 	'[ "$(grep -c . <<<"$body")" -le 4 ]'
 check "bpf_throw leaves rsi, rbx and r12-r15 alone" \
 	'! grep -qE "%(rsi|rbx|r1[2-5])" <<<"$body"'
+# Nothing can trace bpf_throw() or the unwinder's entry: no ftrace call
+# site (__fentry__ or its 5-byte nop), both on the kprobe blacklist, and
+# bpf_throw in the verifier's btf_id_deny set for tracing programs.
+raw=$(llvm-objdump -d --disassemble-symbols=bpf_throw "$vmlinux" | sed -n '/<bpf_throw>:/,$p')
+check "bpf_throw has no ftrace call site" \
+	'! grep -qE "__fentry__|0f 1f 44 00 00|e8 00 00 00 00" <<<"$raw"'
+blacklisted() {
+	python3 - "$vmlinux" "$@" <<'PY'
+# The linker script gathers _kprobe_blacklist into init data, between
+# __start_kprobe_blacklist and __stop_kprobe_blacklist: read those words
+# from the file through the section headers.
+import struct, subprocess, sys
+vmlinux, names = sys.argv[1], sys.argv[2:]
+syms = {}
+for line in subprocess.run(["llvm-nm", vmlinux], capture_output=True, text=True).stdout.splitlines():
+    parts = line.split()
+    if len(parts) == 3:
+        syms[parts[2]] = int(parts[0], 16)
+start, stop = syms["__start_kprobe_blacklist"], syms["__stop_kprobe_blacklist"]
+for line in subprocess.run(["llvm-readelf", "-SW", vmlinux], capture_output=True, text=True).stdout.splitlines():
+    f = line.replace("[ ", "[").split()
+    if len(f) > 6 and f[0].startswith("[") and f[2] == "PROGBITS":
+        addr, off, size = int(f[3], 16), int(f[4], 16), int(f[5], 16)
+        if addr <= start and stop <= addr + size:
+            with open(vmlinux, "rb") as fh:
+                fh.seek(off + start - addr)
+                data = fh.read(stop - start)
+            break
+else:
+    sys.exit("no section holds the kprobe blacklist")
+addrs = set(struct.unpack("<%dQ" % (len(data) // 8), data))
+sys.exit(0 if all(n in syms and syms[n] in addrs for n in names) else 1)
+PY
+}
+check "bpf_throw, bpf_exceptions_throw and bpf_exceptions_return are on the kprobe blacklist" \
+	'blacklisted bpf_throw bpf_exceptions_throw bpf_exceptions_return'
+check "tracing programs cannot attach to bpf_throw (btf_id_deny)" \
+	'sed -n "/^BTF_SET_START(btf_id_deny)/,/^BTF_SET_END(btf_id_deny)/p" "$verifier_c" | grep -q "BTF_ID(func, bpf_throw)"'
 for fn in bpf_jit_emit_prologue bpf_jit_emit_restore_callee_saved; do
 	check "$fn (Rust) is defined" 'grep -qE " T $fn\$" <<<"$syms"'
 	check "$fn comes from a Rust unit" \

@@ -4,6 +4,11 @@
 
 Prints one line per check:
 name|load_ret|attach_err|ext_prog|target_prog|target_func|msg|run_prog|run_retval
+
+Usage: ext-checks.py prog_tests/exceptions.c [DIFFERENCES]
+
+A line of DIFFERENCES (same format, '#' comments) replaces upstream's check
+of the same name: our intended, documented differences.
 """
 import re
 import sys
@@ -20,11 +25,20 @@ pat = re.compile(
     r'bpf_program__fd\(skel->progs\.(\w+)\),\s*"(\w+)"\).*?\}\),\s*'
     r'"([^"]*)",\s*(0|\(\{\s*RUN_SUCCESS\((\w+),\s*(\d+)\);\s*\}\))\);',
     re.S)
+ours = {}
+if len(sys.argv) > 2:
+    for line in open(sys.argv[2]):
+        line = line.rstrip("\n")
+        if line and not line.startswith("#"):
+            ours[line.split("|")[0]] = line
 n = 0
 for m in pat.finditer(body):
     name, ret, aerr, ext, tgt, func, msg, _, run, rv = m.groups()
-    print("|".join([name, str(ERRNO[ret]), "1" if aerr == "true" else "0",
-                    ext, tgt, func, msg, run or "", rv or "0"]))
+    line = "|".join([name, str(ERRNO[ret]), "1" if aerr == "true" else "0",
+                     ext, tgt, func, msg, run or "", rv or "0"])
+    print(ours.pop(name, line))
     n += 1
+if ours:
+    sys.exit(f"differences name no upstream check: {', '.join(ours)}")
 if n != body.count("RUN_EXT("):
     sys.exit(f"parsed {n} of {body.count('RUN_EXT(')} RUN_EXT checks")

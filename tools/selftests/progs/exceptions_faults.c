@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Faults of BPF exceptions that stock 6.12.117 has, each as a program that
+ * our kernel must handle right. Annotated like upstream's
+ * progs/exceptions_fail.c and run by tools/selftests/exc_loader.c on pkt_v4
+ * (ctx->len is 54); `make faults-stock` runs the same programs on stock.
+ *
+ * dce_*: a static subprog that is only called under a const volatile flag,
+ * 0 at load time, is removed as dead code. When it lies before the
+ * exception callback (libbpf appends the callback after the subprogs the
+ * program calls), stock keeps the callback's old subprog index: a throw
+ * enters the wrong function, or one past the end of the program.
+ *
+ * *_range: with the default callback the cookie is the program's return
+ * value. Stock checks it against the program type's range only when the
+ * throw is verified in the main program's frame, not in a global subprog.
+ *
+ * freplace_target*: dead code removal does not move func_info_aux on
+ * stock either, so "Cannot replace static functions" is decided with the
+ * flags of another function (exceptions_faults_ext.checks).
+ *
+ * fexit_target: the functions that exceptions_faults_ext.checks attaches
+ * fexit programs to; a throw may unwind through some of them.
+ */
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include "bpf_misc.h"
+#include "bpf_experimental.h"
+
+const volatile int dead_flag;
+
+__noinline int throw_64_global(struct __sk_buff *ctx)
+{
+	if (ctx->len)
+		bpf_throw(64);
+	return 0;
+}
+
+__noinline int throw_1_global(struct __sk_buff *ctx)
+{
+	if (ctx->len)
+		bpf_throw(1);
+	return 0;
+}
+
+static __noinline int throw_64_static(struct __sk_buff *ctx)
+{
+	if (ctx->len)
+		bpf_throw(64);
+	return 0;
+}
+
+__noinline int global_calls_static_throw(struct __sk_buff *ctx)
+{
+	return throw_64_static(ctx);
+}
+
+SEC("cgroup_skb/ingress")
+__failure __msg("At program exit the register R1 has smin=64 smax=64 should have been in [0, 1]")
+int reject_global_throw_out_of_range(struct __sk_buff *ctx)
+{
+	return throw_64_global(ctx) ? 1 : 0;
+}
+
+SEC("cgroup_skb/ingress")
+__failure __msg("At program exit the register R1 has smin=64 smax=64 should have been in [0, 1]")
+int reject_global_static_throw_out_of_range(struct __sk_buff *ctx)
+{
+	return global_calls_static_throw(ctx) ? 1 : 0;
+}
+
+SEC("cgroup_skb/ingress")
+__failure __msg("At program exit the register R1 has smin=64 smax=64 should have been in [0, 1]")
+int reject_static_throw_out_of_range(struct __sk_buff *ctx)
+{
+	return throw_64_static(ctx) ? 1 : 0;
+}
+
+SEC("cgroup_skb/ingress")
+__success __retval(1)
+int accept_global_throw_in_range(struct __sk_buff *ctx)
+{
+	return throw_1_global(ctx) ? 0 : 0;
+}
+
+__noinline int tracing_throw_global(u64 x)
+{
+	if (x)
+		bpf_throw(64);
+	return 0;
+}
+
+SEC("fentry/bpf_fentry_test1")
+__failure __msg("At program exit the register R1 has smin=64 smax=64 should have been in [0, 0]")
+int reject_fentry_global_throw_out_of_range(u64 *ctx)
+{
+	return tracing_throw_global(ctx[0]) ? 0 : 0;
+}
+
+__noinline int dead_global(struct __sk_buff *ctx)
+{
+	return ctx->len + 2000;
+}
+
+/* Called with a scalar where its BTF says a pointer: "unreliable". */
+static __noinline int takes_ptr(int *p)
+{
+	if (!p)
+		return 0;
+	return 7;
+}
+
+SEC("tc")
+__success __retval(7)
+int freplace_target(struct __sk_buff *ctx)
+{
+	if (dead_flag)
+		return dead_global(ctx);
+	return takes_ptr((int *)(long)ctx->len);
+}
+
+SEC("tc")
+__success __retval(7)
+int freplace_target_no_dce(struct __sk_buff *ctx)
+{
+	if (ctx->len == 1)
+		return dead_global(ctx);
+	return takes_ptr((int *)(long)ctx->len);
+}
+
+static __noinline int fexit_throwing(struct __sk_buff *ctx)
+{
+	if (ctx->len)
+		bpf_throw(5);
+	return 0;
+}
+
+static __noinline int fexit_calls_throwing(struct __sk_buff *ctx)
+{
+	return fexit_throwing(ctx) + 1;
+}
+
+static __noinline int fexit_quiet(struct __sk_buff *ctx)
+{
+	return ctx->len;
+}
+
+SEC("tc")
+__success __retval(5)
+int fexit_target(struct __sk_buff *ctx)
+{
+	int r = fexit_quiet(ctx);
+
+	return fexit_calls_throwing(ctx) + r;
+}
+
+static __noinline int dead_static(struct __sk_buff *ctx)
+{
+	return ctx->len + 1000;
+}
+
+__noinline int dce_cb(u64 cookie)
+{
+	return cookie + 1;
+}
+
+static __noinline u64 cb_helper(u64 x)
+{
+	return x * 3;
+}
+
+__noinline int dce_cb_calls(u64 cookie)
+{
+	return cb_helper(cookie) + 2;
+}
+
+/* Stock jumps into cb_helper() and oopses: after the rest. */
+SEC("tcx/egress")
+__exception_cb(dce_cb_calls)
+__success __retval(128)
+int dce_callback_then_helper(struct __sk_buff *ctx)
+{
+	if (dead_flag)
+		return dead_static(ctx);
+	bpf_throw(42);
+	return 0;
+}
+
+/* The same shape, without dead code: both kernels agree. */
+SEC("tc")
+__exception_cb(dce_cb_calls)
+__success __retval(128)
+int no_dce_callback_then_helper(struct __sk_buff *ctx)
+{
+	if (ctx->len == 1)
+		return dead_static(ctx);
+	bpf_throw(42);
+	return 0;
+}
+
+/* Stock reads past func[] and oopses: last, in a section of its own. */
+SEC("tcx/ingress")
+__exception_cb(dce_cb)
+__success __retval(43)
+int dce_callback_after_dead_subprog(struct __sk_buff *ctx)
+{
+	if (dead_flag)
+		return dead_static(ctx);
+	bpf_throw(42);
+	return 0;
+}
+
+char _license[] SEC("license") = "GPL";

@@ -190,6 +190,14 @@ grep -q '^BPFEXC-END' "$log" || [ "$mode" = faults ] || {
 	tail -n 60 "$console" >&2
 	die "the guest did not finish ($secs s); test output in $log, console in $console"
 }
+# The guest's /init writes kernel messages while the tests run: they must
+# reach the console and none of the test output.
+if [ "$mode" != bench ] && [ "$mode" != faults ]; then
+	grep -q 'bpfexc: console noise' "$console" ||
+		die "the guest's kernel messages did not reach the console ($console)"
+	! grep -q 'console noise' "$log" ||
+		die "kernel messages in the test output ($log)"
+fi
 # A kernel warning or oops anywhere in the run fails it.
 if grep -qE 'WARNING:|BUG:|Oops|Call Trace:|bpf_throw: ' "$console"; then
 	grep -nE -A20 'WARNING:|BUG:|Oops|bpf_throw: ' "$console" | head -n 60 >&2

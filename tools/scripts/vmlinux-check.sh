@@ -11,6 +11,7 @@
 #
 # Usage: vmlinux-check.sh CACHEDIR
 set -uo pipefail
+cache=$1
 vmlinux=$1/build/linux-6.12/vmlinux
 rust_o=$1/build/linux-6.12/kernel/bpf/exceptions/rust/bpf_exceptions.o
 jit_c=$1/src/linux-source-6.12/arch/x86/net/bpf_jit_comp.c
@@ -93,6 +94,27 @@ check "bpf_throw, bpf_exceptions_throw and bpf_exceptions_return are on the kpro
 	'blacklisted bpf_throw bpf_exceptions_throw bpf_exceptions_return'
 check "tracing programs cannot attach to bpf_throw (btf_id_deny)" \
 	'sed -n "/^BTF_SET_START(btf_id_deny)/,/^BTF_SET_END(btf_id_deny)/p" "$verifier_c" | grep -q "BTF_ID(func, bpf_throw)"'
+# Indirect branch tracking: the unwinder jumps to the exception callback or
+# to bpf_exceptions_return; both must start with endbr64 (the JIT's entries
+# are checked by KUnit's jit_* cases). kCFI/FineIBT are excluded by Kconfig.
+if grep -q '^CONFIG_X86_KERNEL_IBT=y' "$cache/build/linux-6.12/.config"; then
+	check "bpf_exceptions_return starts with endbr64 (IBT)" \
+		'llvm-objdump -d --no-show-raw-insn --disassemble-symbols=bpf_exceptions_return "$vmlinux" |
+			grep -A1 "<bpf_exceptions_return>:" | tail -n 1 | grep -q endbr64'
+fi
+cfi_excluded() {
+	local tmp rc
+	tmp=$(mktemp -d)
+	cp "$cache/build/linux-6.12/.config" "$tmp/.config"
+	echo CONFIG_CFI_CLANG=y >>"$tmp/.config"
+	make -s -C "$cache/src/linux-source-6.12" O="$tmp" LLVM=1 olddefconfig >/dev/null 2>&1 &&
+		grep -q '^CONFIG_CFI_CLANG=y' "$tmp/.config" && grep -q '^CONFIG_RUST=y' "$tmp/.config" &&
+		! grep -q '^CONFIG_BPF_EXCEPTIONS_RUST=y' "$tmp/.config"
+	rc=$?
+	rm -rf "$tmp"
+	return $rc
+}
+check "with CONFIG_CFI_CLANG, Kconfig turns BPF_EXCEPTIONS_RUST off" cfi_excluded
 for fn in bpf_jit_emit_prologue bpf_jit_emit_restore_callee_saved; do
 	check "$fn (Rust) is defined" 'grep -qE " T $fn\$" <<<"$syms"'
 	check "$fn comes from a Rust unit" \

@@ -11,9 +11,8 @@
 //! [`ExceptionTable`]; the entry then restores the registers of the
 //! program's caller and jumps to the exception callback.
 
-use crate::unwind::{self, Func, Geometry, Map, Regs, SavedRegs, Stack, WalkError};
+use crate::unwind::{self, Func, Geometry, Map, Regs, SavedRegs, Stack};
 use core::ffi::c_int;
-use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox, KVec},
     bindings,
@@ -55,10 +54,11 @@ struct ThreadStack;
 
 impl Stack for ThreadStack {
     fn read(&self, addr: usize) -> u64 {
-        // SAFETY: `unwind` reads only words between the throwing function's
-        // stack pointer and `MAX_SPAN` above it: the frames it unwinds, live
-        // on this stack above our own frame, which nothing else writes while
-        // we read.
+        // SAFETY: `unwind` reads only words from the throwing function's
+        // stack pointer up to just past the last frame record it reaches,
+        // each record above the previous one and at most `MAX_SPAN` above
+        // that stack pointer: the frames it unwinds, live on this stack
+        // above our own frame, which nothing else writes while we read.
         unsafe { core::ptr::read(addr as *const u64) }
     }
 }
@@ -191,33 +191,6 @@ macro_rules! jmp_rax {
         "jmp __x86_indirect_thunk_rax"
     };
 }
-#[cfg(not(CONFIG_MITIGATION_RETHUNK))]
-macro_rules! ret {
-    () => {
-        "ret"
-    };
-}
-#[cfg(CONFIG_MITIGATION_RETHUNK)]
-macro_rules! ret {
-    () => {
-        "jmp __x86_return_thunk"
-    };
-}
-// An indirect jump must land on an endbr64 under IBT (the JITed callbacks
-// start with one).
-#[cfg(not(CONFIG_X86_KERNEL_IBT))]
-macro_rules! endbr {
-    () => {
-        ""
-    };
-}
-#[cfg(CONFIG_X86_KERNEL_IBT)]
-macro_rules! endbr {
-    () => {
-        "endbr64"
-    };
-}
-
 core::arch::global_asm!(
     ".pushsection .text",
     ".globl bpf_exceptions_throw",
@@ -243,53 +216,25 @@ core::arch::global_asm!(
     jmp_rax!(),
     "int3",
     ".size bpf_exceptions_throw, . - bpf_exceptions_throw",
-    // bpf_exceptions_return(cookie, slot): where bpf_exceptions_unwind()
-    // sends a throw that met foreign code. It returns the cookie to the
-    // caller of the frame whose return address is at `slot`, whose frame
-    // record lies just below it, as that frame's own `leave; ret` would.
-    // It switches stacks, so objtool gets an UNWIND_HINT_UNDEFINED (struct
-    // unwind_hint: ip, sp_offset, sp_reg, type, signal) and no function
-    // type, as for the kernel's own stack-switching entry code.
-    ".globl bpf_exceptions_return",
-    "bpf_exceptions_return:",
-    ".Lbpf_exceptions_return_hint:",
-    ".pushsection .discard.unwind_hints",
-    ".long .Lbpf_exceptions_return_hint - .",
-    ".short 0",
-    ".byte 0",
-    ".byte 0",
-    ".byte 0",
-    ".balign 4",
-    ".popsection",
-    endbr!(),
-    "lea rsp, [rsi - 8]",
-    "pop rbp",
-    "mov rax, rdi",
-    ret!(),
-    "int3",
     ".popsection",
     unwind = sym bpf_exceptions_unwind,
 );
-
-extern "C" {
-    fn bpf_exceptions_return();
-}
 
 /// Unwinds the BPF program that called `bpf_throw()`: replaces `*regs`
 /// with the callee-saved registers of the program's caller and returns the
 /// program's exception callback and the frame it is to return from.
 ///
 /// The verifier, the JIT and the attach checks leave no foreign frame
-/// between a throw and its boundary, and `bpf_throw()` cannot be traced. If
-/// a walk meets foreign code all the same, this warns once and returns the
-/// cookie to that code from the BPF function it called, with the registers
-/// it expects, which the frames below restored: the program ends in a
-/// defined way, as if that function had returned. What cannot happen
-/// without a corrupted stack (no table, a return address into
-/// `bpf_throw()` from outside the program that R2 names, a broken chain of
-/// frame records) stops the task with `BUG()`: nothing there can be
-/// trusted, and the code after the call of `bpf_throw()` was verified as a
-/// program exit, so there is nothing safe to return to.
+/// between a throw and its boundary, and `bpf_throw()` cannot be traced, so
+/// the walk cannot fail for a program that passed them. If it fails all the
+/// same (no table, a return address that is not the program's, a broken
+/// chain of frame records: a kernel bug), this reports why and stops the
+/// task with `BUG()`. Nothing safe is left to do: the code after the call
+/// of `bpf_throw()` was verified as a program exit; returning the cookie to
+/// a foreign caller (a trampoline) would hand it to BPF code verified to
+/// expect the exact value the callee returns; and skipping the foreign
+/// frame would give the program's caller registers that the foreign code
+/// may have changed.
 ///
 /// # Safety
 ///
@@ -311,12 +256,8 @@ unsafe extern "C" fn bpf_exceptions_unwind(
     };
     // SAFETY: `regs` is on our caller's stack, for us to read and write.
     let regs = unsafe { &mut *regs };
-    let (callback, fp) = match unwind_with(table, regs, sp, fp) {
-        Ok(fp) => (callback, fp),
-        Err(WalkError::Foreign { ip, slot }) if slot != sp => {
-            warn_once(ip);
-            (bpf_exceptions_return as usize, slot)
-        }
+    let fp = match unwind_with(table, regs, sp, fp) {
+        Ok(fp) => fp,
         Err(e) => {
             pr_emerg!("bpf_throw: cannot unwind: {:?}\n", e);
             stop();
@@ -338,26 +279,6 @@ unsafe extern "C" fn bpf_exceptions_unwind(
     // frames, `bpf_throw()` and the unwound BPF frames) is dead from then
     // on; none of it holds a lock or reference.
     Landing { callback, fp }
-}
-
-/// Reports, once, a throw that met foreign code at `ip`: see
-/// [`bpf_exceptions_unwind`]. Not inlined: a throw never comes here.
-#[inline(never)]
-#[cold]
-fn warn_once(ip: usize) {
-    static WARNED: AtomicBool = AtomicBool::new(false);
-    if WARNED.swap(true, Ordering::Relaxed) {
-        return;
-    }
-    pr_warn!(
-        "bpf_throw: WARNING: return address {:#x} is not the program's: returned the cookie to it\n",
-        ip
-    );
-    // SAFETY: Both may be called from any context.
-    unsafe {
-        bindings::dump_stack();
-        bindings::add_taint(bindings::TAINT_WARN, bindings::lockdep_ok_LOCKDEP_STILL_OK);
-    }
 }
 
 /// Stops the task: see [`bpf_exceptions_unwind`]. Inlined, so that objtool

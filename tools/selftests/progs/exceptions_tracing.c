@@ -8,6 +8,21 @@
 #include <bpf/bpf_helpers.h>
 #include "bpf_misc.h"
 
+/* The control: fentry and fexit load on an ordinary function. */
+SEC("fentry/bpf_fentry_test1")
+__success
+int fentry_control(void *ctx)
+{
+	return 0;
+}
+
+SEC("fexit/bpf_fentry_test1")
+__success
+int fexit_control(void *ctx)
+{
+	return 0;
+}
+
 SEC("fentry/bpf_throw")
 __failure
 int fentry_bpf_throw(void *ctx)

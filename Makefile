@@ -17,7 +17,7 @@ ROOT := $(CACHE)/root-$(ROOT_KEY)
 IN_ROOT := tools/scripts/in-root.sh $(ROOT) $(CACHE) $(CURDIR)
 
 .PHONY: all run-sample toolchain kernel stock bench check host-test kunit selftests test-bpf \
-	test-verifier hole-stock faults-stock clean-cache
+	test-verifier hole-stock faults-stock fuzz clean-cache
 
 all: run-sample
 
@@ -52,6 +52,13 @@ hole-stock: stock
 # cookies, tracing of bpf_throw(), fexit and freplace attachments).
 faults-stock: stock
 	@$(IN_ROOT) tools/scripts/guest.sh $(CACHE) faults stock-6.12
+
+# Differential fuzzing: N random programs from SEED on ours and stock
+# (make check runs seed 1 with 2000).
+N ?= 20000
+SEED ?= $(shell date +%s)
+fuzz: kernel
+	@$(IN_ROOT) tools/scripts/fuzz.sh $(CACHE) $(SEED) $(N)
 
 bench: kernel
 	@$(IN_ROOT) tools/scripts/bench.sh $(CACHE)

@@ -35,6 +35,8 @@ run "KUnit under kunit.py" tools/scripts/kunit.sh "$cache"
 run "upstream exceptions selftests in QEMU" tools/scripts/guest.sh "$cache" selftests
 run "lib/test_bpf in QEMU, ours and stock 6.12.117" tools/scripts/vs-stock.sh "$cache" test_bpf
 run "test_verifier in QEMU, ours and stock 6.12.117" tools/scripts/vs-stock.sh "$cache" test_verifier
+run "differential fuzzing, ours and stock 6.12.117 (seed 1, 2000 programs)" \
+	tools/scripts/fuzz.sh "$cache" 1 2000
 
 echo
 echo "== summary"

@@ -26,13 +26,17 @@
 #   test_verifier  tools/testing/selftests/bpf/test_verifier: each test's
 #              verdict and the summary are written to
 #              <work dir>/test_verifier.txt
+#   fuzz       tools/fuzz: each program of the BPF objects in $FUZZ_OBJ
+#              loaded on its own and run once on pkt_v4 (the ones listed
+#              in $FUZZ_OBJ/skip-BUILD are skipped); the results are
+#              written to <work dir>/fuzz.txt
 #   bench      tools/bench: guest instructions per run of each benchmark
 #              program, under -icount; written to <work dir>/bench.txt
 #
 # BUILD is the build directory under CACHEDIR/build: linux-6.12 (ours, the
 # default) or stock-6.12.
 #
-# Usage: guest.sh CACHEDIR sample|selftests|hole|faults|test_bpf|test_verifier|bench [BUILD]
+# Usage: guest.sh CACHEDIR sample|selftests|hole|faults|test_bpf|test_verifier|bench|fuzz [BUILD]
 set -euo pipefail
 
 cache=$1 mode=$2 which=${3:-linux-6.12}
@@ -134,6 +138,13 @@ copy_libs() {
 }
 case $mode in
 test_bpf) cp "$build/lib/test_bpf.ko" "$ir/tests/" ;;
+fuzz)
+	mkdir -p "$ir/tests/fuzz"
+	cp "$FUZZ_OBJ"/*.bpf.o "$ir/tests/fuzz/"
+	cp "$FUZZ_OBJ/skip-$which" "$ir/tests/fuzz/skip" 2>/dev/null || : >"$ir/tests/fuzz/skip"
+	cp "$obj/exc_loader" "$obj/pkt_v4.bin" "$ir/tests/"
+	copy_libs "$obj/exc_loader"
+	;;
 test_verifier)
 	cp "$obj/test_verifier" "$obj/bpf_testmod.ko" "$ir/tests/"
 	copy_libs "$obj/test_verifier"
@@ -185,7 +196,7 @@ timeout 1200 qemu-system-x86_64 -nodefaults -machine pc -cpu qemu64 -smp $smp -m
 	-append "console=ttyS0 loglevel=5 panic=-1 bpfexc.mode=$mode$append_extra" \
 	</dev/null >"$work/qemu.out" 2>&1 || true
 secs=$(($(date +%s) - start))
-grep -q '^BPFEXC-END' "$log" || [ "$mode" = faults ] || {
+grep -q '^BPFEXC-END' "$log" || [ "$mode" = faults ] || [ "$mode" = fuzz ] || {
 	tail -n 30 "$log" >&2
 	tail -n 60 "$console" >&2
 	die "the guest did not finish ($secs s); test output in $log, console in $console"
@@ -282,6 +293,20 @@ faults)
 		grep -E 'BUG:|Oops|WARNING:|RIP:' "$console" | head -n 8 | sed 's/^/    /'
 	fi
 	grep -q '^BPFEXC-END' "$log" || echo "  the guest did not finish: the run stopped there"
+	;;
+fuzz)
+	# Each program's result; a kernel that went down is reported with the
+	# program it was running.
+	tr -d '\r' <"$log" | sed -n 's/^BPFEXC-FUZZ //p' >"$work/fuzz.txt"
+	if ! grep -q '^BPFEXC-END' "$log"; then
+		last=$(tr -d '\r' <"$log" | sed -n 's/^BPFEXC-FUZZ-BEGIN //p' | tail -n 1)
+		echo "$last crashed" >>"$work/fuzz.txt"
+		echo "guest: the kernel went down running $last (console: $console)" >&2
+	fi
+	if [ $oops = 1 ]; then
+		last=$(tr -d '\r' <"$log" | sed -n 's/^BPFEXC-FUZZ-BEGIN //p' | tail -n 1)
+		echo "$last oops" >>"$work/fuzz.txt"
+	fi
 	;;
 test_bpf)
 	# The three suites' summaries and every failed test, as the guest

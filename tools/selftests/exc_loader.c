@@ -19,6 +19,14 @@
  *	level 2, attached when it loads, and when run_prog is given that
  *	program is run on PKT with the link in place.
  *
+ *   exc_loader each OBJ PKT [SKIP]
+ *	For differential fuzzing (tools/fuzz): every program of OBJ is loaded
+ *	on its own and, when it loads, run once on PKT; prints
+ *	"BPFEXC-FUZZ NAME load=ERR ret=RETVAL" (ret=- when it did not load),
+ *	or "BPFEXC-FUZZ NAME skipped" for the programs named in the file SKIP
+ *	(one per line). "BPFEXC-FUZZ-BEGIN NAME" before each load names the
+ *	program that was running if the kernel goes down.
+ *
  * Each check prints "BPFEXC-RESULT SUITE NAME ok" or
  * "BPFEXC-RESULT SUITE NAME FAIL: reason" followed by the verifier log.
  */
@@ -406,6 +414,96 @@ static int run_ext_checks(const char *suite, const char *target_path, const char
 	return failed != 0;
 }
 
+static bool listed(const char *path, const char *name)
+{
+	char line[256];
+	bool found = false;
+	FILE *in = path ? fopen(path, "r") : NULL;
+
+	while (in && !found && fgets(line, sizeof(line), in)) {
+		line[strcspn(line, "\n")] = 0;
+		found = !strcmp(line, name);
+	}
+	if (in)
+		fclose(in);
+	return found;
+}
+
+/* The last lines of the verifier log, without its statistics, on one line. */
+static const char *last_lines(char *log)
+{
+	static char out[600];
+	char *lines[4] = {};
+	size_t n = 0;
+
+	for (char *l = strtok(log, "\n"); l; l = strtok(NULL, "\n"))
+		if (strncmp(l, "processed ", 10) && strncmp(l, "verification time", 17)) {
+			memmove(lines, lines + 1, sizeof(lines) - sizeof(lines[0]));
+			lines[3] = l;
+		}
+	out[0] = 0;
+	for (int i = 0; i < 4; i++)
+		if (lines[i])
+			n += snprintf(out + n, n < sizeof(out) ? sizeof(out) - n : 0, "%s%s",
+				      n ? " | " : "", lines[i]);
+	return n ? out : "(no log)";
+}
+
+static int run_each(const char *path, const char *skip)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	struct bpf_program *p;
+	char **names = NULL;
+	int n = 0;
+
+	if (!obj) {
+		printf("BPFEXC-LOADFAIL cannot open %s\n", path);
+		return 1;
+	}
+	bpf_object__for_each_program(p, obj) {
+		names = realloc(names, (n + 1) * sizeof(*names));
+		names[n++] = strdup(bpf_program__name(p));
+	}
+	bpf_object__close(obj);
+	for (int i = 0; i < n; i++) {
+		struct bpf_program *prog = NULL;
+		int err, ret;
+
+		if (listed(skip, names[i])) {
+			printf("BPFEXC-FUZZ %s skipped\n", names[i]);
+			continue;
+		}
+		printf("BPFEXC-FUZZ-BEGIN %s\n", names[i]);
+		fflush(stdout);
+		obj = bpf_object__open_file(path, NULL);
+		if (!obj) {
+			printf("BPFEXC-LOADFAIL cannot open %s\n", path);
+			return 1;
+		}
+		bpf_object__for_each_program(p, obj) {
+			bool me = !strcmp(bpf_program__name(p), names[i]);
+
+			bpf_program__set_autoload(p, me);
+			if (me)
+				prog = p;
+		}
+		log_buf[0] = 0;
+		bpf_program__set_log_buf(prog, log_buf, sizeof(log_buf));
+		bpf_program__set_log_level(prog, 1);
+		err = bpf_object__load(obj);
+		if (err)
+			printf("BPFEXC-FUZZ %s load=%d ret=-\nBPFEXC-FUZZ-LOG %s %s\n", names[i], err,
+			       names[i], last_lines(log_buf));
+		else if (test_run(bpf_program__fd(prog), &ret))
+			printf("BPFEXC-FUZZ %s load=0 ret=run-failed\n", names[i]);
+		else
+			printf("BPFEXC-FUZZ %s load=0 ret=%u\n", names[i], (unsigned int)ret);
+		fflush(stdout);
+		bpf_object__close(obj);
+	}
+	return 0;
+}
+
 static int read_pkt(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -425,12 +523,19 @@ int main(int argc, char **argv)
 			return 1;
 		return run_spec(argv[2], argv[3]);
 	}
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "each")) {
+		if (read_pkt(argv[3]))
+			return 1;
+		libbpf_set_print(NULL);
+		return run_each(argv[2], argc == 5 ? argv[4] : NULL);
+	}
 	if (argc == 7 && !strcmp(argv[1], "ext")) {
 		if (read_pkt(argv[5]))
 			return 1;
 		return run_ext_checks(argv[2], argv[3], argv[4], argv[6]);
 	}
-	fprintf(stderr, "usage: %s spec SUITE OBJ PKT | ext SUITE TARGET_OBJ EXT_OBJ PKT CHECKS\n",
+	fprintf(stderr,
+		"usage: %s spec SUITE OBJ PKT | ext SUITE TARGET_OBJ EXT_OBJ PKT CHECKS | each OBJ PKT [SKIP]\n",
 		argv[0]);
 	return 2;
 }

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Compare the fuzz corpus's results on our kernel and on stock.
+
+Usage: compare.py EXPECT OURS STOCK FAILDIR
+
+EXPECT is gen.py's fuzz.expect; OURS and STOCK are the guests' fuzz.txt
+("NAME load=ERR ret=RET", "NAME skipped", "NAME crashed", "NAME oops").
+Every program must:
+- on ours, load or be rejected as the generator's model says, and return
+  what the model computed when it loads;
+- on stock (where it runs there), get the same verdict and return value as
+  on ours.
+The one documented difference: the model's 'hole' programs (a call of a
+global subprog that may throw while holding an RCU read section or an
+object), which stock loads and ours rejects; stock only runs them in
+`make hole-stock`. Each failing program's name and batch go to FAILDIR/list
+and its source, alone, to FAILDIR/NAME.c, ready to become a regression
+test; prints one line per failure and "fuzz: N passed, N failed".
+"""
+import os
+import sys
+
+
+def results(path):
+    out = {}
+    bad = []
+    for line in open(path):
+        f = line.split()
+        if len(f) < 2:
+            continue
+        name = f[0]
+        if f[1] in ("crashed", "oops"):
+            bad.append((name, f[1]))
+            continue
+        if f[1] == "skipped":
+            out[name] = "skipped"
+            continue
+        kv = dict(x.split("=", 1) for x in f[1:])
+        out[name] = (int(kv["load"]), kv["ret"])
+    return out, bad
+
+
+def main():
+    expect, ours_p, stock_p, faildir = sys.argv[1:5]
+    ours, ours_bad = results(ours_p)
+    stock, stock_bad = results(stock_p)
+    passed = failed = 0
+    fails = []
+    for name, how in ours_bad:
+        fails.append((name, f"our kernel {how} running it"))
+    for name, how in stock_bad:
+        fails.append((name, f"stock {how} running it (not a program stock should run)"))
+    bad_names = {n for n, _ in fails}
+    for line in open(expect):
+        name, batch, cls, ret, on_stock = line.strip().split("|")
+        why = None
+        o = ours.get(name)
+        s = stock.get(name)
+        if name in bad_names:
+            why = "see above"
+        elif o is None or o == "skipped":
+            why = "no result on our kernel"
+        elif cls == "ok" and o[0] != 0:
+            why = f"our kernel rejects it ({o[0]}), the model loads it"
+        elif cls == "ok" and o[1] != ret:
+            why = f"our kernel returns {o[1]}, the model {ret}"
+        elif cls in ("reject", "hole") and o[0] == 0:
+            why = f"our kernel loads it (returns {o[1]}), the model rejects it"
+        elif on_stock == "1":
+            if s is None or s == "skipped":
+                why = "no result on stock"
+            elif (s[0] == 0) != (o[0] == 0):
+                why = f"verdicts differ: ours {o[0]}, stock {s[0]}"
+            elif s[0] == 0 and s[1] != o[1]:
+                why = f"return values differ: ours {o[1]}, stock {s[1]}"
+        if why is None:
+            passed += 1
+        else:
+            fails.append((name, why))
+            failed += 1
+            bad_names.add(name)
+    failed += len(ours_bad) + len(stock_bad)
+    os.makedirs(faildir, exist_ok=True)
+    batches = {l.split("|")[0]: l.split("|")[1] for l in open(expect)}
+    single = os.path.join(os.path.dirname(expect), "single")
+    with open(os.path.join(faildir, "list"), "w") as out:
+        for name, why in fails:
+            out.write(f"{name}|{batches.get(name, '?')}|{why}\n")
+            src = os.path.join(single, name + ".c")
+            if os.path.exists(src):
+                with open(src) as i, open(os.path.join(faildir, name + ".c"), "w") as o:
+                    o.write(f"/* fuzz failure: {why} */\n" + i.read())
+    for name, why in fails[:40]:
+        print(f"  FAIL {name} ({batches.get(name, '?')}.c): {why}")
+    if len(fails) > 40:
+        print(f"  ... {len(fails) - 40} more in {faildir}/list")
+    print(f"fuzz: {passed} passed, {failed} failed")
+    return failed != 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

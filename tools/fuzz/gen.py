@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Random but plausible BPF programs that throw, for differential fuzzing.
+
+Usage: gen.py SEED COUNT OUTDIR [PER_FILE]
+
+Writes OUTDIR/fuzz_NNN.c (PER_FILE programs each, default 100), each
+program also alone as OUTDIR/single/<name>.c, and OUTDIR/fuzz.expect, one
+line per program:
+
+    name|file|class|retval|runs_on_stock
+
+Each program is a TC program p<i> (SEC("?tc"): exc_loader loads one at a
+time) whose main function reads ctx->len and hands a u32 down a random tree
+of static and global subprograms, up to depth 8. Each function mixes the
+value (with ctx->len, so that clang passes ctx on to every function: a
+global function whose ctx argument is dead gets an undefined R1 from its
+callers, which the verifier refuses), may throw a random cookie when the value meets a random condition (on its
+bits 16 and up, which the verifier cannot know, so that its verdict is the
+model's),
+may run a bpf_loop() callback (which may itself try to throw), and calls
+its children, each call maybe inside bpf_rcu_read_lock(), holding a
+bpf_obj_new() object or with preemption disabled, or under a const volatile
+flag that is 0 at load time (dead code). The main function may name a
+custom exception callback.
+
+The generator also evaluates every program: `class` says what a verifier
+should decide,
+
+    ok      loads on both kernels;
+    reject  rejected by both (a throw in a callback, or while holding
+            something, a global call with preemption disabled, a nested
+            RCU read section);
+    hole    stock loads it, ours rejects it: a call of a global subprog that
+            may throw while the caller holds an RCU read section or an
+            object (the hole our verifier closes; "may throw" counts throws
+            in code that dead code removal later drops, as our scan does);
+
+and `retval` what a run on pkt_v4 (ctx->len == 54) returns when it loads.
+runs_on_stock is 0 for programs stock must not run or load: hole programs
+(a throw there leaks on stock) and programs with a custom callback and
+subprogs, where dead code removal makes stock 6.12 enter the wrong
+callback or read past its function array (fixed by our patch 12).
+"""
+import os
+import random
+import sys
+
+M32 = 0xFFFFFFFF
+PKT_LEN = 54
+MAX_DEPTH = 8
+
+
+class Func:
+    def __init__(self, name, depth, is_global):
+        self.name = name
+        self.depth = depth
+        self.is_global = is_global
+        self.a = 0
+        self.b = 0
+        self.throw = None       # (m, r, cookie) or None
+        self.loop = None        # (n, d, throw or None)
+        self.calls = []         # Call
+        self.dead_only = False  # reached only through dead code
+
+
+class Call:
+    def __init__(self, child, k, wrap, dead):
+        self.child = child
+        self.k = k
+        self.wrap = wrap        # None, 'rcu', 'obj', 'preempt'
+        self.dead = dead
+
+
+class Thrown(Exception):
+    def __init__(self, cookie):
+        super().__init__()
+        self.cookie = cookie
+
+
+def run(f, x, decide):
+    """Runs f on x. decide(f) fixes f's throw condition on first visit."""
+    v = (x * f.a + f.b + PKT_LEN) & M32
+    if f.throw is not None:
+        m, r, c = decide(f, v)
+        if (v >> 16) % m == r:
+            raise Thrown(c)
+    if f.loop is not None:
+        n, d, _ = f.loop
+        for i in range(n):
+            v = (v + i * d) & M32
+    for c in f.calls:
+        if c.dead:
+            continue
+        v = (v + run(c.child, v ^ c.k, decide)) & M32
+    return v
+
+
+def may_throw(f):
+    return f.throw is not None or any(may_throw(c.child) for c in f.calls)
+
+
+def verdict(main):
+    """(ours, stock): 'ok' or 'reject'."""
+    ours = stock = 'ok'
+
+    def walk(f, held):
+        nonlocal ours, stock
+        if f.throw is not None and held:
+            ours = stock = 'reject'
+        if f.loop is not None and f.loop[2] is not None:
+            ours = stock = 'reject'
+        for c in f.calls:
+            if c.dead:
+                continue
+            if c.wrap == 'rcu' and 'rcu' in held:
+                # 6.12: "nested rcu read lock"
+                ours = stock = 'reject'
+            h = held | ({c.wrap} if c.wrap else set())
+            if c.child.is_global:
+                if 'preempt' in h:
+                    ours = stock = 'reject'
+                elif h and may_throw(c.child):
+                    ours = 'reject'
+                walk(c.child, set())
+            else:
+                walk(c.child, h)
+
+    walk(main, set())
+    return ours, stock
+
+
+def gen_program(rng, idx):
+    p = f"p{idx}"
+    funcs = []
+    main = Func(p, 0, False)
+    funcs.append(main)
+    nsub = rng.choice([0, 1, 2, 3, 4, 5, 6, 8, 10])
+    for j in range(nsub):
+        parent = rng.choice([f for f in funcs if f.depth < MAX_DEPTH])
+        f = Func(f"{p}_f{j}", parent.depth + 1, rng.random() < 0.4)
+        wrap = rng.choice([None] * 6 + ['rcu', 'obj', 'preempt'])
+        dead = rng.random() < 0.12
+        parent.calls.append(Call(f, rng.randrange(1 << 16), wrap, dead))
+        funcs.append(f)
+    for f in funcs:
+        f.a = rng.randrange(1, 1 << 12)
+        f.b = rng.randrange(1 << 16)
+        if rng.random() < 0.45:
+            f.throw = (rng.choice([2, 3, 5, 7]), None, rng.randrange(1, 1 << 30))
+        if rng.random() < 0.12:
+            lt = None
+            if rng.random() < 0.3:
+                lt = (rng.choice([2, 3]), rng.randrange(2), rng.randrange(1, 1 << 20))
+            f.loop = (rng.randrange(1, 8), rng.randrange(1, 100), lt)
+
+    def mark_dead(f, dead):
+        f.dead_only = dead
+        for c in f.calls:
+            mark_dead(c.child, dead or c.dead)
+    mark_dead(main, False)
+
+    # Throw conditions: fire about a third of the time where reached.
+    def decide(f, v):
+        m, r, c = f.throw
+        if r is None:
+            r = (v >> 16) % m if rng.random() < 0.35 else ((v >> 16) % m + 1) % m
+            f.throw = (m, r, c)
+        return f.throw
+    cb = None
+    if rng.random() < 0.3:
+        cb = (rng.randrange(1, 5), rng.randrange(1 << 10))
+    try:
+        ret = run(main, PKT_LEN, decide)
+    except Thrown as t:
+        ret = t.cookie & M32
+        if cb is not None:
+            ret = (t.cookie * cb[0] + cb[1]) & M32
+    # Throw sites not reached get a condition too.
+    for f in funcs:
+        if f.throw is not None and f.throw[1] is None:
+            m, _, c = f.throw
+            f.throw = (m, rng.randrange(m), c)
+
+    ours, stock = verdict(main)
+    if ours == stock:
+        cls = ours
+    elif ours == 'reject' and stock == 'ok':
+        cls = 'hole'
+    else:
+        raise AssertionError("model: ours accepts what stock rejects")
+    # Stock 6.12 keeps a stale exception callback index when dead code
+    # removal drops a subprog before it (our patch 12): flag-guarded code,
+    # or code after a throw that the verifier proves always fires. It then
+    # oopses at load or enters the wrong function: no custom callback with
+    # subprogs on stock.
+    on_stock = int(cls != 'hole' and not (cb is not None and nsub > 0))
+
+    # The C source: callees before callers.
+    out = []
+    for f in sorted(funcs[1:], key=lambda f: -f.depth):
+        out.append(emit_func(f, p))
+    out.append(emit_main(main, p, cb))
+    return "\n".join(out), (p, cls, ret if cls == 'ok' else '-', on_stock)
+
+
+def emit_body(f, p):
+    lines = []
+    if f.loop is not None:
+        n, d, lt = f.loop
+        lines.append("\tu32 v;\n")
+        lines.append(f"\tv = x * {f.a}u + {f.b}u + ctx->len;\n")
+    else:
+        lines.append(f"\tu32 v = x * {f.a}u + {f.b}u + ctx->len;\n")
+    if f.throw is not None:
+        m, r, c = f.throw
+        lines.append(f"\tif ((v >> 16) % {m} == {r})\n\t\tbpf_throw({c});\n")
+    if f.loop is not None:
+        lines.append(f"\tbpf_loop({f.loop[0]}, {f.name}_loop, &v, 0);\n")
+    for c in f.calls:
+        call = f"v += {c.child.name}(ctx, v ^ {c.k}u);"
+        if c.wrap == 'rcu':
+            call = f"bpf_rcu_read_lock();\n\t\t{call}\n\t\tbpf_rcu_read_unlock();"
+        elif c.wrap == 'preempt':
+            call = f"bpf_preempt_disable();\n\t\t{call}\n\t\tbpf_preempt_enable();"
+        elif c.wrap == 'obj':
+            call = ("struct fz_obj *o = bpf_obj_new(typeof(*o));\n\n"
+                    "\t\tif (!o)\n\t\t\treturn 0;\n"
+                    f"\t\t{call}\n\t\tbpf_obj_drop(o);")
+        if c.dead:
+            lines.append(f"\tif (fz_off) {{\n\t\t{call}\n\t}}\n")
+        else:
+            lines.append(f"\t{{\n\t\t{call}\n\t}}\n")
+    lines.append("\treturn v;\n")
+    return "".join(lines)
+
+
+def emit_loop(f):
+    n, d, lt = f.loop
+    body = f"\t*v += idx * {d};\n"
+    if lt is not None:
+        m, r, c = lt
+        body += f"\tif (*v % {m} == {r})\n\t\tbpf_throw({c});\n"
+    return (f"static int {f.name}_loop(u64 idx, void *data)\n{{\n"
+            f"\tu32 *v = data;\n\n{body}\treturn 0;\n}}\n\n")
+
+
+def emit_func(f, p):
+    link = "" if f.is_global else "static "
+    pre = emit_loop(f) if f.loop is not None else ""
+    return (f"{pre}{link}__noinline int {f.name}(struct __sk_buff *ctx, u32 x)\n{{\n"
+            f"{emit_body(f, p)}}}\n")
+
+
+def emit_main(f, p, cb):
+    pre = emit_loop(f) if f.loop is not None else ""
+    tag = ""
+    if cb is not None:
+        pre += (f"__noinline int {p}_cb(u64 cookie)\n{{\n"
+                f"\treturn cookie * {cb[0]} + {cb[1]};\n}}\n\n")
+        tag = f"__exception_cb({p}_cb)\n"
+    return (f"{pre}SEC(\"?tc\")\n{tag}int {p}(struct __sk_buff *ctx)\n{{\n"
+            f"\tu32 x = ctx->len;\n{emit_body(f, p)}}}\n")
+
+
+HEADER = """// SPDX-License-Identifier: GPL-2.0
+/* Generated by tools/fuzz/gen.py: seed %d, programs %d to %d. */
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include "bpf_misc.h"
+#include "bpf_experimental.h"
+
+struct fz_obj {
+	long v;
+};
+
+/* 0 at load time: what it guards is dead code. */
+const volatile int fz_off;
+
+char _license[] SEC("license") = "GPL";
+
+"""
+
+
+def main():
+    seed, count, outdir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    per_file = int(sys.argv[4]) if len(sys.argv) > 4 else 100
+    rng = random.Random(seed)
+    os.makedirs(outdir, exist_ok=True)
+    expect = []
+    for start in range(0, count, per_file):
+        end = min(count, start + per_file)
+        fname = f"fuzz_{start // per_file:03d}"
+        parts = [HEADER % (seed, start, end - 1)]
+        for i in range(start, end):
+            src, (name, cls, ret, on_stock) = gen_program(rng, i)
+            parts.append(src + "\n")
+            expect.append(f"{name}|{fname}|{cls}|{ret}|{on_stock}")
+            # Each program on its own too, to keep as a regression test.
+            os.makedirs(os.path.join(outdir, "single"), exist_ok=True)
+            with open(os.path.join(outdir, "single", name + ".c"), "w") as one:
+                one.write(HEADER % (seed, i, i) + src)
+        with open(os.path.join(outdir, fname + ".c"), "w") as out:
+            out.write("".join(parts))
+    with open(os.path.join(outdir, "fuzz.expect"), "w") as out:
+        out.write("\n".join(expect) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Differential fuzzing of the verifier and the unwinder (run inside the
+# build root): tools/fuzz/gen.py writes COUNT random programs from SEED,
+# clang compiles them, and the guest loads and runs each on our kernel and
+# on stock; tools/fuzz/compare.py checks every verdict and return value
+# against the other kernel and the generator's model.
+#
+# Usage: fuzz.sh CACHEDIR SEED COUNT
+set -euo pipefail
+
+cache=$1 seed=$2 count=$3
+repo=$(pwd)
+tree=$cache/src/linux-source-6.12
+self=$tree/tools/testing/selftests/bpf
+dir=$cache/fuzz/seed-$seed-n$count
+die() { echo "fuzz: error: $*" >&2; exit 1; }
+
+"$(dirname "$0")/stock.sh" "$cache" >/dev/null || die "cannot build the stock kernel"
+rm -rf "$dir"
+mkdir -p "$dir/src" "$dir/obj"
+python3 "$repo/tools/fuzz/gen.py" "$seed" "$count" "$dir/src"
+bpftool btf dump file "$cache/build/linux-6.12/vmlinux" format c >"$dir/obj/vmlinux.h"
+start=$(date +%s)
+ls "$dir"/src/*.c | xargs -P "$(nproc)" -I{} sh -c '
+	f={}; b=$(basename "$f" .c)
+	clang -g -O2 --target=bpf -mcpu=v3 -mlittle-endian -D__TARGET_ARCH_x86 \
+		-Wall -Werror -Wno-compare-distinct-pointer-types \
+		-I"$0/obj" -I"$1" -I"$1/progs" -I"$2/tools/include/uapi" \
+		-idirafter /usr/include/x86_64-linux-gnu -c "$f" -o "$0/obj/$b.bpf.o"' \
+	"$dir" "$self" "$tree" || die "clang failed on the generated programs in $dir/src"
+# Stock runs neither the hole programs nor those that make it enter the
+# wrong exception callback (dead code with a custom callback).
+awk -F'|' '$5 == 0 { print $1 }' "$dir/src/fuzz.expect" >"$dir/obj/skip-stock-6.12"
+echo "fuzz: $count programs from seed $seed compiled in $(($(date +%s) - start)) s;" \
+	"$(awk -F'|' '{ n[$3]++ } END { printf "%d ok, %d reject, %d hole", n["ok"], n["reject"], n["hole"] }' "$dir/src/fuzz.expect")"
+for which in linux-6.12 stock-6.12; do
+	start=$(date +%s)
+	FUZZ_OBJ=$dir/obj tools/scripts/guest.sh "$cache" fuzz "$which" ||
+		echo "fuzz: the $which guest failed" >&2
+	cp "$cache/guest/fuzz-$which/fuzz.txt" "$dir/$which.txt" 2>/dev/null || : >"$dir/$which.txt"
+	echo "fuzz: $which ran them in $(($(date +%s) - start)) s"
+done
+python3 "$repo/tools/fuzz/compare.py" "$dir/src/fuzz.expect" "$dir/linux-6.12.txt" \
+	"$dir/stock-6.12.txt" "$dir/failures"

@@ -92,6 +92,8 @@ impl<'a> CallGraph<'a> {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
     use super::*;
 
     fn graph(n: usize, calls: &[(usize, usize)], throws: &[usize]) -> SubprogSet {
@@ -165,5 +167,40 @@ mod tests {
         let mut s = SubprogSet::new();
         s.insert(MAX_SUBPROGS);
         assert!(!s.contains(MAX_SUBPROGS));
+    }
+
+    /// Random graphs (cycles, self calls, repeated edges) against a plain
+    /// search from each subprog for a reachable thrower.
+    #[test]
+    fn random_graphs_match_a_search() {
+        let mut x = 0x1234_5678_9abc_def1u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..5_000 {
+            let n = 1 + (next() % 40) as usize;
+            let mut calls = std::vec::Vec::new();
+            for _ in 0..(next() % (3 * n as u64 + 1)) {
+                calls.push(((next() % n as u64) as usize, (next() % n as u64) as usize));
+            }
+            let throws: std::vec::Vec<usize> = (0..n).filter(|_| next() % 6 == 0).collect();
+            let t = graph(n, &calls, &throws);
+            for s in 0..n {
+                let mut seen = std::vec![false; n];
+                let mut todo = std::vec![s];
+                let mut want = false;
+                while let Some(v) = todo.pop() {
+                    if std::mem::replace(&mut seen[v], true) {
+                        continue;
+                    }
+                    want |= throws.contains(&v);
+                    todo.extend(calls.iter().filter(|c| c.0 == v).map(|c| c.1));
+                }
+                assert_eq!(t.contains(s), want, "{n} {calls:?} {throws:?} at {s}");
+            }
+        }
     }
 }

@@ -567,4 +567,101 @@ mod tests {
         assert_eq!(map.find(0x100_0050), None);
         assert_eq!(map.find(0x200_0100), None);
     }
+
+    /// xorshift64*: deterministic randomness for the property tests.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    fn random_saved(rng: &mut Rng) -> SavedRegs {
+        SavedRegs((rng.next() & 0x1f) as u8)
+    }
+
+    /// Random programs (1 to 9 functions, random save sets, random sizes
+    /// and places, main anywhere) and random call chains of depth 0 to 8,
+    /// functions repeating: every throw unwinds to the main function's
+    /// frame and gives the caller back every register.
+    #[test]
+    fn random_programs_and_chains_unwind() {
+        let mut rng = Rng(0x5eed_1234_abcd_0001);
+        for round in 0..20_000 {
+            let n = 1 + rng.below(9);
+            // Ranges apart, adjacent, or far (coarse granules), then
+            // handed to the functions in random order.
+            let mut ranges = Vec::new();
+            let mut at = 0x10_0000 + 64 * rng.below(1 << 10);
+            for _ in 0..n {
+                let len = 64 * (1 + rng.below(40));
+                ranges.push((at, at + len));
+                at += len + 64 * [0, 1, 7, 1 << 14][rng.below(4)];
+            }
+            for i in (1..n).rev() {
+                ranges.swap(i, rng.below(i + 1));
+            }
+            let funcs: Vec<Func> = ranges
+                .iter()
+                .enumerate()
+                .map(|(i, &(start, end))| Func {
+                    start,
+                    end,
+                    saved: random_saved(&mut rng),
+                    main: i == 0,
+                })
+                .collect();
+            let depth = rng.below(9);
+            let mut chain: Vec<usize> = (0..depth)
+                .map(|_| if n > 1 { 1 + rng.below(n - 1) } else { 0 })
+                .filter(|&f| f != 0)
+                .collect();
+            chain.push(0);
+            let (got, t) = run(&funcs, &chain);
+            assert_eq!(got, Ok((t.main_fp, CALLER)), "round {round}: {chain:?}");
+        }
+    }
+
+    /// Random words on the stack and random registers: the walk always
+    /// ends, with an answer or an error, reads only inside the frames it
+    /// may read, and never panics.
+    #[test]
+    fn random_stacks_end_and_stay_in_bounds() {
+        let mut rng = Rng(0x0bad_5eed_0000_0002);
+        let funcs = program(&[&[Saved::Rbx], &[], &[Saved::R12, Saved::R15], &[Saved::R13]]);
+        let map = map_of(&funcs, &mut Vec::new());
+        let sp = 0x8000usize;
+        for _ in 0..20_000 {
+            let mut s = FakeStack::default();
+            // Each word: a return address into a function, a frame
+            // pointer nearby (maybe going down), or noise.
+            for w in 0..(MAX_SPAN / WORD + 8) {
+                let v = match rng.below(4) {
+                    0 => (funcs[rng.below(funcs.len())].start + 8 * rng.below(16)) as u64,
+                    1 => (sp + 8 * rng.below(MAX_SPAN / WORD + 16)) as u64,
+                    2 => (sp + 8 * w + 8 * rng.below(64)) as u64,
+                    _ => rng.next(),
+                };
+                s.put(sp + w * WORD, v);
+            }
+            let fp = sp + 8 * (1 + rng.below(64));
+            let mut regs = CALLER;
+            let _ = unwind(&s, &map, &mut regs, sp, fp);
+            let reads = s.reads.borrow();
+            // A frame record at most MAX_SPAN above, and the five-word save
+            // area just above the record below it.
+            assert!(reads
+                .iter()
+                .all(|&a| a >= sp && a < sp + MAX_SPAN + 8 * WORD));
+            assert!(reads.len() <= MAX_SPAN / WORD + 8);
+        }
+    }
 }

@@ -17,7 +17,7 @@ ROOT := $(CACHE)/root-$(ROOT_KEY)
 IN_ROOT := tools/scripts/in-root.sh $(ROOT) $(CACHE) $(CURDIR)
 
 .PHONY: all run-sample toolchain kernel stock bench check host-test kunit selftests test-bpf \
-	test-verifier hole-stock faults-stock fuzz clean-cache
+	test-verifier hole-stock faults-stock fuzz check-debug clean-cache
 
 all: run-sample
 
@@ -71,6 +71,11 @@ test-verifier: kernel
 
 check: kernel
 	@tools/scripts/check.sh "$(IN_ROOT)" $(CACHE)
+
+# The same tree with KASAN, kmemleak, lockdep (PROVE_RCU),
+# DEBUG_ATOMIC_SLEEP and UBSAN: KUnit and the guest suites on it.
+check-debug: kernel
+	@tools/scripts/check-debug.sh "$(IN_ROOT)" $(CACHE)
 
 clean-cache:
 	rm -rf $(CACHE)

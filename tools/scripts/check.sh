@@ -33,6 +33,7 @@ run "host tests (cargo test)" tools/scripts/host-test.sh "$cache"
 run "vmlinux contents" tools/scripts/vmlinux-check.sh "$cache"
 run "KUnit under kunit.py" tools/scripts/kunit.sh "$cache"
 run "upstream exceptions selftests in QEMU" tools/scripts/guest.sh "$cache" selftests
+run "stress: throws on 4 CPUs, in softirq and nested" tools/scripts/guest.sh "$cache" stress
 run "lib/test_bpf in QEMU, ours and stock 6.12.117" tools/scripts/vs-stock.sh "$cache" test_bpf
 run "test_verifier in QEMU, ours and stock 6.12.117" tools/scripts/vs-stock.sh "$cache" test_verifier
 run "differential fuzzing, ours and stock 6.12.117 (seed 1, 2000 programs)" \

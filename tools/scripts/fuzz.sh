@@ -35,11 +35,21 @@ ls "$dir"/src/*.c | xargs -P "$(nproc)" -I{} sh -c '
 awk -F'|' '$5 == 0 { print $1 }' "$dir/src/fuzz.expect" >"$dir/obj/skip-stock-6.12"
 echo "fuzz: $count programs from seed $seed compiled in $(($(date +%s) - start)) s;" \
 	"$(awk -F'|' '{ n[$3]++ } END { printf "%d ok, %d reject, %d hole", n["ok"], n["reject"], n["hole"] }' "$dir/src/fuzz.expect")"
+# One guest boot per 40 objects (4000 programs), well within its timeout.
 for which in linux-6.12 stock-6.12; do
 	start=$(date +%s)
-	FUZZ_OBJ=$dir/obj tools/scripts/guest.sh "$cache" fuzz "$which" ||
-		echo "fuzz: the $which guest failed" >&2
-	cp "$cache/guest/fuzz-$which/fuzz.txt" "$dir/$which.txt" 2>/dev/null || : >"$dir/$which.txt"
+	: >"$dir/$which.txt"
+	ls "$dir"/obj/*.bpf.o | split -l 40 - "$dir/group-"
+	for group in "$dir"/group-*; do
+		rm -rf "$dir/run"
+		mkdir -p "$dir/run"
+		xargs -a "$group" cp -t "$dir/run"
+		cp "$dir/obj/skip-stock-6.12" "$dir/run/"
+		FUZZ_OBJ=$dir/run tools/scripts/guest.sh "$cache" fuzz "$which" ||
+			echo "fuzz: the $which guest failed" >&2
+		cat "$cache/guest/fuzz-$which/fuzz.txt" >>"$dir/$which.txt" 2>/dev/null || true
+	done
+	rm -f "$dir"/group-*
 	echo "fuzz: $which ran them in $(($(date +%s) - start)) s"
 done
 python3 "$repo/tools/fuzz/compare.py" "$dir/src/fuzz.expect" "$dir/linux-6.12.txt" \

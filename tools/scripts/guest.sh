@@ -30,13 +30,18 @@
 #              loaded on its own and run once on pkt_v4 (the ones listed
 #              in $FUZZ_OBJ/skip-BUILD are skipped); the results are
 #              written to <work dir>/fuzz.txt
+#   stress     tools/stress: 10^6 throws on all 4 CPUs at once under
+#              BPF_PROG_TEST_RUN, XDP and tc programs that throw in softirq
+#              on packets over lo, a throwing fentry program nested in all
+#              of them, programs loaded and freed meanwhile; then the
+#              program and map counts, and kmemleak on a debug kernel
 #   bench      tools/bench: guest instructions per run of each benchmark
 #              program, under -icount; written to <work dir>/bench.txt
 #
 # BUILD is the build directory under CACHEDIR/build: linux-6.12 (ours, the
 # default) or stock-6.12.
 #
-# Usage: guest.sh CACHEDIR sample|selftests|hole|faults|test_bpf|test_verifier|bench|fuzz [BUILD]
+# Usage: guest.sh CACHEDIR sample|selftests|hole|faults|test_bpf|test_verifier|bench|fuzz|stress [BUILD]
 set -euo pipefail
 
 cache=$1 mode=$2 which=${3:-linux-6.12}
@@ -100,6 +105,8 @@ python3 "$repo/tools/selftests/ext-checks.py" "$self/prog_tests/exceptions.c" \
 	"$repo/tools/selftests/exceptions_ext.differences" >"$obj/exceptions_ext.checks" ||
 	die "cannot read the RUN_EXT checks of prog_tests/exceptions.c"
 clang -O2 -Wall -Werror "$repo/tools/selftests/exc_loader.c" -lbpf -o "$obj/exc_loader"
+bpf_cc -c "$repo/tools/stress/stress.bpf.c" -o "$obj/stress.bpf.o"
+clang -O2 -Wall -Werror "$repo/tools/stress/stress.c" -lbpf -lpthread -o "$obj/stress"
 # Each spec suite has one check per program of its object.
 for suite in exceptions_fail exceptions_assert exceptions_hole exceptions_faults exceptions_tracing; do
 	bpftool gen skeleton "$obj/$suite.bpf.o" name "$suite" |
@@ -127,7 +134,7 @@ fi
 ir=$work/initramfs
 mkdir -p "$ir"/{bin,sbin,lib64,proc,sys,dev,tmp,tests,sample}
 cp /bin/busybox "$ir/bin/busybox"
-for app in sh mount mkdir cat echo sed grep reboot sleep wc head tr insmod dmesg; do
+for app in sh mount mkdir cat echo sed grep reboot sleep wc head tr insmod dmesg ifconfig; do
 	ln -s busybox "$ir/bin/$app"
 done
 copy_libs() {
@@ -144,6 +151,10 @@ fuzz)
 	cp "$FUZZ_OBJ/skip-$which" "$ir/tests/fuzz/skip" 2>/dev/null || : >"$ir/tests/fuzz/skip"
 	cp "$obj/exc_loader" "$obj/pkt_v4.bin" "$ir/tests/"
 	copy_libs "$obj/exc_loader"
+	;;
+stress)
+	cp "$obj/stress" "$obj/stress.bpf.o" "$ir/tests/"
+	copy_libs "$obj/stress"
 	;;
 test_verifier)
 	cp "$obj/test_verifier" "$obj/bpf_testmod.ko" "$ir/tests/"
@@ -210,8 +221,8 @@ if [ "$mode" != bench ] && [ "$mode" != faults ]; then
 		die "kernel messages in the test output ($log)"
 fi
 # A kernel warning or oops anywhere in the run fails it.
-if grep -qE 'WARNING:|BUG:|Oops|Call Trace:|bpf_throw: ' "$console"; then
-	grep -nE -A20 'WARNING:|BUG:|Oops|bpf_throw: ' "$console" | head -n 60 >&2
+if grep -qE 'WARNING:|BUG:|Oops|UBSAN:|Call Trace:|bpf_throw: ' "$console"; then
+	grep -nE -A20 'WARNING:|BUG:|Oops|UBSAN:|bpf_throw: ' "$console" | head -n 60 >&2
 	oops=1
 else
 	oops=0
@@ -225,6 +236,8 @@ sample)
 	;;
 selftests)
 	passed=0 failed=0
+	suffix=
+	[ "$which" = linux-6.12 ] || suffix=" ($which)"
 	while read -r name want; do
 		got=$(tr -d '\r' <"$log" | sed -n "s/^BPFEXC-RESULT exceptions $name \(.*\)$/\1/p" | head -n 1)
 		if [ "$got" = "$want" ]; then
@@ -238,7 +251,14 @@ selftests)
 		tr -d '\r' <"$log" | sed -n '/^BPFEXC-LOADFAIL/,/^BPFEXC-LOADEND/p' | tail -n 40
 	fi
 	[ $oops = 0 ] || { echo "  FAIL kernel warning or oops during the run"; failed=$((failed + 1)); }
-	echo "selftests exceptions: $passed passed, $failed failed"
+	# A debug kernel's kmemleak scan after the suites.
+	leaks=$(tr -d '\r' <"$log" | sed -n 's/^BPFEXC-KMEMLEAK //p')
+	if [ -n "$leaks" ] && [ "$leaks" != 0 ]; then
+		echo "  FAIL kmemleak reports $leaks unreferenced objects:"
+		tr -d '\r' <"$log" | sed -n '/^BPFEXC-KMEMLEAK-BEGIN/,/^BPFEXC-KMEMLEAK-END/p' | head -n 40
+		failed=$((failed + 1))
+	fi
+	echo "selftests exceptions${suffix}: $passed passed, $failed failed"
 	all_failed=$failed
 	for suite in exceptions_fail exceptions_assert exceptions_ext exceptions_hole \
 		exceptions_hole_ext exceptions_faults exceptions_faults_ext tracing xlated; do
@@ -263,7 +283,7 @@ selftests)
 			 show { print "  " $0 }' | head -n 80
 		[ "$(grep -c . <<<"$results")" = "$want" ] ||
 			echo "  FAIL $suite: $(grep -c . <<<"$results") results for $want checks"
-		echo "selftests $suite: $passed passed, $failed failed"
+		echo "selftests $suite${suffix}: $passed passed, $failed failed"
 		all_failed=$((all_failed + failed))
 	done
 	[ "$all_failed" = 0 ]
@@ -293,6 +313,25 @@ faults)
 		grep -E 'BUG:|Oops|WARNING:|RIP:' "$console" | head -n 8 | sed 's/^/    /'
 	fi
 	grep -q '^BPFEXC-END' "$log" || echo "  the guest did not finish: the run stopped there"
+	;;
+stress)
+	results=$(tr -d '\r' <"$log" | sed -n 's/^BPFEXC-RESULT stress //p')
+	tr -d '\r' <"$log" | grep -E '^# ' | sed 's/^/  /'
+	passed=$(grep -c ' ok$' <<<"$results" || true)
+	failed=$(grep -c ' FAIL' <<<"$results" || true)
+	grep ' FAIL' <<<"$results" | sed 's/^/  FAIL /' || true
+	[ "$passed" -ge 9 ] || { echo "  FAIL only $passed checks reported"; failed=$((failed + 1)); }
+	leaks=$(tr -d '\r' <"$log" | sed -n 's/^BPFEXC-KMEMLEAK //p')
+	if [ -n "$leaks" ] && [ "$leaks" != 0 ]; then
+		echo "  FAIL kmemleak reports $leaks unreferenced objects:"
+		tr -d '\r' <"$log" | sed -n '/^BPFEXC-KMEMLEAK-BEGIN/,/^BPFEXC-KMEMLEAK-END/p' | head -n 40
+		failed=$((failed + 1))
+	fi
+	[ $oops = 0 ] || { echo "  FAIL kernel warning or oops during the run"; failed=$((failed + 1)); }
+	suffix=
+	[ "$which" = linux-6.12 ] || suffix=" ($which)"
+	echo "stress$suffix: $passed passed, $failed failed"
+	[ "$failed" = 0 ]
 	;;
 fuzz)
 	# Each program's result; a kernel that went down is reported with the

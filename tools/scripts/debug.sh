@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the debug kernel: our tree (as make kernel prepared it) with
+# tools/config/bpf_exceptions.config plus tools/config/debug.config (KASAN,
+# kmemleak, lockdep with PROVE_RCU, DEBUG_ATOMIC_SLEEP, UBSAN), in its own
+# build directory (run inside the build root).
+#
+# Usage: debug.sh CACHEDIR
+set -euo pipefail
+
+cache=$1
+repo=$(pwd)
+tree=$cache/src/linux-source-6.12
+build=$cache/build/debug-6.12
+
+. "$(dirname "$0")/lib.sh"
+
+say() { echo "debug: $*"; }
+die() { echo "debug: error: $*" >&2; exit 1; }
+
+mkdir -p "$build"
+fragment=$build/debug.fragment
+cat "$repo/tools/config/bpf_exceptions.config" "$repo/tools/config/debug.config" >"$fragment.new"
+if [ ! -f "$build/.config" ] || ! cmp -s "$fragment.new" "$fragment" ||
+	[ "$repo/Kconfig" -nt "$build/.config" ]; then
+	say "configuring (allnoconfig + our fragment + tools/config/debug.config)"
+	mv "$fragment.new" "$fragment"
+	configure "$tree" "$build" "$fragment" || { rm -f "$fragment"; die "configuration failed"; }
+	grep -E '^CONFIG_' "$fragment" >"$build/last_used_kunitconfig"
+else
+	rm -f "$fragment.new"
+fi
+say "building the debug kernel in $build"
+start=$(date +%s)
+if ! make -s -C "$tree" O="$build" LLVM=1 -j"$(nproc)" all >"$build/build.log" 2>&1; then
+	tail -n 40 "$build/build.log" >&2
+	die "build failed; full log in $build/build.log"
+fi
+say "built in $(($(date +%s) - start)) s"

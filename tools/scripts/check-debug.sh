@@ -12,7 +12,7 @@ in_root=$1 cache=$2
 summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
 status=0
-pattern='^[a-z][a-z0-9_ ()-]*: [0-9]+ passed, [0-9]+ failed$'
+pattern='^[a-z][a-z0-9_ ().-]*: [0-9]+ passed, [0-9]+ failed$'
 
 run() {
 	local name=$1 out rc start

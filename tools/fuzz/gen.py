@@ -20,7 +20,8 @@ bits 16 and up, which the verifier cannot know, so that its verdict is the
 model's),
 may run a bpf_loop() callback (which may itself try to throw), and calls
 its children, each call maybe inside bpf_rcu_read_lock(), holding a
-bpf_obj_new() object or with preemption disabled, or under a const volatile
+bpf_obj_new() object, with preemption disabled or holding a bpf_spin_lock,
+or under a const volatile
 flag that is 0 at load time (dead code). The main function may name a
 custom exception callback.
 
@@ -29,8 +30,9 @@ should decide,
 
     ok      loads on both kernels;
     reject  rejected by both (a throw in a callback, or while holding
-            something, a global call with preemption disabled, a nested
-            RCU read section);
+            something, a global call with preemption disabled or a lock
+            held, a helper or kfunc call with a lock held, a nested RCU
+            read section);
     hole    stock loads it, ours rejects it: a call of a global subprog that
             may throw while the caller holds an RCU read section or an
             object (the hole our verifier closes; "may throw" counts throws
@@ -68,7 +70,7 @@ class Call:
     def __init__(self, child, k, wrap, dead):
         self.child = child
         self.k = k
-        self.wrap = wrap        # None, 'rcu', 'obj', 'preempt'
+        self.wrap = wrap        # None, 'rcu', 'obj', 'preempt', 'lock'
         self.dead = dead
 
 
@@ -110,9 +112,16 @@ def verdict(main):
             ours = stock = 'reject'
         if f.loop is not None and f.loop[2] is not None:
             ours = stock = 'reject'
+        # Under bpf_spin_lock(): no helper or kfunc call (bpf_loop(), the
+        # wraps' kfuncs, bpf_throw()) and no global call.
+        if 'lock' in held and f.loop is not None:
+            ours = stock = 'reject'
         for c in f.calls:
             if c.dead:
                 continue
+            if ('lock' in held and c.wrap) or (c.child.is_global and
+                                               'lock' in held | {c.wrap}):
+                ours = stock = 'reject'
             if c.wrap == 'rcu' and 'rcu' in held:
                 # 6.12: "nested rcu read lock"
                 ours = stock = 'reject'
@@ -139,7 +148,7 @@ def gen_program(rng, idx):
     for j in range(nsub):
         parent = rng.choice([f for f in funcs if f.depth < MAX_DEPTH])
         f = Func(f"{p}_f{j}", parent.depth + 1, rng.random() < 0.4)
-        wrap = rng.choice([None] * 6 + ['rcu', 'obj', 'preempt'])
+        wrap = rng.choice([None] * 7 + ['rcu', 'obj', 'preempt', 'lock'])
         dead = rng.random() < 0.12
         parent.calls.append(Call(f, rng.randrange(1 << 16), wrap, dead))
         funcs.append(f)
@@ -221,6 +230,8 @@ def emit_body(f, p):
         call = f"v += {c.child.name}(ctx, v ^ {c.k}u);"
         if c.wrap == 'rcu':
             call = f"bpf_rcu_read_lock();\n\t\t{call}\n\t\tbpf_rcu_read_unlock();"
+        elif c.wrap == 'lock':
+            call = f"bpf_spin_lock(&fz_lock);\n\t\t{call}\n\t\tbpf_spin_unlock(&fz_lock);"
         elif c.wrap == 'preempt':
             call = f"bpf_preempt_disable();\n\t\t{call}\n\t\tbpf_preempt_enable();"
         elif c.wrap == 'obj':
@@ -276,6 +287,8 @@ struct fz_obj {
 
 /* 0 at load time: what it guards is dead code. */
 const volatile int fz_off;
+
+SEC(".bss.fz") __hidden __attribute__((aligned(8))) struct bpf_spin_lock fz_lock;
 
 char _license[] SEC("license") = "GPL";
 

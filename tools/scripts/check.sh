@@ -11,7 +11,7 @@ summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
 status=0
 
-pattern='^[a-z][a-z0-9_ -]*: [0-9]+ passed, [0-9]+ failed$'
+pattern='^[a-z][a-z0-9_ ().-]*: [0-9]+ passed, [0-9]+ failed$'
 
 # run NAME COMMAND...: runs COMMAND in the build root, shows its output and
 # keeps its summary lines; a suite that ends without one counts as failed.
@@ -38,6 +38,15 @@ run "lib/test_bpf in QEMU, ours and stock 6.12.117" tools/scripts/vs-stock.sh "$
 run "test_verifier in QEMU, ours and stock 6.12.117" tools/scripts/vs-stock.sh "$cache" test_verifier
 run "differential fuzzing, ours and stock 6.12.117 (seed 1, 2000 programs)" \
 	tools/scripts/fuzz.sh "$cache" 1 2000
+# The debug kernel (make check-debug): KASAN, kmemleak, lockdep, UBSAN.
+if $in_root tools/scripts/debug.sh "$cache"; then
+	run "KUnit on the debug kernel" tools/scripts/kunit.sh "$cache" debug-6.12
+	run "exceptions selftests on the debug kernel" tools/scripts/guest.sh "$cache" selftests debug-6.12
+	run "stress on the debug kernel" tools/scripts/guest.sh "$cache" stress debug-6.12
+else
+	echo "debug kernel: 0 passed, 1 failed" >>"$summary"
+	status=1
+fi
 
 echo
 echo "== summary"

@@ -174,8 +174,8 @@ bench)
 	;;
 esac
 cp "$repo/tools/guest/init" "$ir/init"
-cp "$repo/tools/guest/run-selftests" "$ir/tests/run-selftests"
-chmod +x "$ir/init" "$ir/tests/run-selftests"
+cp "$repo/tools/guest/run-selftests" "$repo/tools/guest/kmemleak" "$ir/tests/"
+chmod +x "$ir/init" "$ir/tests/run-selftests" "$ir/tests/kmemleak"
 (cd "$ir" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.cpio.gz"
 
 # Boot. The guest prints its results between markers and reboots, which
@@ -228,6 +228,17 @@ else
 	oops=0
 fi
 
+# leaked: false, with the report, if the guest's kmemleak scan (a debug
+# kernel's) found unreferenced objects.
+leaked() {
+	local leaks
+	leaks=$(tr -d '\r' <"$log" | sed -n 's/^BPFEXC-KMEMLEAK //p')
+	[ -z "$leaks" ] || [ "$leaks" = 0 ] && return 0
+	echo "  FAIL kmemleak reports $leaks unreferenced objects:"
+	tr -d '\r' <"$log" | sed -n '/^BPFEXC-KMEMLEAK-BEGIN/,/^BPFEXC-KMEMLEAK-END/p' | head -n 40
+	return 1
+}
+
 case $mode in
 sample)
 	sed -n '/^BPFEXC-BEGIN/,/^BPFEXC-END/p' "$log" | sed '1d;$d' | tr -d '\r'
@@ -252,12 +263,7 @@ selftests)
 	fi
 	[ $oops = 0 ] || { echo "  FAIL kernel warning or oops during the run"; failed=$((failed + 1)); }
 	# A debug kernel's kmemleak scan after the suites.
-	leaks=$(tr -d '\r' <"$log" | sed -n 's/^BPFEXC-KMEMLEAK //p')
-	if [ -n "$leaks" ] && [ "$leaks" != 0 ]; then
-		echo "  FAIL kmemleak reports $leaks unreferenced objects:"
-		tr -d '\r' <"$log" | sed -n '/^BPFEXC-KMEMLEAK-BEGIN/,/^BPFEXC-KMEMLEAK-END/p' | head -n 40
-		failed=$((failed + 1))
-	fi
+	leaked || failed=$((failed + 1))
 	echo "selftests exceptions${suffix}: $passed passed, $failed failed"
 	all_failed=$failed
 	for suite in exceptions_fail exceptions_assert exceptions_ext exceptions_hole \
@@ -321,12 +327,7 @@ stress)
 	failed=$(grep -c ' FAIL' <<<"$results" || true)
 	grep ' FAIL' <<<"$results" | sed 's/^/  FAIL /' || true
 	[ "$passed" -ge 9 ] || { echo "  FAIL only $passed checks reported"; failed=$((failed + 1)); }
-	leaks=$(tr -d '\r' <"$log" | sed -n 's/^BPFEXC-KMEMLEAK //p')
-	if [ -n "$leaks" ] && [ "$leaks" != 0 ]; then
-		echo "  FAIL kmemleak reports $leaks unreferenced objects:"
-		tr -d '\r' <"$log" | sed -n '/^BPFEXC-KMEMLEAK-BEGIN/,/^BPFEXC-KMEMLEAK-END/p' | head -n 40
-		failed=$((failed + 1))
-	fi
+	leaked || failed=$((failed + 1))
 	[ $oops = 0 ] || { echo "  FAIL kernel warning or oops during the run"; failed=$((failed + 1)); }
 	suffix=
 	[ "$which" = linux-6.12 ] || suffix=" ($which)"

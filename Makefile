@@ -75,7 +75,7 @@ check: kernel
 # The same tree with KASAN, kmemleak, lockdep (PROVE_RCU),
 # DEBUG_ATOMIC_SLEEP and UBSAN: KUnit and the guest suites on it.
 check-debug: kernel
-	@tools/scripts/check-debug.sh "$(IN_ROOT)" $(CACHE)
+	@tools/scripts/check.sh "$(IN_ROOT)" $(CACHE) debug
 
 clean-cache:
 	rm -rf $(CACHE)

@@ -3,10 +3,11 @@
 #
 # make check: every suite, each on its own line as "<suite>: N passed, N
 # failed", then the total. Later suites run even when an earlier one fails.
+# With "debug" (make check-debug), only the suites of the debug kernel.
 #
-# Usage: check.sh "IN_ROOT COMMAND" CACHEDIR
+# Usage: check.sh "IN_ROOT COMMAND" CACHEDIR [debug]
 set -uo pipefail
-in_root=$1 cache=$2
+in_root=$1 cache=$2 only=${3:-}
 summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
 status=0
@@ -29,15 +30,17 @@ run() {
 	rm -f "$out"
 }
 
-run "host tests (cargo test)" tools/scripts/host-test.sh "$cache"
-run "vmlinux contents" tools/scripts/vmlinux-check.sh "$cache"
-run "KUnit under kunit.py" tools/scripts/kunit.sh "$cache"
-run "upstream exceptions selftests in QEMU" tools/scripts/guest.sh "$cache" selftests
-run "stress: throws on 4 CPUs, in softirq and nested" tools/scripts/guest.sh "$cache" stress
-run "lib/test_bpf in QEMU, ours and stock 6.12.117" tools/scripts/vs-stock.sh "$cache" test_bpf
-run "test_verifier in QEMU, ours and stock 6.12.117" tools/scripts/vs-stock.sh "$cache" test_verifier
-run "differential fuzzing, ours and stock 6.12.117 (seed 1, 2000 programs)" \
-	tools/scripts/fuzz.sh "$cache" 1 2000
+if [ "$only" != debug ]; then
+	run "host tests (cargo test)" tools/scripts/host-test.sh "$cache"
+	run "vmlinux contents" tools/scripts/vmlinux-check.sh "$cache"
+	run "KUnit under kunit.py" tools/scripts/kunit.sh "$cache"
+	run "upstream exceptions selftests in QEMU" tools/scripts/guest.sh "$cache" selftests
+	run "stress: throws on 4 CPUs, in softirq and nested" tools/scripts/guest.sh "$cache" stress
+	run "lib/test_bpf in QEMU, ours and stock 6.12.117" tools/scripts/vs-stock.sh "$cache" test_bpf
+	run "test_verifier in QEMU, ours and stock 6.12.117" tools/scripts/vs-stock.sh "$cache" test_verifier
+	run "differential fuzzing, ours and stock 6.12.117 (seed 1, 2000 programs)" \
+		tools/scripts/fuzz.sh "$cache" 1 2000
+fi
 # The debug kernel (make check-debug): KASAN, kmemleak, lockdep, UBSAN.
 if $in_root tools/scripts/debug.sh "$cache"; then
 	run "KUnit on the debug kernel" tools/scripts/kunit.sh "$cache" debug-6.12

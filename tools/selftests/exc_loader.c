@@ -185,22 +185,49 @@ static int test_run(int fd, int *retval)
 	return err;
 }
 
-static int run_spec(const char *suite, const char *path)
+/* The names of the programs of the object at PATH, in *NAMES; their number. */
+static int program_names(const char *path, char ***names)
 {
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
-	const char **names = NULL;
 	struct bpf_program *p;
-	int n = 0, failed = 0;
+	int n = 0;
 
+	*names = NULL;
 	if (!obj) {
 		printf("BPFEXC-LOADFAIL cannot open %s\n", path);
-		return 1;
+		return -1;
 	}
 	bpf_object__for_each_program(p, obj) {
-		names = realloc(names, (n + 1) * sizeof(*names));
-		names[n++] = strdup(bpf_program__name(p));
+		*names = realloc(*names, (n + 1) * sizeof(**names));
+		(*names)[n++] = strdup(bpf_program__name(p));
 	}
 	bpf_object__close(obj);
+	return n;
+}
+
+/* Sets OBJ to load only its program NAME, which it returns. */
+static struct bpf_program *only(struct bpf_object *obj, const char *name)
+{
+	struct bpf_program *p, *prog = NULL;
+
+	bpf_object__for_each_program(p, obj) {
+		bool me = !strcmp(bpf_program__name(p), name);
+
+		bpf_program__set_autoload(p, me);
+		if (me)
+			prog = p;
+	}
+	return prog;
+}
+
+static int run_spec(const char *suite, const char *path)
+{
+	struct bpf_object *obj;
+	char **names;
+	int failed = 0, n = program_names(path, &names);
+
+	if (n < 0)
+		return 1;
 
 	for (int i = 0; i < n; i++) {
 		struct bpf_program *prog = NULL;
@@ -216,13 +243,7 @@ static int run_spec(const char *suite, const char *path)
 			bpf_object__close(obj);
 			continue;
 		}
-		bpf_object__for_each_program(p, obj) {
-			bool me = !strcmp(bpf_program__name(p), names[i]);
-
-			bpf_program__set_autoload(p, me);
-			if (me)
-				prog = p;
-		}
+		prog = only(obj, names[i]);
 		log_buf[0] = 0;
 		bpf_program__set_log_buf(prog, log_buf, sizeof(log_buf));
 		bpf_program__set_log_level(prog, s.log_level);
@@ -451,20 +472,12 @@ static const char *last_lines(char *log)
 
 static int run_each(const char *path, const char *skip)
 {
-	struct bpf_object *obj = bpf_object__open_file(path, NULL);
-	struct bpf_program *p;
-	char **names = NULL;
-	int n = 0;
+	struct bpf_object *obj;
+	char **names;
+	int n = program_names(path, &names);
 
-	if (!obj) {
-		printf("BPFEXC-LOADFAIL cannot open %s\n", path);
+	if (n < 0)
 		return 1;
-	}
-	bpf_object__for_each_program(p, obj) {
-		names = realloc(names, (n + 1) * sizeof(*names));
-		names[n++] = strdup(bpf_program__name(p));
-	}
-	bpf_object__close(obj);
 	for (int i = 0; i < n; i++) {
 		struct bpf_program *prog = NULL;
 		int err, ret;
@@ -480,13 +493,7 @@ static int run_each(const char *path, const char *skip)
 			printf("BPFEXC-LOADFAIL cannot open %s\n", path);
 			return 1;
 		}
-		bpf_object__for_each_program(p, obj) {
-			bool me = !strcmp(bpf_program__name(p), names[i]);
-
-			bpf_program__set_autoload(p, me);
-			if (me)
-				prog = p;
-		}
+		prog = only(obj, names[i]);
 		log_buf[0] = 0;
 		bpf_program__set_log_buf(prog, log_buf, sizeof(log_buf));
 		bpf_program__set_log_level(prog, 1);

@@ -63,7 +63,6 @@ class Func:
         self.throw = None       # (m, r, cookie) or None
         self.loop = None        # (n, d, throw or None)
         self.calls = []         # Call
-        self.dead_only = False  # reached only through dead code
 
 
 class Call:
@@ -163,12 +162,6 @@ def gen_program(rng, idx):
                 lt = (rng.choice([2, 3]), rng.randrange(2), rng.randrange(1, 1 << 20))
             f.loop = (rng.randrange(1, 8), rng.randrange(1, 100), lt)
 
-    def mark_dead(f, dead):
-        f.dead_only = dead
-        for c in f.calls:
-            mark_dead(c.child, dead or c.dead)
-    mark_dead(main, False)
-
     # Throw conditions: fire about a third of the time where reached.
     def decide(f, v):
         m, r, c = f.throw
@@ -208,15 +201,14 @@ def gen_program(rng, idx):
     # The C source: callees before callers.
     out = []
     for f in sorted(funcs[1:], key=lambda f: -f.depth):
-        out.append(emit_func(f, p))
+        out.append(emit_func(f))
     out.append(emit_main(main, p, cb))
     return "\n".join(out), (p, cls, ret if cls == 'ok' else '-', on_stock)
 
 
-def emit_body(f, p):
+def emit_body(f):
     lines = []
     if f.loop is not None:
-        n, d, lt = f.loop
         lines.append("\tu32 v;\n")
         lines.append(f"\tv = x * {f.a}u + {f.b}u + ctx->len;\n")
     else:
@@ -247,7 +239,7 @@ def emit_body(f, p):
 
 
 def emit_loop(f):
-    n, d, lt = f.loop
+    _, d, lt = f.loop
     body = f"\t*v += idx * {d};\n"
     if lt is not None:
         m, r, c = lt
@@ -256,11 +248,11 @@ def emit_loop(f):
             f"\tu32 *v = data;\n\n{body}\treturn 0;\n}}\n\n")
 
 
-def emit_func(f, p):
+def emit_func(f):
     link = "" if f.is_global else "static "
     pre = emit_loop(f) if f.loop is not None else ""
     return (f"{pre}{link}__noinline int {f.name}(struct __sk_buff *ctx, u32 x)\n{{\n"
-            f"{emit_body(f, p)}}}\n")
+            f"{emit_body(f)}}}\n")
 
 
 def emit_main(f, p, cb):
@@ -271,7 +263,7 @@ def emit_main(f, p, cb):
                 f"\treturn cookie * {cb[0]} + {cb[1]};\n}}\n\n")
         tag = f"__exception_cb({p}_cb)\n"
     return (f"{pre}SEC(\"?tc\")\n{tag}int {p}(struct __sk_buff *ctx)\n{{\n"
-            f"\tu32 x = ctx->len;\n{emit_body(f, p)}}}\n")
+            f"\tu32 x = ctx->len;\n{emit_body(f)}}}\n")
 
 
 HEADER = """// SPDX-License-Identifier: GPL-2.0

@@ -17,7 +17,7 @@ ROOT := $(CACHE)/root-$(ROOT_KEY)
 IN_ROOT := tools/scripts/in-root.sh $(ROOT) $(CACHE) $(CURDIR)
 
 .PHONY: all run-sample toolchain kernel stock bench check host-test kunit selftests test-bpf \
-	test-verifier hole-stock faults-stock fuzz check-debug clean-cache
+	test-verifier test-progs hole-stock faults-stock fuzz check-debug clean-cache
 
 all: run-sample
 
@@ -68,6 +68,11 @@ test-bpf: kernel
 
 test-verifier: kernel
 	@$(IN_ROOT) tools/scripts/vs-stock.sh $(CACHE) test_verifier
+
+# Upstream's test_progs, -t exceptions and the verifier_* tests, on our
+# kernel and on stock: the same verdicts but for the intended differences.
+test-progs: kernel
+	@$(IN_ROOT) tools/scripts/vs-stock.sh $(CACHE) test_progs
 
 check: kernel
 	@tools/scripts/check.sh "$(IN_ROOT)" $(CACHE)

@@ -233,7 +233,9 @@ impl<'a> Code<'a> {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::{Insn::*, Reg::*, *};
+    use std::{format, string::String, vec::Vec};
 
     /// Encodings printed by `llvm-mc -triple=x86_64 -show-encoding` (LLVM 19)
     /// for the same instructions in AT&T syntax, in the comment.
@@ -287,6 +289,167 @@ mod tests {
             SubImm32(R10, -8).encode().as_bytes(),
             &[0x49, 0x81, 0xea, 0xf8, 0xff, 0xff, 0xff]
         );
+    }
+
+    /// xorshift64*: deterministic randomness for the llvm-mc comparison.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+    }
+
+    const REGS: [Reg; 16] = [
+        Rax, Rcx, Rdx, Rbx, Rsp, Rbp, Rsi, Rdi, R8, R9, R10, R11, R12, R13, R14, R15,
+    ];
+
+    fn name(r: Reg) -> &'static str {
+        [
+            "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11",
+            "r12", "r13", "r14", "r15",
+        ][r as usize]
+    }
+
+    /// A random instruction, every kind, register and immediate alike.
+    fn random_insn(rng: &mut Rng) -> Insn {
+        let r = |rng: &mut Rng| REGS[(rng.next() % 16) as usize];
+        let imm32 = |rng: &mut Rng| match rng.next() % 4 {
+            0 => i32::MIN,
+            1 => i32::MAX,
+            2 => (rng.next() % 256) as i32 - 128,
+            _ => rng.next() as i32,
+        };
+        match rng.next() % 13 {
+            0 => Push(r(rng)),
+            1 => Pop(r(rng)),
+            2 => Mov(r(rng), r(rng)),
+            3 => Xor(r(rng), r(rng)),
+            4 => SubImm32(r(rng), imm32(rng)),
+            5 => AddImm32(r(rng), imm32(rng)),
+            6 => CmpImm8(r(rng), rng.next() as i8),
+            7 => Ja8(rng.next() as i8),
+            8 => Jmp8(rng.next() as i8),
+            9 => Leave,
+            10 => Endbr64,
+            11 => Nop3,
+            _ => Nop5,
+        }
+    }
+
+    /// The instruction in AT&T syntax, as `llvm-mc --disassemble` prints it.
+    fn att(insn: Insn) -> String {
+        match insn {
+            Push(r) => format!("pushq %{}", name(r)),
+            Pop(r) => format!("popq %{}", name(r)),
+            Mov(d, s) => format!("movq %{}, %{}", name(s), name(d)),
+            Xor(d, s) => format!("xorq %{}, %{}", name(s), name(d)),
+            SubImm32(d, i) => format!("subq ${i}, %{}", name(d)),
+            AddImm32(d, i) => format!("addq ${i}, %{}", name(d)),
+            CmpImm8(d, i) => format!("cmpq ${i}, %{}", name(d)),
+            Ja8(rel) => format!("ja {rel}"),
+            Jmp8(rel) => format!("jmp {rel}"),
+            Leave => "leave".into(),
+            Endbr64 => "endbr64".into(),
+            Nop3 => "nopl (%rax)".into(),
+            Nop5 => "nopl (%rax,%rax)".into(),
+        }
+    }
+
+    /// Runs llvm-mc (`$LLVM_MC`, else `llvm-mc`) with `args` on `input`; its
+    /// lines that are neither blank nor directives, blanks squeezed. `None`
+    /// when there is no llvm-mc and `BPFEXC_REQUIRE_LLVM_MC` is not set
+    /// (make check sets it).
+    fn llvm_mc(args: &[&str], input: &str) -> Option<Vec<String>> {
+        use std::io::Write;
+        let prog = std::env::var("LLVM_MC").unwrap_or_else(|_| "llvm-mc".into());
+        let child = std::process::Command::new(&prog)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) if std::env::var_os("BPFEXC_REQUIRE_LLVM_MC").is_none() => {
+                std::eprintln!("skipped: cannot run {prog}: {e}");
+                return None;
+            }
+            Err(e) => panic!("cannot run {prog}: {e}"),
+        };
+        let mut stdin = child.stdin.take().unwrap();
+        let input = String::from(input);
+        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && err.is_empty(),
+            "{prog} {args:?}: {err}"
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        Some(
+            text.lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|l| !l.is_empty() && !l.starts_with('.'))
+                .collect(),
+        )
+    }
+
+    /// 5000 random instructions. llvm-mc disassembles our bytes, back to
+    /// back, into exactly these instructions (so every length is right
+    /// too); and it assembles each of them that has only one encoding (all
+    /// but the imm32 ALU forms, which it shortens, the jumps, whose targets
+    /// it takes as labels, and the 5-byte nop, whose zero displacement it
+    /// drops) into our bytes.
+    #[test]
+    fn random_instructions_match_llvm_mc() {
+        let mut rng = Rng(0x6a09_e667_f3bc_c908);
+        let insns: Vec<Insn> = (0..5000).map(|_| random_insn(&mut rng)).collect();
+        let hex: Vec<String> = insns
+            .iter()
+            .flat_map(|i| i.encode().as_bytes().to_vec())
+            .map(|b| format!("0x{b:02x}"))
+            .collect();
+        let Some(dis) = llvm_mc(&["--disassemble", "-triple=x86_64"], &hex.join(" ")) else {
+            return;
+        };
+        assert_eq!(dis.len(), insns.len());
+        for (insn, line) in insns.iter().zip(&dis) {
+            // "subq $520, %rsp # imm = 0x208": without the comment.
+            let got = line.split(" #").next().unwrap();
+            assert_eq!(
+                got,
+                att(*insn),
+                "{insn:?} {:02x?}",
+                insn.encode().as_bytes()
+            );
+        }
+
+        let unique: Vec<Insn> = insns
+            .iter()
+            .copied()
+            .filter(|i| !matches!(i, SubImm32(..) | AddImm32(..) | Ja8(_) | Jmp8(_) | Nop5))
+            .collect();
+        let src: Vec<String> = unique.iter().map(|i| att(*i)).collect();
+        let asm = llvm_mc(&["-triple=x86_64", "-show-encoding"], &src.join("\n")).unwrap();
+        assert_eq!(asm.len(), unique.len());
+        for (insn, line) in unique.iter().zip(&asm) {
+            // "pushq %rbx # encoding: [0x53]"
+            let list = line
+                .split("encoding: [")
+                .nth(1)
+                .unwrap()
+                .trim_end_matches(']');
+            let got: Vec<u8> = list
+                .split(',')
+                .map(|b| u8::from_str_radix(b.trim_start_matches("0x"), 16).unwrap())
+                .collect();
+            assert_eq!(got, insn.encode().as_bytes(), "{insn:?}: {line}");
+        }
     }
 
     #[test]

@@ -23,7 +23,14 @@ its children, each call maybe inside bpf_rcu_read_lock(), holding a
 bpf_obj_new() object, with preemption disabled or holding a bpf_spin_lock,
 or under a const volatile
 flag that is 0 at load time (dead code). The main function may name a
-custom exception callback.
+custom exception callback. A function up to depth 5 may tail call
+(before or after its calls, maybe in dead code) a small TC program
+p<i>_tc<k> that may throw, through slot k of the map fz_jmp (slot 7 stays
+empty: the call falls through). A program that loads may get an
+attachment p<i>_at: fentry on one of its functions (which may throw, with
+cookie 0 or another), fexit on one (which records the return value), or
+an extension (freplace) of a global one (which may throw); each counts
+its runs in fz_out[0].
 
 The generator also evaluates every program: `class` says what a verifier
 should decide,
@@ -37,8 +44,15 @@ should decide,
             may throw while the caller holds an RCU read section or an
             object (the hole our verifier closes; "may throw" counts throws
             in code that dead code removal later drops, as our scan does);
+    fexit   an attachment: fexit on a subprog that may throw (counting, as
+            for the hole, throws in code that dead code removal drops),
+            which ours refuses (patch 11) and stock takes;
 
-and `retval` what a run on pkt_v4 (ctx->len == 54) returns when it loads.
+and `retval` what a run on pkt_v4 (ctx->len == 54) returns when it loads;
+for an attachment RET/HITS/LAST: what p<i> returns with it attached, how
+many times it ran, and for fexit the last value returned ('*': no say).
+A throw in a tail call target or an extension ends that program only:
+the tail call, or the replaced function, returns the cookie.
 runs_on_stock is 0 for programs stock must not run or load: hole programs
 (a throw there leaks on stock) and programs with a custom callback and
 subprogs, where dead code removal makes stock 6.12 enter the wrong
@@ -63,6 +77,7 @@ class Func:
         self.throw = None       # (m, r, cookie) or None
         self.loop = None        # (n, d, throw or None)
         self.calls = []         # Call
+        self.tail = None        # (slot, after_calls, dead) or None
 
 
 class Call:
@@ -79,8 +94,41 @@ class Thrown(Exception):
         self.cookie = cookie
 
 
-def run(f, x, decide):
+class Run:
+    """What a run sees besides return values: the tail call targets by slot,
+    the function an extension replaces, and per function the number of
+    calls and the last value returned."""
+
+    def __init__(self, targets=None, ext=None):
+        self.targets = targets or {}
+        self.ext = ext          # (name, Func of the extension) or None
+        self.calls = {}
+        self.last = {}
+
+
+def prog_run(main, decide, st, cb=None):
+    """A program's result: its main function's value, or its cookie
+    (through cb) when it throws."""
+    try:
+        return run(main, PKT_LEN, decide, st)
+    except Thrown as t:
+        if cb is not None:
+            return (t.cookie * cb[0] + cb[1]) & M32
+        return t.cookie & M32
+
+
+def run(f, x, decide, st):
     """Runs f on x. decide(f) fixes f's throw condition on first visit."""
+    st.calls[f.name] = st.calls.get(f.name, 0) + 1
+    if st.ext is not None and st.ext[0] == f.name:
+        # The extension is a program of its own: its throw ends there, and
+        # the cookie is what the replaced function returns.
+        try:
+            v = run(st.ext[1], x, decide, Run())
+        except Thrown as t:
+            v = t.cookie & M32
+        st.last[f.name] = v
+        return v
     v = (x * f.a + f.b + PKT_LEN) & M32
     if f.throw is not None:
         m, r, c = decide(f, v)
@@ -90,15 +138,42 @@ def run(f, x, decide):
         n, d, _ = f.loop
         for i in range(n):
             v = (v + i * d) & M32
+    # A tail call that finds its slot filled does not come back: the
+    # function returns what the target program returns.
+    tail = f.tail if f.tail is not None and not f.tail[2] else None
+    if tail is not None and not tail[1] and tail[0] in st.targets:
+        v = prog_run(st.targets[tail[0]], decide, Run())
+        st.last[f.name] = v
+        return v
     for c in f.calls:
         if c.dead:
             continue
-        v = (v + run(c.child, v ^ c.k, decide)) & M32
+        v = (v + run(c.child, v ^ c.k, decide, st)) & M32
+    if tail is not None and tail[1] and tail[0] in st.targets:
+        v = prog_run(st.targets[tail[0]], decide, Run())
+    st.last[f.name] = v
     return v
 
 
 def may_throw(f):
     return f.throw is not None or any(may_throw(c.child) for c in f.calls)
+
+
+def present(main):
+    """The functions left after dead code removal: the ones the main
+    function reaches through calls that are not dead. 6.12 checks a global
+    function only once a checked call reaches it, and drops it otherwise."""
+    seen = set()
+
+    def visit(f):
+        if f.name in seen:
+            return
+        seen.add(f.name)
+        for c in f.calls:
+            if not c.dead:
+                visit(c.child)
+    visit(main)
+    return seen
 
 
 def verdict(main):
@@ -114,6 +189,11 @@ def verdict(main):
         # Under bpf_spin_lock(): no helper or kfunc call (bpf_loop(), the
         # wraps' kfuncs, bpf_throw()) and no global call.
         if 'lock' in held and f.loop is not None:
+            ours = stock = 'reject'
+        # No tail call holding a lock, an RCU read section or with
+        # preemption disabled. An object held by a caller does not count
+        # (6.12 checks only the frame that tail calls): its frame comes back.
+        if f.tail is not None and not f.tail[2] and held & {'lock', 'rcu', 'preempt'}:
             ours = stock = 'reject'
         for c in f.calls:
             if c.dead:
@@ -138,17 +218,14 @@ def verdict(main):
     return ours, stock
 
 
-def gen_program(rng, idx):
-    p = f"p{idx}"
-    funcs = []
-    main = Func(p, 0, False)
-    funcs.append(main)
-    nsub = rng.choice([0, 1, 2, 3, 4, 5, 6, 8, 10])
-    for j in range(nsub):
+def gen_tree(rng, p, sizes, wraps, dead_p):
+    """A main function p and random subprogs under it, as Func objects."""
+    funcs = [Func(p, 0, False)]
+    for j in range(rng.choice(sizes)):
         parent = rng.choice([f for f in funcs if f.depth < MAX_DEPTH])
         f = Func(f"{p}_f{j}", parent.depth + 1, rng.random() < 0.4)
-        wrap = rng.choice([None] * 7 + ['rcu', 'obj', 'preempt', 'lock'])
-        dead = rng.random() < 0.12
+        wrap = rng.choice(wraps)
+        dead = rng.random() < dead_p
         parent.calls.append(Call(f, rng.randrange(1 << 16), wrap, dead))
         funcs.append(f)
     for f in funcs:
@@ -156,11 +233,33 @@ def gen_program(rng, idx):
         f.b = rng.randrange(1 << 16)
         if rng.random() < 0.45:
             f.throw = (rng.choice([2, 3, 5, 7]), None, rng.randrange(1, 1 << 30))
+    return funcs
+
+
+def gen_program(rng, idx):
+    p = f"p{idx}"
+    funcs = gen_tree(rng, p, [0, 1, 2, 3, 4, 5, 6, 8, 10],
+                     [None] * 7 + ['rcu', 'obj', 'preempt', 'lock'], 0.12)
+    main = funcs[0]
+    nsub = len(funcs) - 1
+    for f in funcs:
         if rng.random() < 0.12:
             lt = None
             if rng.random() < 0.3:
                 lt = (rng.choice([2, 3]), rng.randrange(2), rng.randrange(1, 1 << 20))
             f.loop = (rng.randrange(1, 8), rng.randrange(1, 100), lt)
+    # Tail calls: from a function up to depth 5 (the frames before a tail
+    # call stay well within the verifier's 256 bytes), before or after its
+    # calls, maybe dead; slot 7 is never filled (the call falls through).
+    # Each target p<i>_tc<k> is a small TC program that may throw.
+    targets = {}
+    for f in funcs:
+        if f.depth <= 5 and rng.random() < 0.08:
+            slot = rng.choice([0, 1, 7]) if not targets else rng.choice(list(targets) + [7])
+            f.tail = (slot, rng.random() < 0.5, rng.random() < 0.1)
+            if slot != 7 and slot not in targets:
+                targets[slot] = gen_tree(rng, f"{p}_tc{slot}", [0, 1, 2], [None], 0)
+    every = funcs + [g for t in targets.values() for g in t]
 
     # Throw conditions: fire about a third of the time where reached.
     def decide(f, v):
@@ -172,14 +271,11 @@ def gen_program(rng, idx):
     cb = None
     if rng.random() < 0.3:
         cb = (rng.randrange(1, 5), rng.randrange(1 << 10))
-    try:
-        ret = run(main, PKT_LEN, decide)
-    except Thrown as t:
-        ret = t.cookie & M32
-        if cb is not None:
-            ret = (t.cookie * cb[0] + cb[1]) & M32
+    mains = {k: t[0] for k, t in targets.items()}
+    st = Run(mains)
+    ret = prog_run(main, decide, st, cb)
     # Throw sites not reached get a condition too.
-    for f in funcs:
+    for f in every:
         if f.throw is not None and f.throw[1] is None:
             m, _, c = f.throw
             f.throw = (m, rng.randrange(m), c)
@@ -198,12 +294,84 @@ def gen_program(rng, idx):
     # subprogs on stock.
     on_stock = int(cls != 'hole' and not (cb is not None and nsub > 0))
 
-    # The C source: callees before callers.
+    # The C source: callees before callers, tail call targets first.
     out = []
+    for t in targets.values():
+        for f in sorted(t[1:], key=lambda f: -f.depth):
+            out.append(emit_func(f))
+        out.append(emit_main(t[0], t[0].name, None))
     for f in sorted(funcs[1:], key=lambda f: -f.depth):
         out.append(emit_func(f))
     out.append(emit_main(main, p, cb))
-    return "\n".join(out), (p, cls, ret if cls == 'ok' else '-', on_stock)
+    results = [(p, cls, ret if cls == 'ok' else '-', on_stock)]
+
+    # An attachment, when the program loads: a tracing program on one of
+    # its functions, or an extension replacing a global one.
+    if cls == 'ok' and rng.random() < 0.3:
+        kinds = ['fentry', 'fexit'] + (['freplace'] if any(f.is_global for f in funcs) else [])
+        kind = rng.choice(kinds)
+        cands = [f for f in funcs if f.is_global] if kind == 'freplace' else funcs
+        tgt = rng.choice(cands)
+        src, res = gen_attach(rng, p, kind, tgt, funcs, main, mains, decide, cb, on_stock)
+        out.append(src)
+        results.append(res)
+    return "\n".join(out), results
+
+
+def gen_attach(rng, p, kind, tgt, funcs, main, mains, decide, cb, on_stock):
+    """The attachment p<i>_at: its source and its expected result, as
+    'ret/hits/last': what p<i> returns with it attached, how many times it
+    ran and, for fexit, the last value the function returned ('*' where
+    the model has no say)."""
+    name = f"{p}_at"
+    args = "struct __sk_buff *skb" + (", u32 x" if tgt is not main else "")
+    there = tgt.name in present(main)
+    ext = None
+    if kind == 'freplace':
+        ext = Func(name, 1, True)
+        ext.a = rng.randrange(1, 1 << 12)
+        ext.b = rng.randrange(1 << 16)
+        if rng.random() < 0.5:
+            ext.throw = (rng.choice([2, 3]), None, rng.randrange(1, 1 << 30))
+        st = Run(mains, (tgt.name, ext))
+        ret = prog_run(main, decide, st, cb)
+        if ext.throw is not None and ext.throw[1] is None:
+            m, _, c = ext.throw
+            ext.throw = (m, rng.randrange(m), c)
+        src = (f"SEC(\"?freplace/{tgt.name}\")\nint {name}({args.replace('skb', 'ctx')})\n{{\n"
+               "\tfz_out[0]++;\n" + emit_body(ext) + "}\n")
+        if not there:
+            return src, (name, 'reject', '-', on_stock)
+        return src, (name, 'ok', f"{ret}/{st.calls.get(tgt.name, 0)}/*", on_stock)
+    st = Run(mains)
+    ret = prog_run(main, decide, st, cb)
+    hits = st.calls.get(tgt.name, 0)
+    if kind == 'fentry':
+        # A throw in a tracing program ends it; its cookie, like its return
+        # value, must be 0.
+        throw = rng.choice([None, 0, rng.randrange(1, 1 << 20)])
+        body = "\tfz_out[0]++;\n"
+        if throw is not None:
+            body += f"\tbpf_throw({throw});\n"
+        cls = 'ok' if there and throw in (None, 0) else 'reject'
+        last = '*'
+    else:
+        body = "\tfz_out[0]++;\n\tfz_out[1] = (u32)ret;\n"
+        args += ", int ret"
+        last = ret if tgt is main else st.last.get(tgt.name, 0)
+        if not there:
+            cls = 'reject'
+        elif tgt is not main and may_throw(tgt):
+            # Ours refuses fexit on a subprog that may throw (patch 11),
+            # counting throws in code that dead code removal drops, as for
+            # the hole; stock takes it and crashes when a throw goes
+            # through.
+            cls, on_stock = 'fexit', 0
+        else:
+            cls = 'ok'
+    src = (f"SEC(\"?{kind}/{tgt.name}\")\nint BPF_PROG({name}, {args})\n{{\n"
+           f"{body}\treturn 0;\n}}\n")
+    return src, (name, cls, f"{ret}/{hits}/{last}" if cls == 'ok' else '-', on_stock)
 
 
 def emit_body(f):
@@ -218,6 +386,14 @@ def emit_body(f):
         lines.append(f"\tif ((v >> 16) % {m} == {r})\n\t\tbpf_throw({c});\n")
     if f.loop is not None:
         lines.append(f"\tbpf_loop({f.loop[0]}, {f.name}_loop, &v, 0);\n")
+    tail = ""
+    if f.tail is not None:
+        tail = f"bpf_tail_call(ctx, &fz_jmp, {f.tail[0]});"
+        if f.tail[2]:
+            tail = f"if (fz_off)\n\t\t{tail}"
+        tail = f"\t{tail}\n"
+        if not f.tail[1]:
+            lines.append(tail)
     for c in f.calls:
         call = f"v += {c.child.name}(ctx, v ^ {c.k}u);"
         if c.wrap == 'rcu':
@@ -234,6 +410,8 @@ def emit_body(f):
             lines.append(f"\tif (fz_off) {{\n\t\t{call}\n\t}}\n")
         else:
             lines.append(f"\t{{\n\t\t{call}\n\t}}\n")
+    if f.tail is not None and f.tail[1]:
+        lines.append(tail)
     lines.append("\treturn v;\n")
     return "".join(lines)
 
@@ -282,6 +460,17 @@ const volatile int fz_off;
 
 SEC(".bss.fz") __hidden __attribute__((aligned(8))) struct bpf_spin_lock fz_lock;
 
+/* Tail calls: p<i>_tc<k> goes in slot k when p<i> loads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 8);
+	__uint(key_size, sizeof(u32));
+	__uint(value_size, sizeof(u32));
+} fz_jmp SEC(".maps");
+
+/* Written by the attachment p<i>_at: how often it ran, the last return value. */
+u64 fz_out[2];
+
 char _license[] SEC("license") = "GPL";
 
 """
@@ -298,13 +487,14 @@ def main():
         fname = f"fuzz_{start // per_file:03d}"
         parts = [HEADER % (seed, start, end - 1)]
         for i in range(start, end):
-            src, (name, cls, ret, on_stock) = gen_program(rng, i)
+            src, results = gen_program(rng, i)
             parts.append(src + "\n")
-            expect.append(f"{name}|{fname}|{cls}|{ret}|{on_stock}")
-            # Each program on its own too, to keep as a regression test.
-            os.makedirs(os.path.join(outdir, "single"), exist_ok=True)
-            with open(os.path.join(outdir, "single", name + ".c"), "w") as one:
-                one.write(HEADER % (seed, i, i) + src)
+            for name, cls, ret, on_stock in results:
+                expect.append(f"{name}|{fname}|{cls}|{ret}|{on_stock}")
+                # Each program on its own too, to keep as a regression test.
+                os.makedirs(os.path.join(outdir, "single"), exist_ok=True)
+                with open(os.path.join(outdir, "single", name + ".c"), "w") as one:
+                    one.write(HEADER % (seed, i, i) + src)
         with open(os.path.join(outdir, fname + ".c"), "w") as out:
             out.write("".join(parts))
     with open(os.path.join(outdir, "fuzz.expect"), "w") as out:

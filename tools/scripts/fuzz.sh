@@ -30,11 +30,15 @@ ls "$dir"/src/*.c | xargs -P "$(nproc)" -I{} sh -c '
 		-I"$0/obj" -I"$1" -I"$1/progs" -I"$2/tools/include/uapi" \
 		-idirafter /usr/include/x86_64-linux-gnu -c "$f" -o "$0/obj/$b.bpf.o"' \
 	"$dir" "$self" "$tree" || die "clang failed on the generated programs in $dir/src"
-# Stock runs neither the hole programs nor those that make it enter the
-# wrong exception callback (dead code with a custom callback).
+# Stock runs neither the hole programs, nor those that make it enter the
+# wrong exception callback (dead code with a custom callback), nor fexit
+# on a subprog that may throw.
 awk -F'|' '$5 == 0 { print $1 }' "$dir/src/fuzz.expect" >"$dir/obj/skip-stock-6.12"
 echo "fuzz: $count programs from seed $seed compiled in $(($(date +%s) - start)) s;" \
-	"$(awk -F'|' '{ n[$3]++ } END { printf "%d ok, %d reject, %d hole", n["ok"], n["reject"], n["hole"] }' "$dir/src/fuzz.expect")"
+	"$(awk -F'|' '{ n[$3]++; if ($1 ~ /_at$/) a++ }
+		END { printf "%d ok, %d reject, %d hole, %d fexit refused; %d of them attachments",
+			n["ok"], n["reject"], n["hole"], n["fexit"], a }' "$dir/src/fuzz.expect")," \
+	"$(cat "$dir"/src/fuzz_*.c | grep -c 'bpf_tail_call(')" tail calls
 # One guest boot per 40 objects (4000 programs), well within its timeout.
 for which in linux-6.12 stock-6.12; do
 	start=$(date +%s)

@@ -26,6 +26,10 @@
 #   test_verifier  tools/testing/selftests/bpf/test_verifier: each test's
 #              verdict and the summary are written to
 #              <work dir>/test_verifier.txt
+#   test_progs upstream's test_progs (tools/scripts/test-progs-build.sh)
+#              with -t exceptions and the verifier_* tests: each test's
+#              and subtest's verdict and the summary are written to
+#              <work dir>/test_progs.txt
 #   fuzz       tools/fuzz: each program of the BPF objects in $FUZZ_OBJ
 #              loaded on its own and run once on pkt_v4 (the ones listed
 #              in $FUZZ_OBJ/skip-BUILD are skipped); the results are
@@ -41,7 +45,7 @@
 # BUILD is the build directory under CACHEDIR/build: linux-6.12 (ours, the
 # default) or stock-6.12.
 #
-# Usage: guest.sh CACHEDIR sample|selftests|hole|faults|test_bpf|test_verifier|bench|fuzz|stress [BUILD]
+# Usage: guest.sh CACHEDIR sample|selftests|hole|faults|test_bpf|test_verifier|test_progs|bench|fuzz|stress [BUILD]
 set -euo pipefail
 
 cache=$1 mode=$2 which=${3:-linux-6.12}
@@ -72,22 +76,30 @@ if [ "$mode" = bench ]; then
 	python3 "$repo/tools/bench/gen.py" >"$obj/bench.bpf.c"
 	bpf_cc -c "$obj/bench.bpf.c" -o "$obj/bench.bpf.o"
 	clang -O2 -Wall -Werror "$repo/tools/bench/bench.c" -lbpf -o "$obj/bench"
-elif [ "$mode" = test_verifier ]; then
-	# Built as the selftests Makefile builds it, from the tree's tools/
-	# (the same in both kernels' trees), once per tree.
-	tv=$cache/build/test_verifier
-	mkdir -p "$tv"
-	make -s -C "$self" -j"$(nproc)" OUTPUT="$tv" VMLINUX_BTF="$build/vmlinux" \
-		"$tv/test_verifier" >"$work/test_verifier-build.log" 2>&1 || {
-		tail -n 30 "$work/test_verifier-build.log" >&2
-		die "cannot build test_verifier"
-	}
-	cp "$tv/test_verifier" "$obj/"
+elif [ "$mode" = test_verifier ] || [ "$mode" = test_progs ]; then
+	if [ "$mode" = test_verifier ]; then
+		# Built as the selftests Makefile builds it, from the tree's
+		# tools/ (the same in both kernels' trees), once per tree.
+		tv=$cache/build/test_verifier
+		mkdir -p "$tv"
+		make -s -C "$self" -j"$(nproc)" OUTPUT="$tv" VMLINUX_BTF="$build/vmlinux" \
+			"$tv/test_verifier" >"$work/$mode-build.log" 2>&1 || {
+			tail -n 30 "$work/$mode-build.log" >&2
+			die "cannot build test_verifier"
+		}
+		cp "$tv/test_verifier" "$obj/"
+	else
+		# One binary, built against our kernel's BTF, for both kernels.
+		tp=$("$repo/tools/scripts/test-progs-build.sh" "$cache") ||
+			die "cannot build test_progs"
+		cp "$tp/test_progs" "$obj/"
+		cp "$tp"/btf__*.bpf.o "$obj/" 2>/dev/null || true
+	fi
 	# bpf_testmod.ko, built against the kernel under test.
 	cp -r "$self/bpf_testmod" "$work/testmod"
 	make -s -C "$build" M="$work/testmod" LLVM=1 -j"$(nproc)" modules \
-		>>"$work/test_verifier-build.log" 2>&1 || {
-		tail -n 30 "$work/test_verifier-build.log" >&2
+		>>"$work/$mode-build.log" 2>&1 || {
+		tail -n 30 "$work/$mode-build.log" >&2
 		die "cannot build bpf_testmod.ko"
 	}
 	cp "$work/testmod/bpf_testmod.ko" "$obj/"
@@ -156,9 +168,10 @@ stress)
 	cp "$obj/stress" "$obj/stress.bpf.o" "$ir/tests/"
 	copy_libs "$obj/stress"
 	;;
-test_verifier)
-	cp "$obj/test_verifier" "$obj/bpf_testmod.ko" "$ir/tests/"
-	copy_libs "$obj/test_verifier"
+test_verifier | test_progs)
+	cp "$obj/$mode" "$obj/bpf_testmod.ko" "$ir/tests/"
+	[ "$mode" != test_progs ] || cp "$obj"/btf__*.bpf.o "$ir/tests/" 2>/dev/null || true
+	copy_libs "$obj/$mode"
 	;;
 bench)
 	cp "$obj/bench" "$obj/bench.bpf.o" "$ir/tests/"
@@ -366,6 +379,15 @@ test_verifier)
 	[ $oops = 0 ] || die "kernel warning or oops during test_verifier (console: $console)"
 	grep '^Summary' "$work/test_verifier.txt"
 	echo "(test_verifier ran in $secs s of QEMU TCG)"
+	;;
+test_progs)
+	# Each test's and subtest's name and verdict, and the summary.
+	tr -d '\r' <"$log" | sed -n 's/^BPFEXC-TP //p' |
+		grep -E '^#[0-9]+(/[0-9]+)? +.+:(OK|SKIP|FAIL)$|^Summary: ' >"$work/test_progs.txt"
+	grep -q '^Summary' "$work/test_progs.txt" || die "test_progs printed no summary (console: $console)"
+	[ $oops = 0 ] || die "kernel warning or oops during test_progs (console: $console)"
+	grep '^Summary' "$work/test_progs.txt"
+	echo "(test_progs ran in $secs s of QEMU TCG)"
 	;;
 bench)
 	tr -d '\r' <"$log" | sed -n 's/^BENCH //p' >"$work/bench.txt"

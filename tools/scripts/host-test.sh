@@ -8,7 +8,7 @@
 set -uo pipefail
 cache=$1
 log=$cache/cargo-test.log
-(cd rust && CARGO_TARGET_DIR=$cache/cargo-target cargo test --offline) >"$log" 2>&1
+(cd rust && BPFEXC_REQUIRE_LLVM_MC=1 CARGO_TARGET_DIR=$cache/cargo-target cargo test --offline) >"$log" 2>&1
 rc=$?
 grep -E '^test .* FAILED$|panicked' "$log" | sed 's/^/  /'
 read -r passed failed < <(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' "$log" |

@@ -6,12 +6,16 @@
 #
 #   test_bpf       lib/test_bpf.ko, the JIT and interpreter tests
 #   test_verifier  tools/testing/selftests/bpf/test_verifier
+#   test_progs     upstream's test_progs, -t exceptions and verifier_*
+#                  (tools/scripts/test-progs-build.sh); the two kernels
+#                  may differ only as tools/selftests/test_progs.differences
+#                  says
 #
 # Prints our totals, the stock totals, and whether the two agree test by
 # test. The stock result is kept until the stock kernel or the guest
 # scripts change.
 #
-# Usage: vs-stock.sh CACHEDIR test_bpf|test_verifier
+# Usage: vs-stock.sh CACHEDIR test_bpf|test_verifier|test_progs
 set -uo pipefail
 cache=$1 suite=$2
 here=$(dirname "$0")
@@ -23,15 +27,16 @@ totals() {
 	case $suite in
 	test_bpf)
 		sed -n 's/.*Summary: \([0-9]*\) PASSED, \([0-9]*\) FAILED.*/\1 \2/p' "$1" ;;
-	test_verifier)
-		sed -n 's/^Summary: \([0-9]*\) PASSED, [0-9]* SKIPPED, \([0-9]*\) FAILED.*/\1 \2/p' "$1" ;;
+	test_verifier | test_progs)
+		sed -n 's/^Summary: \([0-9]*\)\(\/[0-9]*\)\? PASSED, [0-9]* SKIPPED, \([0-9]*\) FAILED.*/\1 \3/p' "$1" ;;
 	esac | awk '{p += $1; f += $2} END {print p + 0, f + 0}'
 }
 
 "$here/stock.sh" "$cache" || exit 1
 # Kept until the stock kernel or the guest scripts change.
 stale=no
-for f in "$stock_build/arch/x86/boot/bzImage" tools/scripts/guest.sh tools/guest/init; do
+for f in "$stock_build/arch/x86/boot/bzImage" tools/scripts/guest.sh tools/guest/init \
+	"$cache/build/test_progs/test_progs"; do
 	[ -f "$stock_result" ] && [ ! "$stock_result" -ot "$f" ] || stale=yes
 done
 if [ $stale = yes ]; then
@@ -53,6 +58,10 @@ echo "  our kernel:   $passed passed, $failed failed"
 # must hold is that the two agree.
 if [ "$sfailed" = 0 ]; then
 	echo "$suite: $passed passed, $failed failed"
+fi
+if [ "$suite" = test_progs ]; then
+	python3 tools/selftests/tp-compare.py "$ours" "$stock_result" tools/selftests/test_progs.differences
+	exit
 fi
 if diff -u "$stock_result" "$ours" >/dev/null; then
 	echo "$suite same as stock: 1 passed, 0 failed"

@@ -20,12 +20,19 @@
  *	program is run on PKT with the link in place.
  *
  *   exc_loader each OBJ PKT [SKIP]
- *	For differential fuzzing (tools/fuzz): every program of OBJ is loaded
- *	on its own and, when it loads, run once on PKT; prints
- *	"BPFEXC-FUZZ NAME load=ERR ret=RETVAL" (ret=- when it did not load),
- *	or "BPFEXC-FUZZ NAME skipped" for the programs named in the file SKIP
- *	(one per line). "BPFEXC-FUZZ-BEGIN NAME" before each load names the
- *	program that was running if the kernel goes down.
+ *	For differential fuzzing (tools/fuzz): every program of OBJ whose
+ *	name has no '_' is loaded on its own, with its tail call targets
+ *	(NAME_tcK, put in slot K of the object's map fz_jmp), and when it
+ *	loads run once on PKT; prints "BPFEXC-FUZZ NAME load=ERR ret=RETVAL"
+ *	(ret=- when it did not load). Then its attachment NAME_at, if there
+ *	is one (section fentry/FUNC, fexit/FUNC or freplace/FUNC, FUNC a
+ *	function of NAME), is loaded from a second instance of OBJ, attached
+ *	to NAME and NAME is run again: "BPFEXC-FUZZ NAME_at load=ERR
+ *	ret=RETVAL/HITS/LAST", ERR the load's or the attach's error, HITS
+ *	and LAST the two words of the attachment's global fz_out. Programs
+ *	named in the file SKIP (one per line) print "BPFEXC-FUZZ NAME
+ *	skipped". "BPFEXC-FUZZ-BEGIN NAME" before each load names the program
+ *	that was running if the kernel goes down.
  *
  * Each check prints "BPFEXC-RESULT SUITE NAME ok" or
  * "BPFEXC-RESULT SUITE NAME FAIL: reason" followed by the verifier log.
@@ -470,6 +477,78 @@ static const char *last_lines(char *log)
 	return n ? out : "(no log)";
 }
 
+/* NAME is MAIN_tcK: K, else -1. */
+static int tail_slot(const char *name, const char *main)
+{
+	size_t n = strlen(main);
+	char *end;
+	long k;
+
+	if (strncmp(name, main, n) || strncmp(name + n, "_tc", 3) || !name[n + 3])
+		return -1;
+	k = strtol(name + n + 3, &end, 10);
+	return *end || k < 0 || k > 7 ? -1 : k;
+}
+
+/* The attachment NAME_at of MAIN, loaded and attached to MAIN_FD; MAIN run. */
+static void run_attach(const char *path, const char *name, int main_fd)
+{
+	struct bpf_link *link = NULL;
+	struct bpf_program *prog;
+	struct bpf_object *obj;
+	const char *sec, *func;
+	__u64 out[2] = {};
+	struct bpf_map *bss;
+	int err, ret, zero = 0;
+
+	printf("BPFEXC-FUZZ-BEGIN %s\n", name);
+	fflush(stdout);
+	obj = bpf_object__open_file(path, NULL);
+	if (!obj) {
+		printf("BPFEXC-LOADFAIL cannot open %s\n", path);
+		return;
+	}
+	prog = only(obj, name);
+	sec = bpf_program__section_name(prog);
+	func = strchr(sec, '/');
+	if (!func) {
+		printf("BPFEXC-LOADFAIL %s: no function in section %s\n", name, sec);
+		goto out;
+	}
+	func++;
+	err = bpf_program__set_attach_target(prog, main_fd, func);
+	log_buf[0] = 0;
+	bpf_program__set_log_buf(prog, log_buf, sizeof(log_buf));
+	bpf_program__set_log_level(prog, 1);
+	if (!err)
+		err = bpf_object__load(obj);
+	if (!err) {
+		if (bpf_program__type(prog) == BPF_PROG_TYPE_EXT)
+			link = bpf_program__attach_freplace(prog, main_fd, func);
+		else
+			link = bpf_program__attach_trace(prog);
+		err = link ? 0 : -errno;
+	}
+	if (err) {
+		printf("BPFEXC-FUZZ %s load=%d ret=-\nBPFEXC-FUZZ-LOG %s %s\n", name, err, name,
+		       last_lines(log_buf));
+		goto out;
+	}
+	bss = bpf_object__find_map_by_name(obj, ".bss");
+	if (test_run(main_fd, &ret))
+		printf("BPFEXC-FUZZ %s load=0 ret=run-failed\n", name);
+	else if (!bss || bpf_map__value_size(bss) < sizeof(out) ||
+		 bpf_map_lookup_elem(bpf_map__fd(bss), &zero, out))
+		printf("BPFEXC-FUZZ %s load=0 ret=no-fz_out\n", name);
+	else
+		printf("BPFEXC-FUZZ %s load=0 ret=%u/%llu/%u\n", name, (unsigned int)ret,
+		       (unsigned long long)out[0], (unsigned int)out[1]);
+out:
+	fflush(stdout);
+	bpf_link__destroy(link);
+	bpf_object__close(obj);
+}
+
 static int run_each(const char *path, const char *skip)
 {
 	struct bpf_object *obj;
@@ -479,11 +558,18 @@ static int run_each(const char *path, const char *skip)
 	if (n < 0)
 		return 1;
 	for (int i = 0; i < n; i++) {
-		struct bpf_program *prog = NULL;
+		struct bpf_program *prog = NULL, *p;
+		char at[256];
 		int err, ret;
 
+		if (strchr(names[i], '_'))
+			continue;
+		snprintf(at, sizeof(at), "%s_at", names[i]);
 		if (listed(skip, names[i])) {
 			printf("BPFEXC-FUZZ %s skipped\n", names[i]);
+			for (int j = 0; j < n; j++)
+				if (!strcmp(names[j], at))
+					printf("BPFEXC-FUZZ %s skipped\n", at);
 			continue;
 		}
 		printf("BPFEXC-FUZZ-BEGIN %s\n", names[i]);
@@ -494,10 +580,24 @@ static int run_each(const char *path, const char *skip)
 			return 1;
 		}
 		prog = only(obj, names[i]);
+		bpf_object__for_each_program(p, obj)
+			if (tail_slot(bpf_program__name(p), names[i]) >= 0)
+				bpf_program__set_autoload(p, true);
 		log_buf[0] = 0;
 		bpf_program__set_log_buf(prog, log_buf, sizeof(log_buf));
 		bpf_program__set_log_level(prog, 1);
 		err = bpf_object__load(obj);
+		bpf_object__for_each_program(p, obj) {
+			int k = tail_slot(bpf_program__name(p), names[i]), fd = bpf_program__fd(p);
+			struct bpf_map *jmp = bpf_object__find_map_by_name(obj, "fz_jmp");
+
+			if (err || k < 0)
+				continue;
+			if (!jmp || bpf_map_update_elem(bpf_map__fd(jmp), &k, &fd, BPF_ANY)) {
+				printf("BPFEXC-LOADFAIL %s: cannot fill slot %d of fz_jmp\n", names[i], k);
+				err = -EINVAL;
+			}
+		}
 		if (err)
 			printf("BPFEXC-FUZZ %s load=%d ret=-\nBPFEXC-FUZZ-LOG %s %s\n", names[i], err,
 			       names[i], last_lines(log_buf));
@@ -506,6 +606,16 @@ static int run_each(const char *path, const char *skip)
 		else
 			printf("BPFEXC-FUZZ %s load=0 ret=%u\n", names[i], (unsigned int)ret);
 		fflush(stdout);
+		for (int j = 0; j < n; j++) {
+			if (strcmp(names[j], at))
+				continue;
+			if (err)
+				printf("BPFEXC-FUZZ %s load=%d ret=-\n", at, err);
+			else if (listed(skip, at))
+				printf("BPFEXC-FUZZ %s skipped\n", at);
+			else
+				run_attach(path, at, bpf_program__fd(prog));
+		}
 		bpf_object__close(obj);
 	}
 	return 0;

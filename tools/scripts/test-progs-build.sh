@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build upstream's test_progs (tools/testing/selftests/bpf) from the
+# patched tree, for the guest (run inside the build root), with the tests
+# that make check runs: prog_tests/exceptions.c and the verifier_* tests
+# (prog_tests/verifier.c, verifier_kfunc_prog_types.c, verifier_log.c).
+#
+# Upstream's Makefile builds every test and every BPF program, and some of
+# them need options our config does not have (IPv6, MPTCP, netfilter...):
+# the build stops there. So test_progs is built, by upstream's Makefile,
+# from a copy of the selftests directory made of symbolic links, whose
+# prog_tests/ holds only those tests and whose progs/ only the BPF programs
+# they include (their skeletons) and every header. test_progs.c, the test
+# loader and the tests themselves are upstream's, unchanged.
+#
+# The result is kept in CACHEDIR/build/test_progs; make only redoes what
+# changed. Prints the directory holding test_progs (and the btf__*.bpf.o
+# files the tests read).
+#
+# Usage: test-progs-build.sh CACHEDIR
+set -euo pipefail
+
+cache=$1
+tree=$cache/src/linux-source-6.12
+self=$tree/tools/testing/selftests/bpf
+farm=$tree/tools/testing/selftests/bpf-exc
+out=$cache/build/test_progs
+tests="exceptions verifier verifier_kfunc_prog_types verifier_log"
+die() { echo "test-progs-build: error: $*" >&2; exit 1; }
+
+# The copy sits beside the original, so that the Makefile's relative paths
+# (../lib.mk, ../../../../tools/...) lead to the same places.
+# Only the links are made again: what the build generates there (tests.h)
+# stays, so that an unchanged tree rebuilds nothing.
+[ ! -d "$farm" ] || find "$farm" -type l -delete
+mkdir -p "$farm/prog_tests" "$farm/progs"
+for f in "$self"/*; do
+	case ${f##*/} in prog_tests | progs) ;; *) ln -s "$f" "$farm/" ;; esac
+done
+for t in $tests; do
+	ln -s "$self/prog_tests/$t.c" "$farm/prog_tests/"
+done
+for h in "$self"/prog_tests/*.h; do
+	[ "${h##*/}" = tests.h ] || ln -s "$h" "$farm/prog_tests/"
+done
+ln -s "$self"/progs/*.h "$farm/progs/"
+# The BPF programs whose skeletons the tests include, and the BTF objects
+# (progs/btf__*.c) that those name with __btf_path(), which test_progs
+# reads from its directory.
+for t in $tests; do
+	sed -n 's/^#include "\([a-z0-9_]*\)\.skel\.h".*/\1/p' "$self/prog_tests/$t.c"
+done | sort -u >"$farm/progs.list"
+sed 's|.*|'"$self"'/progs/&.c|' "$farm/progs.list" | xargs cat |
+	sed -n 's/.*__btf_path("\([a-z0-9_]*\)\.bpf\.o").*/\1/p' | sort -u >>"$farm/progs.list"
+while read -r p; do
+	[ -f "$self/progs/$p.c" ] || die "the tests need $p, but there is no progs/$p.c"
+	ln -sf "$self/progs/$p.c" "$farm/progs/"
+done <"$farm/progs.list"
+
+mkdir -p "$out"
+# No linked or light skeletons: none of these tests uses one, and their
+# rules name programs that are not in the copy. KDIR and LLVM=1 build
+# bpf_testmod.ko and the other modules against our kernel (the guest
+# builds bpf_testmod.ko again for the kernel under test).
+make -s -C "$farm" -j"$(nproc)" OUTPUT="$out" VMLINUX_BTF="$cache/build/linux-6.12/vmlinux" \
+	KDIR="$cache/build/linux-6.12" LLVM=1 LINKED_SKELS= LSKELS= LSKELS_EXTRA= \
+	"$out/test_progs" >"$out/build.log" 2>&1 || {
+	tail -n 40 "$out/build.log" >&2
+	die "cannot build test_progs (log: $out/build.log)"
+}
+echo "$out"

@@ -39,22 +39,28 @@ echo "fuzz: $count programs from seed $seed compiled in $(($(date +%s) - start))
 		END { printf "%d ok, %d reject, %d hole, %d fexit refused; %d of them attachments",
 			n["ok"], n["reject"], n["hole"], n["fexit"], a }' "$dir/src/fuzz.expect")," \
 	"$(cat "$dir"/src/fuzz_*.c | grep -c 'bpf_tail_call(')" tail calls
-# One guest boot per 40 objects (4000 programs), well within its timeout.
-for which in linux-6.12 stock-6.12; do
+# One guest boot per 40 objects (4000 programs), well within its timeout;
+# the two kernels' guests run side by side.
+ls "$dir"/obj/*.bpf.o | split -l 40 - "$dir/group-"
+campaign() {
+	local which=$1 start group run=$dir/run-$1
 	start=$(date +%s)
 	: >"$dir/$which.txt"
-	ls "$dir"/obj/*.bpf.o | split -l 40 - "$dir/group-"
 	for group in "$dir"/group-*; do
-		rm -rf "$dir/run"
-		mkdir -p "$dir/run"
-		xargs -a "$group" cp -t "$dir/run"
-		cp "$dir/obj/skip-stock-6.12" "$dir/run/"
-		FUZZ_OBJ=$dir/run tools/scripts/guest.sh "$cache" fuzz "$which" ||
+		rm -rf "$run"
+		mkdir -p "$run"
+		xargs -a "$group" cp -t "$run"
+		cp "$dir/obj/skip-stock-6.12" "$run/"
+		FUZZ_OBJ=$run GUEST_TAG=s$seed-n$count tools/scripts/guest.sh "$cache" fuzz "$which" ||
 			echo "fuzz: the $which guest failed" >&2
-		cat "$cache/guest/fuzz-$which/fuzz.txt" >>"$dir/$which.txt" 2>/dev/null || true
+		cat "$cache/guest/fuzz-$which-s$seed-n$count/fuzz.txt" >>"$dir/$which.txt" 2>/dev/null || true
 	done
-	rm -f "$dir"/group-*
+	rm -rf "$run"
 	echo "fuzz: $which ran them in $(($(date +%s) - start)) s"
-done
+}
+campaign linux-6.12 &
+campaign stock-6.12
+wait
+rm -f "$dir"/group-*
 python3 "$repo/tools/fuzz/compare.py" "$dir/src/fuzz.expect" "$dir/linux-6.12.txt" \
 	"$dir/stock-6.12.txt" "$dir/failures"

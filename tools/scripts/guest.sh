@@ -53,7 +53,9 @@ repo=$(pwd)
 tree=$cache/src/linux-source-6.12
 build=$cache/build/$which
 self=$tree/tools/testing/selftests/bpf
-work=$cache/guest/$mode-$which
+# GUEST_TAG keeps apart guests of the same mode that run at once (fuzz
+# campaigns beside make check).
+work=$cache/guest/$mode-$which${GUEST_TAG:+-$GUEST_TAG}
 bzimage=$build/arch/x86/boot/bzImage
 
 die() { echo "guest: error: $*" >&2; exit 1; }

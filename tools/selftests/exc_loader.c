@@ -17,7 +17,10 @@
  *	once, with the tail call map jmp_table filled if there is one; for
  *	each check EXT_OBJ is opened afresh with only ext_prog loaded at log
  *	level 2, attached when it loads, and when run_prog is given that
- *	program is run on PKT with the link in place.
+ *	program is run on PKT with the link in place. A target_func of the
+ *	form FUNC>PROG/FUNC2 loads ext_prog for FUNC and links it, with
+ *	BPF_LINK_CREATE, to FUNC2 of PROG (a program the checks name): the
+ *	kernel checks the new target at link time.
  *
  *   exc_loader each OBJ PKT [SKIP]
  *	For differential fuzzing (tools/fuzz): every program of OBJ whose
@@ -43,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -297,6 +301,42 @@ static int split(char *line, char **f, int n)
 	return i;
 }
 
+/*
+ * A link of PROG, loaded for another function, to FUNC of program TPROG of
+ * TARGET (WHERE is "TPROG/FUNC"), made with BPF_LINK_CREATE and the BTF id
+ * of FUNC in the kernel's copy of TPROG's BTF: the kernel checks the new
+ * target at link time. The link's fd, or -errno.
+ */
+static int link_to(struct bpf_program *prog, struct bpf_object *target, const char *where)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	struct bpf_program *tprog;
+	char name[128], *func;
+	struct btf *btf;
+	int id, fd;
+
+	snprintf(name, sizeof(name), "%s", where);
+	func = strchr(name, '/');
+	if (!func)
+		return -EINVAL;
+	*func++ = 0;
+	tprog = bpf_object__find_program_by_name(target, name);
+	if (!tprog || bpf_prog_get_info_by_fd(bpf_program__fd(tprog), &info, &len))
+		return -ENOENT;
+	btf = btf__load_from_kernel_by_id(info.btf_id);
+	if (!btf)
+		return -ENOENT;
+	id = btf__find_by_name_kind(btf, func, BTF_KIND_FUNC);
+	btf__free(btf);
+	if (id < 0)
+		return -ENOENT;
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .target_btf_id = id);
+	fd = bpf_link_create(bpf_program__fd(prog), bpf_program__fd(tprog),
+			     bpf_program__expected_attach_type(prog), &opts);
+	return fd < 0 ? -errno : fd;
+}
+
 static const char *run_ext(struct bpf_object *target, const char *ext_path,
 			   const struct ext_check *c)
 {
@@ -307,7 +347,8 @@ static const char *run_ext(struct bpf_object *target, const char *ext_path,
 	struct bpf_object *obj;
 	struct bpf_link *link;
 	const char *fail = NULL;
-	int err, ret;
+	char func[128], *retarget;
+	int err, ret, link_fd;
 
 	log_buf[0] = 0;
 	obj = bpf_object__open_file(ext_path, &o);
@@ -321,7 +362,12 @@ static const char *run_ext(struct bpf_object *target, const char *ext_path,
 	}
 	bpf_object__for_each_program(p, obj)
 		bpf_program__set_autoload(p, p == prog);
-	if (bpf_program__set_attach_target(prog, bpf_program__fd(tprog), c->func)) {
+	/* "FUNC>PROG/FUNC2": loaded for FUNC, linked to FUNC2 of PROG. */
+	snprintf(func, sizeof(func), "%s", c->func);
+	retarget = strchr(func, '>');
+	if (retarget)
+		*retarget++ = 0;
+	if (bpf_program__set_attach_target(prog, bpf_program__fd(tprog), func)) {
 		fail = "set_attach_target failed";
 		goto out;
 	}
@@ -338,16 +384,23 @@ static const char *run_ext(struct bpf_object *target, const char *ext_path,
 		}
 		goto out;
 	}
-	link = bpf_program__attach(prog);
+	if (retarget) {
+		link = NULL;
+		link_fd = link_to(prog, target, retarget);
+	} else {
+		link = bpf_program__attach(prog);
+		link_fd = link ? bpf_link__fd(link) : -errno;
+	}
 	if (c->attach_err) {
-		if (link) {
-			bpf_link__destroy(link);
+		if (link_fd >= 0) {
 			fail = "attached, expected an error";
+			goto detach;
 		}
 		goto out;
 	}
-	if (!link) {
-		fail = "attach failed";
+	if (link_fd < 0) {
+		snprintf(why, sizeof(why), "attach failed (%d)", link_fd);
+		fail = why;
 		goto out;
 	}
 	if (*c->run) {
@@ -360,7 +413,11 @@ static const char *run_ext(struct bpf_object *target, const char *ext_path,
 			fail = why;
 		}
 	}
-	bpf_link__destroy(link);
+detach:
+	if (link)
+		bpf_link__destroy(link);
+	else if (link_fd >= 0)
+		close(link_fd);
 out:
 	bpf_object__close(obj);
 	return fail;

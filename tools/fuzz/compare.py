@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 """Compare the fuzz corpus's results on our kernel and on stock.
 
-Usage: compare.py EXPECT OURS STOCK FAILDIR
+Usage: compare.py EXPECT OURS STOCK FAILDIR [LABEL]
 
 EXPECT is gen.py's fuzz.expect; OURS and STOCK are the guests' fuzz.txt
-("NAME load=ERR ret=RET", "NAME skipped", "NAME crashed", "NAME oops").
+("NAME load=ERR ret=RET", "NAME skipped", "NAME crashed", "NAME oops",
+"NAME timeout": the guest ran out of time while it ran).
 Every program must:
 - on ours, load or be rejected as the generator's model says, and return
   what the model computed when it loads;
@@ -34,7 +35,7 @@ def results(path):
         if len(f) < 2:
             continue
         name = f[0]
-        if f[1] in ("crashed", "oops"):
+        if f[1] in ("crashed", "oops", "timeout"):
             bad.append((name, f[1]))
             continue
         if f[1] == "skipped":
@@ -53,6 +54,7 @@ def same(got, want):
 
 def main():
     expect, ours_p, stock_p, faildir = sys.argv[1:5]
+    label = f" ({sys.argv[5]})" if len(sys.argv) > 5 else ""
     ours, ours_bad = results(ours_p)
     stock, stock_bad = results(stock_p)
     passed = failed = 0
@@ -105,7 +107,7 @@ def main():
         print(f"  FAIL {name} ({batches.get(name, '?')}.c): {why}")
     if len(fails) > 40:
         print(f"  ... {len(fails) - 40} more in {faildir}/list")
-    print(f"fuzz: {passed} passed, {failed} failed")
+    print(f"fuzz{label}: {passed} passed, {failed} failed")
     return failed != 0
 
 

@@ -48,6 +48,10 @@ if $in_root tools/scripts/debug.sh "$cache"; then
 	run "KUnit on the debug kernel" tools/scripts/kunit.sh "$cache" debug-6.12
 	run "exceptions selftests on the debug kernel" tools/scripts/guest.sh "$cache" selftests debug-6.12
 	run "stress on the debug kernel" tools/scripts/guest.sh "$cache" stress debug-6.12
+	run "upstream test_progs on the debug kernel, against stock" \
+		tools/scripts/vs-stock.sh "$cache" test_progs debug-6.12
+	run "differential fuzzing on the debug kernel (seed 1, 500 programs)" \
+		tools/scripts/fuzz.sh "$cache" 1 500 debug-6.12
 else
 	echo "debug kernel: 0 passed, 1 failed" >>"$summary"
 	status=1

@@ -7,14 +7,17 @@
 # on stock; tools/fuzz/compare.py checks every verdict and return value
 # against the other kernel and the generator's model.
 #
-# Usage: fuzz.sh CACHEDIR SEED COUNT
+# OURS is the build of ours to run them on: linux-6.12 (the default) or
+# debug-6.12 (KASAN, lockdep, UBSAN: any report fails the program).
+#
+# Usage: fuzz.sh CACHEDIR SEED COUNT [OURS]
 set -euo pipefail
 
-cache=$1 seed=$2 count=$3
+cache=$1 seed=$2 count=$3 ours=${4:-linux-6.12}
 repo=$(pwd)
 tree=$cache/src/linux-source-6.12
 self=$tree/tools/testing/selftests/bpf
-dir=$cache/fuzz/seed-$seed-n$count
+dir=$cache/fuzz/seed-$seed-n$count${4:+-$4}
 die() { echo "fuzz: error: $*" >&2; exit 1; }
 
 "$(dirname "$0")/stock.sh" "$cache" >/dev/null || die "cannot build the stock kernel"
@@ -51,6 +54,7 @@ campaign() {
 		mkdir -p "$run"
 		xargs -a "$group" cp -t "$run"
 		cp "$dir/obj/skip-stock-6.12" "$run/"
+		rm -f "$cache/guest/fuzz-$which-s$seed-n$count/fuzz.txt"
 		FUZZ_OBJ=$run GUEST_TAG=s$seed-n$count tools/scripts/guest.sh "$cache" fuzz "$which" ||
 			echo "fuzz: the $which guest failed" >&2
 		cat "$cache/guest/fuzz-$which-s$seed-n$count/fuzz.txt" >>"$dir/$which.txt" 2>/dev/null || true
@@ -58,9 +62,9 @@ campaign() {
 	rm -rf "$run"
 	echo "fuzz: $which ran them in $(($(date +%s) - start)) s"
 }
-campaign linux-6.12 &
+campaign "$ours" &
 campaign stock-6.12
 wait
 rm -f "$dir"/group-*
-python3 "$repo/tools/fuzz/compare.py" "$dir/src/fuzz.expect" "$dir/linux-6.12.txt" \
-	"$dir/stock-6.12.txt" "$dir/failures"
+python3 "$repo/tools/fuzz/compare.py" "$dir/src/fuzz.expect" "$dir/$ours.txt" \
+	"$dir/stock-6.12.txt" "$dir/failures" ${4:+"$4"}

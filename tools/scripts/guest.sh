@@ -220,8 +220,10 @@ timeout 1200 qemu-system-x86_64 -nodefaults -machine pc -cpu qemu64 -smp $smp -m
 	-serial "file:$console" -serial "file:$log" \
 	-kernel "$bzimage" -initrd "$work/initramfs.cpio.gz" \
 	-append "console=ttyS0 loglevel=5 panic=-1 bpfexc.mode=$mode$append_extra" \
-	</dev/null >"$work/qemu.out" 2>&1 || true
+	</dev/null >"$work/qemu.out" 2>&1 && qemu_rc=0 || qemu_rc=$?
 secs=$(($(date +%s) - start))
+# 124: the guest ran out of time (not a crash of the kernel).
+[ "$qemu_rc" != 124 ] || echo "guest: timed out after $secs s (test output: $log)" >&2
 grep -q '^BPFEXC-END' "$log" || [ "$mode" = faults ] || [ "$mode" = fuzz ] || {
 	tail -n 30 "$log" >&2
 	tail -n 60 "$console" >&2
@@ -355,13 +357,19 @@ fuzz)
 	tr -d '\r' <"$log" | sed -n 's/^BPFEXC-FUZZ //p' >"$work/fuzz.txt"
 	if ! grep -q '^BPFEXC-END' "$log"; then
 		last=$(tr -d '\r' <"$log" | sed -n 's/^BPFEXC-FUZZ-BEGIN //p' | tail -n 1)
-		echo "$last crashed" >>"$work/fuzz.txt"
+		if [ "$qemu_rc" = 124 ]; then
+			echo "$last timeout" >>"$work/fuzz.txt"
+		else
+			echo "$last crashed" >>"$work/fuzz.txt"
+		fi
 		echo "guest: the kernel went down running $last (console: $console)" >&2
 	fi
 	if [ $oops = 1 ]; then
 		last=$(tr -d '\r' <"$log" | sed -n 's/^BPFEXC-FUZZ-BEGIN //p' | tail -n 1)
 		echo "$last oops" >>"$work/fuzz.txt"
 	fi
+	# On the debug kernel: memory the programs of this guest leaked.
+	leaked >&2 || echo "kmemleak-$(basename "$(ls "$FUZZ_OBJ"/*.bpf.o | head -n 1)") oops" >>"$work/fuzz.txt"
 	;;
 test_bpf)
 	# The three suites' summaries and every failed test, as the guest
@@ -385,8 +393,10 @@ test_verifier)
 test_progs)
 	# Each test's and subtest's name and verdict, and the summary.
 	tr -d '\r' <"$log" | sed -n 's/^BPFEXC-TP //p' |
-		grep -E '^#[0-9]+(/[0-9]+)? +.+:(OK|SKIP|FAIL)$|^Summary: ' >"$work/test_progs.txt"
+		grep -E '^#[0-9]+(/[0-9]+)? +.+:(OK|SKIP|FAIL)( \(SKIP: [0-9]+/[0-9]+\))?$|^Summary: ' >"$work/test_progs.txt"
 	grep -q '^Summary' "$work/test_progs.txt" || die "test_progs printed no summary (console: $console)"
+	! grep -q 'WARNING! Selftests relying on bpf_testmod.ko will be skipped' "$log" ||
+		die "test_progs could not load bpf_testmod.ko (test output: $log)"
 	[ $oops = 0 ] || die "kernel warning or oops during test_progs (console: $console)"
 	grep '^Summary' "$work/test_progs.txt"
 	echo "(test_progs ran in $secs s of QEMU TCG)"

@@ -35,6 +35,10 @@ die() { echo "test-progs-build: error: $*" >&2; exit 1; }
 # stays, so that an unchanged tree rebuilds nothing.
 [ ! -d "$farm" ] || find "$farm" -type l -delete
 mkdir -p "$farm/prog_tests" "$farm/progs"
+# A changed list of tests needs a new tests.h (its rule only sees the
+# sources' dates).
+[ "$(cat "$farm/tests.list" 2>/dev/null)" = "$tests" ] || rm -f "$farm/prog_tests/tests.h"
+echo "$tests" >"$farm/tests.list"
 for f in "$self"/*; do
 	case ${f##*/} in prog_tests | progs) ;; *) ln -s "$f" "$farm/" ;; esac
 done

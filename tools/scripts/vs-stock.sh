@@ -15,9 +15,11 @@
 # test. The stock result is kept until the stock kernel or the guest
 # scripts change.
 #
-# Usage: vs-stock.sh CACHEDIR test_bpf|test_verifier|test_progs
+# BUILD is the build of ours: linux-6.12 (the default) or debug-6.12.
+#
+# Usage: vs-stock.sh CACHEDIR test_bpf|test_verifier|test_progs [BUILD]
 set -uo pipefail
-cache=$1 suite=$2
+cache=$1 suite=$2 which=${3:-linux-6.12}
 here=$(dirname "$0")
 stock_build=$cache/build/stock-6.12
 stock_result=$stock_build/$suite.txt
@@ -33,6 +35,11 @@ totals() {
 }
 
 "$here/stock.sh" "$cache" || exit 1
+# test_progs is rebuilt (when the tree or our kernel's BTF changed) before
+# the stock result's age is judged against it: both kernels run one binary.
+if [ "$suite" = test_progs ]; then
+	"$here/test-progs-build.sh" "$cache" >/dev/null || exit 1
+fi
 # Kept until the stock kernel or the guest scripts change.
 stale=no
 for f in "$stock_build/arch/x86/boot/bzImage" tools/scripts/guest.sh tools/guest/init \
@@ -44,10 +51,10 @@ if [ $stale = yes ]; then
 	"$here/guest.sh" "$cache" "$suite" stock-6.12 | sed 's/^/  /' || exit 1
 	cp "$cache/guest/$suite-stock-6.12/$suite.txt" "$stock_result"
 fi
-echo "$suite on our kernel:"
-"$here/guest.sh" "$cache" "$suite" | sed 's/^/  /'
+echo "$suite on our kernel ($which):"
+"$here/guest.sh" "$cache" "$suite" "$which" | sed 's/^/  /'
 [ "${PIPESTATUS[0]}" = 0 ] || { echo "$suite: 0 passed, 1 failed"; exit 1; }
-ours=$cache/guest/$suite-linux-6.12/$suite.txt
+ours=$cache/guest/$suite-$which/$suite.txt
 
 read -r passed failed < <(totals "$ours")
 read -r spassed sfailed < <(totals "$stock_result")
@@ -60,7 +67,10 @@ if [ "$sfailed" = 0 ]; then
 	echo "$suite: $passed passed, $failed failed"
 fi
 if [ "$suite" = test_progs ]; then
-	python3 tools/selftests/tp-compare.py "$ours" "$stock_result" tools/selftests/test_progs.differences
+	label=
+	[ "$which" = linux-6.12 ] || label=$which
+	python3 tools/selftests/tp-compare.py "$ours" "$stock_result" \
+		tools/selftests/test_progs.differences tools/selftests/test_progs.both $label
 	exit
 fi
 if diff -u "$stock_result" "$ours" >/dev/null; then

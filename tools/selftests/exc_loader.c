@@ -391,6 +391,11 @@ static const char *run_ext(struct bpf_object *target, const char *ext_path,
 		link = bpf_program__attach(prog);
 		link_fd = link ? bpf_link__fd(link) : -errno;
 	}
+	if (link_fd == -ENOENT && retarget) {
+		snprintf(why, sizeof(why), "cannot find the link's target %s", retarget);
+		fail = why;
+		goto out;
+	}
 	if (c->attach_err) {
 		if (link_fd >= 0) {
 			fail = "attached, expected an error";
@@ -594,7 +599,7 @@ static void run_attach(const char *path, const char *name, int main_fd)
 	bss = bpf_object__find_map_by_name(obj, ".bss");
 	if (test_run(main_fd, &ret))
 		printf("BPFEXC-FUZZ %s load=0 ret=run-failed\n", name);
-	else if (!bss || bpf_map__value_size(bss) < sizeof(out) ||
+	else if (!bss || bpf_map__value_size(bss) != sizeof(out) ||
 		 bpf_map_lookup_elem(bpf_map__fd(bss), &zero, out))
 		printf("BPFEXC-FUZZ %s load=0 ret=no-fz_out\n", name);
 	else

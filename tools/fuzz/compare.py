@@ -12,7 +12,8 @@ Every program must:
   what the model computed when it loads;
 - on stock (where it runs there), get the same verdict and return value as
   on ours.
-The documented differences: the model's 'hole' programs (a call of a
+Our kernel must refuse the 'hole' and 'fexit' programs with our messages
+(REASONS). The documented differences: the model's 'hole' programs (a call of a
 global subprog that may throw while holding an RCU read section or an
 object), which stock loads and ours rejects; stock only runs them in
 `make hole-stock`; and 'fexit' attachments (fexit on a subprog that may
@@ -26,6 +27,12 @@ test; prints one line per failure and "fuzz: N passed, N failed".
 import os
 import sys
 
+# (results file, program): the end of the verifier log of a rejection.
+LOGS = {}
+# What our verifier says when it refuses a program for the hole, or fexit
+# on a subprog that may throw: a rejection for another reason is a failure.
+REASONS = {"hole": "may throw", "fexit": "which may throw"}
+
 
 def results(path):
     out = {}
@@ -33,6 +40,9 @@ def results(path):
     for line in open(path):
         f = line.split()
         if len(f) < 2:
+            continue
+        if f[0] == "LOG":
+            LOGS[(path, f[1])] = line.split(None, 2)[2] if len(f) > 2 else ""
             continue
         name = f[0]
         if f[1] in ("crashed", "oops", "timeout"):
@@ -79,6 +89,9 @@ def main():
             why = f"our kernel returns {o[1]}, the model {ret}"
         elif cls in ("reject", "hole", "fexit") and o[0] == 0:
             why = f"our kernel loads it (returns {o[1]}), the model rejects it"
+        elif cls in REASONS and REASONS[cls] not in LOGS.get((ours_p, name), ""):
+            why = (f"our kernel rejects it, but not because it "
+                   f"{REASONS[cls]}: {LOGS.get((ours_p, name), '(no log)')[:300]}")
         elif on_stock == "1":
             if s is None or s == "skipped":
                 why = "no result on stock"

@@ -354,7 +354,7 @@ stress)
 fuzz)
 	# Each program's result; a kernel that went down is reported with the
 	# program it was running.
-	tr -d '\r' <"$log" | sed -n 's/^BPFEXC-FUZZ //p' >"$work/fuzz.txt"
+	tr -d '\r' <"$log" | sed -n 's/^BPFEXC-FUZZ //p; s/^BPFEXC-FUZZ-LOG /LOG /p' >"$work/fuzz.txt"
 	if ! grep -q '^BPFEXC-END' "$log"; then
 		last=$(tr -d '\r' <"$log" | sed -n 's/^BPFEXC-FUZZ-BEGIN //p' | tail -n 1)
 		if [ "$qemu_rc" = 124 ]; then

@@ -53,7 +53,9 @@ for an attachment RET/HITS/LAST: what p<i> returns with it attached, how
 many times it ran, and for fexit the last value returned ('*': no say).
 A throw in a tail call target or an extension ends that program only:
 the tail call, or the replaced function, returns the cookie.
-runs_on_stock is 0 for programs stock must not run or load: hole programs
+runs_on_stock is 0 for programs stock must not run or load (and for
+attachments to programs that lose a function to dead code removal, whose
+func_info_aux stock leaves stale): hole programs
 (a throw there leaks on stock) and programs with a custom callback and
 subprogs, where dead code removal makes stock 6.12 enter the wrong
 callback or read past its function array (fixed by our patch 12).
@@ -328,6 +330,15 @@ def gen_attach(rng, p, kind, tgt, funcs, main, mains, decide, cb, on_stock):
     name = f"{p}_at"
     args = "struct __sk_buff *skb" + (", u32 x" if tgt is not main else "")
     there = tgt.name in present(main)
+    # Stock 6.12 does not move func_info_aux when dead code removal drops a
+    # subprog (our patch 12): the attach checks then read another
+    # function's "unreliable" flag. Stock refuses to extend a global
+    # function ("Cannot replace static functions") or gives fexit a
+    # conservative prototype, which reads the wrong slot for the return
+    # value (found by the 50 000-program campaign of seed 20261203). No
+    # attachment to such a program on stock.
+    if len(present(main)) < len(funcs):
+        on_stock = 0
     ext = None
     if kind == 'freplace':
         ext = Func(name, 1, True)

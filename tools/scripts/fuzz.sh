@@ -24,6 +24,15 @@ die() { echo "fuzz: error: $*" >&2; exit 1; }
 rm -rf "$dir"
 mkdir -p "$dir/src" "$dir/obj"
 python3 "$repo/tools/fuzz/gen.py" "$seed" "$count" "$dir/src"
+# The regression tests kept from earlier campaigns (tools/fuzz/regressions),
+# run with every corpus: one program a file, its expected results in its
+# "expect:" lines.
+for f in "$repo"/tools/fuzz/regressions/*.c; do
+	[ -f "$f" ] || continue
+	b=regression_$(basename "$f" .c)
+	cp "$f" "$dir/src/$b.c"
+	sed -n "s#^// expect: \(.*\)|REGRESSION|#\1|$b|#p" "$f" >>"$dir/src/fuzz.expect"
+done
 bpftool btf dump file "$cache/build/linux-6.12/vmlinux" format c >"$dir/obj/vmlinux.h"
 start=$(date +%s)
 ls "$dir"/src/*.c | xargs -P "$(nproc)" -I{} sh -c '

@@ -39,9 +39,9 @@ ls "$dir"/src/*.c | xargs -P "$(nproc)" -I{} sh -c '
 	f={}; b=$(basename "$f" .c)
 	clang -g -O2 --target=bpf -mcpu=v3 -mlittle-endian -D__TARGET_ARCH_x86 \
 		-Wall -Werror -Wno-compare-distinct-pointer-types \
-		-I"$0/obj" -I"$1" -I"$1/progs" -I"$2/tools/include/uapi" \
+		-I"$0/obj" -I"$3" -I"$1" -I"$1/progs" -I"$2/tools/include/uapi" \
 		-idirafter /usr/include/x86_64-linux-gnu -c "$f" -o "$0/obj/$b.bpf.o"' \
-	"$dir" "$self" "$tree" || die "clang failed on the generated programs in $dir/src"
+	"$dir" "$self" "$tree" "$repo/tools/fuzz" || die "clang failed on the generated programs in $dir/src"
 # Stock runs neither the hole programs, nor those that make it enter the
 # wrong exception callback (dead code with a custom callback), nor fexit
 # on a subprog that may throw.

@@ -13,28 +13,7 @@
 #include <bpf/bpf_helpers.h>
 #include "bpf_misc.h"
 #include "bpf_experimental.h"
-
-struct fz_obj {
-	long v;
-};
-
-/* 0 at load time: what it guards is dead code. */
-const volatile int fz_off;
-
-SEC(".bss.fz") __hidden __attribute__((aligned(8))) struct bpf_spin_lock fz_lock;
-
-/* Tail calls: p<i>_tc<k> goes in slot k when p<i> loads. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 8);
-	__uint(key_size, sizeof(u32));
-	__uint(value_size, sizeof(u32));
-} fz_jmp SEC(".maps");
-
-/* Written by the attachment p<i>_at: how often it ran, the last return value. */
-u64 fz_out[2];
-
-char _license[] SEC("license") = "GPL";
+#include "fuzz.h"
 
 static __noinline int r42621_f2(struct __sk_buff *ctx, u32 x)
 {

@@ -5,7 +5,8 @@
 #   make          build the toolchain root and the kernel, then boot it in
 #                 QEMU and run the sample (the main job)
 #   make check    every test: host cargo tests, KUnit under kunit.py, and
-#                 upstream's exceptions selftests through bpftool in QEMU
+#                 upstream's exceptions selftests through bpftool in QEMU,
+#                 on x86-64 and arm64, and the kernel built without Rust
 #
 # Everything runs inside a Debian trixie root made with debootstrap. The
 # root, the kernel tree and the build directory live in $(CACHE), outside
@@ -17,7 +18,8 @@ ROOT := $(CACHE)/root-$(ROOT_KEY)
 IN_ROOT := tools/scripts/in-root.sh $(ROOT) $(CACHE) $(CURDIR)
 
 .PHONY: all run-sample toolchain kernel stock bench check host-test kunit selftests test-bpf \
-	test-verifier test-progs hole-stock faults-stock fuzz check-debug clean-cache
+	test-verifier test-progs hole-stock faults-stock fuzz check-debug norust arm64 arches \
+	clean-cache
 
 all: run-sample
 
@@ -76,6 +78,28 @@ test-progs: kernel
 
 check: kernel
 	@tools/scripts/check.sh "$(IN_ROOT)" $(CACHE)
+
+# The same tree built without Rust (tools/scripts/norust.sh): exceptions
+# rejected with our message; test_bpf, test_verifier and test_progs against
+# stock. make check runs these too.
+norust: kernel
+	@$(IN_ROOT) tools/scripts/norust.sh $(CACHE)
+	@$(IN_ROOT) tools/scripts/guest.sh $(CACHE) norust norust-6.12
+	@for s in test_bpf test_verifier test_progs; do \
+		$(IN_ROOT) tools/scripts/vs-stock.sh $(CACHE) $$s norust-6.12 || exit 1; done
+
+# arm64, ours with the Rust unwinder and stock, cross-built with LLVM=1 and
+# run in qemu-system-aarch64: KUnit, the exceptions selftests, test_bpf
+# against stock. make check runs these too.
+arm64: kernel
+	@$(IN_ROOT) tools/scripts/arm64.sh $(CACHE)
+	@$(IN_ROOT) tools/scripts/kunit.sh $(CACHE) arm64-6.12
+	@$(IN_ROOT) tools/scripts/guest.sh $(CACHE) selftests arm64-6.12
+	@$(IN_ROOT) tools/scripts/vs-stock.sh $(CACHE) test_bpf arm64-6.12
+
+# Build-test other architectures (defconfig plus BPF): s390, riscv.
+arches: kernel
+	@$(IN_ROOT) tools/scripts/arches.sh $(CACHE)
 
 # The same tree with KASAN, kmemleak, lockdep (PROVE_RCU),
 # DEBUG_ATOMIC_SLEEP and UBSAN: KUnit and the guest suites on it.

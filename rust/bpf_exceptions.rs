@@ -16,14 +16,21 @@
 //! [`throw::bpf_exceptions_throw`], which unwinds with [`unwind`] and the
 //! table the verifier had built for the program after JIT.
 //!
-//! The x86-64 JIT emits the prologue of every BPF function, and the restore
-//! of its callee-saved registers, through [`jit_ffi`]: [`jit`] lays out the
+//! On arm64 the JIT is upstream's C, and only the entry into the unwinder
+//! and the callback differ (`throw_arm64.rs`). The x86-64 JIT emits the
+//! prologue of every BPF function, and the restore of its callee-saved
+//! registers, through [`jit_ffi`]: [`jit`] lays out the
 //! frame (every function saves only the callee-saved registers it uses;
 //! exception callbacks take over the boundary's frame) with the encoder
 //! [`x86`].
 //!
 //! [`callgraph`], [`unwind`], [`jit`], [`x86`] and [`insn`] use no kernel types and are
 //! also tested on the host.
+//!
+//! The crate is built with `CONFIG_BPF_EXCEPTIONS_RUST` or with the x86-64
+//! JIT in a kernel built with Rust (`CONFIG_BPF_JIT_RUST`); [`verifier`] and
+//! [`throw`] only with the first. Without them `kernel/bpf/exceptions_off.c`
+//! takes the verifier's calls and rejects programs that use exceptions.
 //!
 //! See Documentation/bpf/exceptions-rust.rst.
 
@@ -33,9 +40,12 @@ const __LOG_PREFIX: &[u8] = b"bpf_exceptions\0";
 pub mod callgraph;
 pub mod insn;
 pub mod jit;
+#[cfg(CONFIG_BPF_JIT_RUST)]
 pub mod jit_ffi;
+#[cfg(CONFIG_BPF_EXCEPTIONS_RUST)]
 pub mod throw;
 pub mod unwind;
+#[cfg(CONFIG_BPF_EXCEPTIONS_RUST)]
 pub mod verifier;
 pub mod x86;
 
@@ -43,5 +53,9 @@ pub mod x86;
 mod kunit;
 #[cfg(CONFIG_BPF_EXCEPTIONS_RUST_KUNIT_TEST)]
 mod tests;
+#[cfg(all(CONFIG_BPF_EXCEPTIONS_RUST_KUNIT_TEST, CONFIG_ARM64))]
+mod tests_arm64;
+#[cfg(all(CONFIG_BPF_EXCEPTIONS_RUST_KUNIT_TEST, CONFIG_X86_64))]
+mod tests_x86_64;
 #[cfg(CONFIG_BPF_EXCEPTIONS_RUST_KUNIT_TEST)]
 mod verifier_tests;

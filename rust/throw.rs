@@ -4,14 +4,17 @@
 //! the entry from the kfunc, and the entry into the exception callback.
 //!
 //! The verifier loads the throwing program's `struct bpf_prog_aux` into R2
-//! (`rsi`) before each call of `bpf_throw()`, and the C kfunc tail calls
-//! [`bpf_exceptions_throw`] with every register as the program left it.
-//! That entry saves the callee-saved registers and calls
+//! (`rsi` on x86-64, `x1` on arm64) before each call of `bpf_throw()`, and
+//! the C kfunc tail calls `bpf_exceptions_throw` with every register as the
+//! program left it. That entry, per architecture (`throw_x86_64.rs`,
+//! `throw_arm64.rs`), saves what it must and calls
 //! [`bpf_exceptions_unwind`], which unwinds with the program's
 //! [`ExceptionTable`]; the entry then restores the registers of the
-//! program's caller and jumps to the exception callback.
+//! program's caller (x86-64; on arm64 the callback does) and jumps to the
+//! exception callback.
 
 use crate::unwind::{self, Func, Geometry, Map, Regs, SavedRegs, Stack};
+
 use core::ffi::c_int;
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox, KVec},
@@ -19,6 +22,15 @@ use kernel::{
     error::code::{EINVAL, ENOMEM},
     prelude::*,
 };
+
+// The entry from `bpf_throw()` and the entry into the exception callback,
+// which depend on the architecture's registers and its JIT.
+#[cfg(CONFIG_X86_64)]
+#[path = "throw_x86_64.rs"]
+mod arch;
+#[cfg(CONFIG_ARM64)]
+#[path = "throw_arm64.rs"]
+mod arch;
 
 /// What `bpf_throw()` needs of one program, built when it is JITed and
 /// pointed to by `aux->exception_table`.
@@ -60,6 +72,10 @@ impl Stack for ThreadStack {
         // that stack pointer: the frames it unwinds, live on this stack
         // above our own frame, which nothing else writes while we read.
         unsafe { core::ptr::read(addr as *const u64) }
+    }
+
+    fn return_address(&self, addr: usize) -> usize {
+        arch::strip_return_address(self.read(addr))
     }
 }
 
@@ -162,63 +178,13 @@ pub(crate) fn unwind_with(
 }
 
 /// Where [`bpf_exceptions_unwind`] sends `bpf_exceptions_throw`: the
-/// exception callback and the boundary's frame pointer (rax, rdx).
+/// exception callback and the boundary's frame pointer (rax and rdx on
+/// x86-64, x0 and x1 on arm64).
 #[repr(C)]
-struct Landing {
+pub(crate) struct Landing {
     callback: usize,
     fp: usize,
 }
-
-// bpf_exceptions_throw(cookie) is reached by a tail call from the C kfunc
-// bpf_throw(), so every register is as the program left it: rdi holds the
-// cookie, rsi the program's aux (loaded by the verifier before the call),
-// rbp the throwing function's frame pointer, [rsp] the return address into
-// it. It keeps the cookie and pushes the callee-saved registers in the
-// order of `unwind::Saved` for bpf_exceptions_unwind(), which replaces them
-// with the values of the program's caller and returns the exception
-// callback and the boundary's frame pointer, or does not return. It then
-// pops them and jumps to callback(cookie, fp, fp), which takes over the
-// boundary's frame and returns from it to the program's caller.
-#[cfg(not(CONFIG_MITIGATION_RETPOLINE))]
-macro_rules! jmp_rax {
-    () => {
-        "jmp rax"
-    };
-}
-#[cfg(CONFIG_MITIGATION_RETPOLINE)]
-macro_rules! jmp_rax {
-    () => {
-        "jmp __x86_indirect_thunk_rax"
-    };
-}
-core::arch::global_asm!(
-    ".pushsection .text",
-    ".globl bpf_exceptions_throw",
-    ".type bpf_exceptions_throw, @function",
-    "bpf_exceptions_throw:",
-    "push rdi",
-    "push r12",
-    "push rbx",
-    "push r13",
-    "push r14",
-    "push r15",
-    "mov rdx, rsp",
-    "mov rcx, rbp",
-    "lea r8, [rsp + 48]",
-    "call {unwind}",
-    "pop r15",
-    "pop r14",
-    "pop r13",
-    "pop rbx",
-    "pop r12",
-    "pop rdi",
-    "mov rsi, rdx",
-    jmp_rax!(),
-    "int3",
-    ".size bpf_exceptions_throw, . - bpf_exceptions_throw",
-    ".popsection",
-    unwind = sym bpf_exceptions_unwind,
-);
 
 /// Unwinds the BPF program that called `bpf_throw()`: replaces `*regs`
 /// with the callee-saved registers of the program's caller and returns the
@@ -242,7 +208,7 @@ core::arch::global_asm!(
 /// called from a JITed program: `aux` is that program's aux, `regs` its
 /// callee-saved registers, `fp` the throwing function's frame pointer and
 /// `sp` the address of the return address into it.
-unsafe extern "C" fn bpf_exceptions_unwind(
+pub(crate) unsafe extern "C" fn bpf_exceptions_unwind(
     _cookie: u64,
     aux: *const bindings::bpf_prog_aux,
     regs: *mut Regs,

@@ -5,7 +5,11 @@
 //! The x86-64 JIT gives every BPF function a frame record: its prologue is
 //! `push rbp; mov rbp, rsp`, and `rbp` (BPF's R10) stays fixed in the body.
 //! A frame record at address `fp` holds the caller's frame pointer at `fp`
-//! and the return address into the caller at `fp + 8`. The prologue then
+//! and the return address into the caller at `fp + 8`. The arm64 JIT's
+//! frame records (`stp x29, x30, [sp, #-16]!; mov x29, sp`) are laid out
+//! the same way, and its entry stores the return address into the throwing
+//! function (x30) where x86-64's `call` leaves it, at the stack pointer, so
+//! both walk the same frames here. The prologue then
 //! pushes the callee-saved registers the function uses, last of all, so at
 //! each call the function's stack pointer points at its saved registers:
 //! for the callee's frame record at `fp`, they start at `fp + 16`.
@@ -210,6 +214,15 @@ pub trait Stack {
     /// [`unwind`] calls this only for addresses from the throwing function's
     /// stack pointer up to [`MAX_SPAN`] above it.
     fn read(&self, addr: usize) -> u64;
+
+    /// Returns the return address stored at `addr`, as a code address.
+    ///
+    /// Where return addresses are signed when stored (arm64 with pointer
+    /// authentication), this strips the signature; elsewhere it is
+    /// [`Stack::read`].
+    fn return_address(&self, addr: usize) -> usize {
+        self.read(addr) as usize
+    }
 }
 
 /// Why no boundary was found. The verifier, the JIT and the attach checks
@@ -262,7 +275,7 @@ pub fn unwind<S: Stack + ?Sized>(
     if fp <= sp || fp > limit {
         return Err(WalkError::BadFrame { fp });
     }
-    let mut ip = stack.read(sp) as usize;
+    let mut ip = stack.return_address(sp);
     let mut save = sp + WORD;
     loop {
         // A return address lies just past its call, which is in the caller.
@@ -291,7 +304,7 @@ pub fn unwind<S: Stack + ?Sized>(
         if caller_fp <= fp || caller_fp > limit {
             return Err(WalkError::BadFrame { fp: caller_fp });
         }
-        ip = stack.read(fp + WORD) as usize;
+        ip = stack.return_address(fp + WORD);
         save = fp + 2 * WORD;
         fp = caller_fp;
     }
@@ -449,6 +462,51 @@ mod tests {
             let (got, t) = run(&funcs, &chain);
             assert_eq!(got, Ok((t.main_fp, CALLER)), "depth {depth}");
         }
+    }
+
+    /// A stack whose stored return addresses carry a signature in their
+    /// top bits, as arm64's pointer authentication leaves them, and which
+    /// strips it as `xpaclri` does.
+    struct SignedStack(FakeStack);
+
+    const PAC: u64 = 0x005a_0000_0000_0000;
+
+    impl Stack for SignedStack {
+        fn read(&self, addr: usize) -> u64 {
+            self.0.read(addr)
+        }
+
+        fn return_address(&self, addr: usize) -> usize {
+            (self.read(addr) & !PAC) as usize
+        }
+    }
+
+    #[test]
+    fn signed_return_addresses_are_stripped() {
+        // arm64: nothing saved in any frame (the boundary's save area is
+        // the callback's), every stored return address signed.
+        let funcs = program(&[&[], &[], &[]]);
+        let map = map_of(&funcs, &mut Vec::new());
+        let (mut s, t) = throw_through(&funcs, &[2, 1, 0]);
+        let signed: Vec<(usize, u64)> = s
+            .words
+            .iter()
+            .filter(|(_, &v)| v >= 0x1000 && v < 0x3000)
+            .map(|(&a, &v)| (a, v | PAC))
+            .collect();
+        assert_eq!(signed.len(), 3);
+        for (a, v) in signed {
+            s.put(a, v);
+        }
+        let s = SignedStack(s);
+        let mut regs = t.regs;
+        assert_eq!(unwind(&s, &map, &mut regs, t.sp, t.fp), Ok(t.main_fp));
+        // Without stripping, the first signed address is foreign.
+        let mut regs = t.regs;
+        assert!(matches!(
+            unwind(&s.0, &map, &mut regs, t.sp, t.fp),
+            Err(WalkError::Foreign { .. })
+        ));
     }
 
     #[test]

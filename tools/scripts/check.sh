@@ -42,6 +42,29 @@ if [ "$only" != debug ]; then
 		tools/scripts/vs-stock.sh "$cache" test_progs
 	run "differential fuzzing, ours and stock 6.12.117 (seed 1, 2000 programs)" \
 		tools/scripts/fuzz.sh "$cache" 1 2000
+	# The same tree without Rust: BPF and the JIT as on stock, exceptions
+	# rejected with our message.
+	if $in_root tools/scripts/norust.sh "$cache"; then
+		run "kernel without Rust: exceptions rejected" \
+			tools/scripts/guest.sh "$cache" norust norust-6.12
+		for suite in test_bpf test_verifier test_progs; do
+			run "$suite on the kernel without Rust, against stock" \
+				tools/scripts/vs-stock.sh "$cache" $suite norust-6.12
+		done
+	else
+		echo "kernel without Rust: 0 passed, 1 failed" >>"$summary"
+		status=1
+	fi
+	# arm64: ours (Rust unwinder) and stock, cross-built, in QEMU.
+	if $in_root tools/scripts/arm64.sh "$cache"; then
+		run "KUnit on arm64" tools/scripts/kunit.sh "$cache" arm64-6.12
+		run "exceptions selftests on arm64" tools/scripts/guest.sh "$cache" selftests arm64-6.12
+		run "lib/test_bpf on arm64, ours and stock" \
+			tools/scripts/vs-stock.sh "$cache" test_bpf arm64-6.12
+	else
+		echo "arm64 kernels: 0 passed, 1 failed" >>"$summary"
+		status=1
+	fi
 fi
 # The debug kernel (make check-debug): KASAN, kmemleak, lockdep, UBSAN.
 if $in_root tools/scripts/debug.sh "$cache"; then

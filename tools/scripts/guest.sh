@@ -43,7 +43,11 @@
 #              program, under -icount; written to <work dir>/bench.txt
 #
 # BUILD is the build directory under CACHEDIR/build: linux-6.12 (ours, the
-# default) or stock-6.12.
+# default), stock-6.12, debug-6.12, norust-6.12, or an arm64 build
+# (arm64-6.12, stock-arm64-6.12; tools/scripts/arm64.sh), which boots in
+# qemu-system-aarch64 (virt, a "max" CPU with pointer authentication and
+# BTI) with static arm64 binaries and no bpftool: selftests then runs
+# exc_loader in place of bpftool and leaves out the tracing checks.
 #
 # Usage: guest.sh CACHEDIR sample|selftests|hole|faults|test_bpf|test_verifier|test_progs|bench|fuzz|stress [BUILD]
 set -euo pipefail
@@ -56,7 +60,19 @@ self=$tree/tools/testing/selftests/bpf
 # GUEST_TAG keeps apart guests of the same mode that run at once (fuzz
 # campaigns beside make check).
 work=$cache/guest/$mode-$which${GUEST_TAG:+-$GUEST_TAG}
-bzimage=$build/arch/x86/boot/bzImage
+case $which in
+*arm64*)
+	arch=arm64 bzimage=$build/arch/arm64/boot/Image
+	# arm64 binaries, linked against the root's arm64 libraries
+	# (multiarch); copy_libs copies what they need. (Debian's static
+	# libelf.a lacks elfutils' libeu.)
+	ucc() { clang --target=aarch64-linux-gnu -fuse-ld=lld -O2 -Wall -Werror "$@"; }
+	;;
+*)
+	arch=x86 bzimage=$build/arch/x86/boot/bzImage
+	ucc() { clang -O2 -Wall -Werror "$@"; }
+	;;
+esac
 
 die() { echo "guest: error: $*" >&2; exit 1; }
 [ -f "$bzimage" ] || die "no kernel at $bzimage: run 'make kernel' first"
@@ -69,15 +85,17 @@ obj=$work/obj
 # kernel's BTF.
 bpftool btf dump file "$build/vmlinux" format c >"$obj/vmlinux.h"
 bpf_cc() {
-	clang -g -O2 --target=bpf -mcpu=v3 -mlittle-endian -D__TARGET_ARCH_x86 \
+	local triplet=x86_64-linux-gnu
+	[ "$arch" = x86 ] || triplet=aarch64-linux-gnu
+	clang -g -O2 --target=bpf -mcpu=v3 -mlittle-endian -D__TARGET_ARCH_$arch \
 		-Wall -Werror -Wno-compare-distinct-pointer-types \
 		-I"$obj" -I"$self" -I"$self/progs" -I"$tree/tools/include/uapi" \
-		-idirafter /usr/include/x86_64-linux-gnu "$@"
+		-idirafter /usr/include/$triplet "$@"
 }
 if [ "$mode" = bench ]; then
 	python3 "$repo/tools/bench/gen.py" >"$obj/bench.bpf.c"
 	bpf_cc -c "$obj/bench.bpf.c" -o "$obj/bench.bpf.o"
-	clang -O2 -Wall -Werror "$repo/tools/bench/bench.c" -lbpf -o "$obj/bench"
+	ucc "$repo/tools/bench/bench.c" -lbpf -o "$obj/bench"
 elif [ "$mode" = test_verifier ] || [ "$mode" = test_progs ]; then
 	if [ "$mode" = test_verifier ]; then
 		# Built as the selftests Makefile builds it, from the tree's
@@ -112,17 +130,19 @@ elif [ "$mode" != test_bpf ]; then
 for suite in exceptions exceptions_fail exceptions_assert exceptions_ext; do
 	bpf_cc -c "$self/progs/$suite.c" -o "$obj/$suite.bpf.o"
 done
-for suite in exceptions_hole exceptions_faults exceptions_faults_ext exceptions_tracing; do
+for suite in exceptions_hole exceptions_faults exceptions_faults_ext exceptions_tracing \
+	exceptions_norust; do
 	bpf_cc -c "$repo/tools/selftests/progs/$suite.c" -o "$obj/$suite.bpf.o"
 done
 python3 "$repo/tools/selftests/ext-checks.py" "$self/prog_tests/exceptions.c" \
 	"$repo/tools/selftests/exceptions_ext.differences" >"$obj/exceptions_ext.checks" ||
 	die "cannot read the RUN_EXT checks of prog_tests/exceptions.c"
-clang -O2 -Wall -Werror "$repo/tools/selftests/exc_loader.c" -lbpf -o "$obj/exc_loader"
+ucc "$repo/tools/selftests/exc_loader.c" -lbpf -o "$obj/exc_loader"
 bpf_cc -c "$repo/tools/stress/stress.bpf.c" -o "$obj/stress.bpf.o"
-clang -O2 -Wall -Werror "$repo/tools/stress/stress.c" -lbpf -lpthread -o "$obj/stress"
+ucc "$repo/tools/stress/stress.c" -lbpf -lpthread -o "$obj/stress"
 # Each spec suite has one check per program of its object.
-for suite in exceptions_fail exceptions_assert exceptions_hole exceptions_faults exceptions_tracing; do
+for suite in exceptions_fail exceptions_assert exceptions_hole exceptions_faults exceptions_tracing \
+	exceptions_norust; do
 	bpftool gen skeleton "$obj/$suite.bpf.o" name "$suite" |
 		sed -n '/^\tstruct {$/,/^\t} progs;$/p' | grep -c 'struct bpf_program \*' >"$obj/$suite.count"
 done
@@ -141,20 +161,45 @@ sed -n '/^#define RUN_SUCCESS/,/^#define RUN_EXT/p' "$self/prog_tests/exceptions
 sample=$repo/samples/bpf_exceptions
 bpf_cc -I"$sample" -c "$sample/parser.bpf.c" -o "$obj/parser.bpf.o"
 bpftool gen skeleton "$obj/parser.bpf.o" name parser >"$obj/parser.skel.h"
-clang -O2 -Wall -Werror -I"$obj" -I"$sample" "$sample/parser.c" -lbpf -o "$obj/parser"
+ucc -I"$obj" -I"$sample" "$sample/parser.c" -lbpf -o "$obj/parser"
 fi
 
 # The initramfs: busybox, bpftool with its libraries, the tests, /init.
 ir=$work/initramfs
 mkdir -p "$ir"/{bin,sbin,lib64,proc,sys,dev,tmp,tests,sample}
-cp /bin/busybox "$ir/bin/busybox"
+if [ "$arch" = arm64 ]; then
+	cp /opt/arm64/usr/bin/busybox "$ir/bin/busybox"
+else
+	cp /bin/busybox "$ir/bin/busybox"
+fi
 for app in sh mount mkdir cat echo sed grep reboot sleep wc head tr insmod dmesg ifconfig; do
 	ln -s busybox "$ir/bin/$app"
 done
 copy_libs() {
+	[ "$arch" = x86 ] || { copy_libs_arm64 "$@"; return; }
 	ldd "$@" | grep -v ':$' | grep -o '/[^ ]*' | sort -u | while read -r lib; do
 		mkdir -p "$ir$(dirname "$lib")"
 		cp -L "$lib" "$ir$lib"
+	done
+}
+# copy_libs_arm64 BINARY...: their interpreter and the shared libraries
+# they need, found by their DT_NEEDED entries (ldd cannot run them).
+copy_libs_arm64() {
+	local todo=("$@") seen=" " f lib path
+	mkdir -p "$ir/lib" "$ir/lib/aarch64-linux-gnu"
+	cp -L /lib/ld-linux-aarch64.so.1 "$ir/lib/"
+	while [ ${#todo[@]} -gt 0 ]; do
+		f=${todo[0]}
+		todo=("${todo[@]:1}")
+		for lib in $(llvm-readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+			case $seen in *" $lib "*) continue ;; esac
+			seen="$seen$lib "
+			path=/lib/aarch64-linux-gnu/$lib
+			[ -e "$path" ] || path=/usr/lib/aarch64-linux-gnu/$lib
+			[ -e "$path" ] || die "no arm64 $lib for $f"
+			cp -L "$path" "$ir/lib/aarch64-linux-gnu/$lib"
+			todo+=("$path")
+		done
 	done
 }
 case $mode in
@@ -180,8 +225,12 @@ bench)
 	copy_libs "$obj/bench"
 	;;
 *)
-	cp /usr/sbin/bpftool "$ir/sbin/bpftool"
-	copy_libs /usr/sbin/bpftool "$obj/parser" "$obj/exc_loader"
+	if [ "$arch" = x86 ]; then
+		cp /usr/sbin/bpftool "$ir/sbin/bpftool"
+		copy_libs /usr/sbin/bpftool "$obj/parser" "$obj/exc_loader"
+	else
+		copy_libs "$obj/parser" "$obj/exc_loader"
+	fi
 	cp "$obj"/*.bpf.o "$obj/exceptions.expect" "$obj/exceptions_ext.checks" "$obj/pkt_v4.bin" \
 		"$obj/exc_loader" "$repo/tools/selftests/exceptions_hole_ext.checks" \
 		"$repo/tools/selftests/exceptions_faults_ext.checks" "$ir/tests/"
@@ -215,12 +264,24 @@ if [ "$mode" = bench ]; then
 	append_extra=" tsc=reliable"
 fi
 start=$(date +%s)
-timeout 1200 qemu-system-x86_64 -nodefaults -machine pc -cpu qemu64 -smp $smp -m 1024 \
-	-bios qboot.rom -display none -monitor none -no-reboot "${qemu_extra[@]}" \
-	-serial "file:$console" -serial "file:$log" \
-	-kernel "$bzimage" -initrd "$work/initramfs.cpio.gz" \
-	-append "console=ttyS0 loglevel=5 panic=-1 bpfexc.mode=$mode$append_extra" \
-	</dev/null >"$work/qemu.out" 2>&1 && qemu_rc=0 || qemu_rc=$?
+if [ "$arch" = arm64 ]; then
+	# The test output goes to a virtio console (hvc0), the kernel's to the
+	# PL011 UART.
+	timeout 1800 qemu-system-aarch64 -nodefaults -machine virt -cpu max,pauth-impdef=on \
+		-smp $smp -m 1024 -display none -monitor none -no-reboot "${qemu_extra[@]}" \
+		-serial "file:$console" -device virtio-serial-device \
+		-chardev "file,id=out,path=$log" -device virtconsole,chardev=out \
+		-kernel "$bzimage" -initrd "$work/initramfs.cpio.gz" \
+		-append "console=ttyAMA0 loglevel=5 panic=-1 bpfexc.out=/dev/hvc0 bpfexc.mode=$mode$append_extra" \
+		</dev/null >"$work/qemu.out" 2>&1 && qemu_rc=0 || qemu_rc=$?
+else
+	timeout 1200 qemu-system-x86_64 -nodefaults -machine pc -cpu qemu64 -smp $smp -m 1024 \
+		-bios qboot.rom -display none -monitor none -no-reboot "${qemu_extra[@]}" \
+		-serial "file:$console" -serial "file:$log" \
+		-kernel "$bzimage" -initrd "$work/initramfs.cpio.gz" \
+		-append "console=ttyS0 loglevel=5 panic=-1 bpfexc.mode=$mode$append_extra" \
+		</dev/null >"$work/qemu.out" 2>&1 && qemu_rc=0 || qemu_rc=$?
+fi
 secs=$(($(date +%s) - start))
 # 124: the guest ran out of time (not a crash of the kernel).
 [ "$qemu_rc" != 124 ] || echo "guest: timed out after $secs s (test output: $log)" >&2
@@ -283,8 +344,11 @@ selftests)
 	leaked || failed=$((failed + 1))
 	echo "selftests exceptions${suffix}: $passed passed, $failed failed"
 	all_failed=$failed
+	# The tracing checks drive bpftool, which the arm64 guest lacks.
+	tracing=tracing
+	[ "$arch" = x86 ] || tracing=
 	for suite in exceptions_fail exceptions_assert exceptions_ext exceptions_hole \
-		exceptions_hole_ext exceptions_faults exceptions_faults_ext tracing xlated; do
+		exceptions_hole_ext exceptions_faults exceptions_faults_ext $tracing xlated; do
 		if [ $suite = exceptions_ext ]; then
 			want=$(wc -l <"$obj/exceptions_ext.checks")
 		elif [ $suite = exceptions_hole_ext ] || [ $suite = exceptions_faults_ext ]; then
@@ -310,6 +374,17 @@ selftests)
 		all_failed=$((all_failed + failed))
 	done
 	[ "$all_failed" = 0 ]
+	;;
+norust)
+	# A kernel without BPF exceptions: our messages, stock's verdicts.
+	results=$(tr -d '\r' <"$log" | sed -n "s/^BPFEXC-RESULT exceptions_norust //p")
+	want=$(cat "$obj/exceptions_norust.count")
+	passed=$(grep -c ' ok$' <<<"$results" || true)
+	failed=$((want - passed))
+	{ grep -v ' ok$' <<<"$results" || true; } | sed 's/^/  FAIL /' | head -n 40
+	[ $oops = 0 ] || { echo "  FAIL kernel warning or oops during the run"; failed=$((failed + 1)); }
+	echo "exceptions_norust ($which): $passed passed, $failed failed"
+	[ "$failed" = 0 ]
 	;;
 hole)
 	tr -d '\r' <"$log" | sed -n 's/^BPFEXC-RESULT exceptions_hole \([^ ]*\) \(.*\)$/\1 \2/p' |

@@ -5,8 +5,9 @@
 # kernel build that the guest tests use (run inside the build root).
 # kunit.py finds the .config up to date and only rebuilds what changed.
 #
-# BUILD is linux-6.12 (the default) or debug-6.12, the debug kernel of
-# make check-debug, whose kunitconfig is the fragment debug.sh configured.
+# BUILD is linux-6.12 (the default), debug-6.12, the debug kernel of
+# make check-debug, whose kunitconfig is the fragment debug.sh configured,
+# or arm64-6.12 (tools/scripts/arm64.sh), run in qemu-system-aarch64.
 #
 # Usage: kunit.sh CACHEDIR [BUILD]
 set -euo pipefail
@@ -16,14 +17,17 @@ repo=$(pwd)
 tree=$cache/src/linux-source-6.12
 build=$cache/build/$which
 log=$build/kunit.log
-kunitconfig=$repo/tools/config/bpf_exceptions.config
-[ "$which" = linux-6.12 ] || kunitconfig=$build/debug.fragment
+kunitconfig=$repo/tools/config/bpf_exceptions.config arch=x86_64
+case $which in
+debug-6.12) kunitconfig=$build/debug.fragment ;;
+arm64-6.12) kunitconfig=$build/arm64.fragment arch=arm64 ;;
+esac
 suite="kunit bpf_exceptions"
 [ "$which" = linux-6.12 ] || suite="kunit bpf_exceptions ($which)"
 
 cd "$tree"
 set +e
-python3 tools/testing/kunit/kunit.py run --arch=x86_64 --make_options LLVM=1 \
+python3 tools/testing/kunit/kunit.py run --arch=$arch --make_options LLVM=1 \
 	--build_dir="$build" --kunitconfig="$kunitconfig" \
 	--jobs="$(nproc)" --timeout=1200 --qemu_args='-smp 4' --raw_output=all 'bpf_exceptions' \
 	>"$log" 2>&1

@@ -15,7 +15,9 @@ set -euo pipefail
 
 root=${1:?usage: toolchain.sh ROOTDIR}
 here=$(cd "$(dirname "$0")" && pwd)
-pkgs=$(grep -v '^#' "$here/trixie-packages.txt" | xargs)
+pkgs=$(grep -v -e '^#' -e '^extract ' "$here/trixie-packages.txt" | xargs)
+# Packages of another architecture to unpack into /opt/<arch>.
+extract=$(sed -n 's/^extract //p' "$here/trixie-packages.txt" | xargs)
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 die() { echo "toolchain: $*" >&2; exit 1; }
@@ -48,8 +50,16 @@ mount -t proc proc "$root.tmp/proc"
 trap 'umount "$root.tmp/proc" 2>/dev/null || true' EXIT
 echo "toolchain: installing $(echo "$pkgs" | wc -w) packages in the root (about a minute)"
 chroot "$root.tmp" /usr/bin/env DEBIAN_FRONTEND=noninteractive sh -c \
-	"apt-get update -qq && apt-get install -y -qq --no-install-recommends $pkgs" \
+	"dpkg --add-architecture arm64 && apt-get update -qq &&
+	 apt-get install -y -qq --no-install-recommends $pkgs" \
 	>>"$root.tmp.log" 2>&1 || die "apt-get install in the root failed, see $root.tmp.log"
+for p in $extract; do
+	arch=${p##*:}
+	mkdir -p "$root.tmp/opt/$arch/debs"
+	chroot "$root.tmp" sh -c "cd /opt/$arch/debs && apt-get download -qq $p &&
+		for d in *.deb; do dpkg-deb -x \$d /opt/$arch; done" \
+		>>"$root.tmp.log" 2>&1 || die "cannot unpack $p in the root, see $root.tmp.log"
+done
 umount "$root.tmp/proc"
 trap - EXIT
 

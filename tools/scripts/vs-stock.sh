@@ -15,13 +15,17 @@
 # test. The stock result is kept until the stock kernel or the guest
 # scripts change.
 #
-# BUILD is the build of ours: linux-6.12 (the default) or debug-6.12.
+# BUILD is the build of ours: linux-6.12 (the default), debug-6.12 or
+# norust-6.12 (built without Rust, tools/scripts/norust.sh).
 #
 # Usage: vs-stock.sh CACHEDIR test_bpf|test_verifier|test_progs [BUILD]
 set -uo pipefail
 cache=$1 suite=$2 which=${3:-linux-6.12}
 here=$(dirname "$0")
-stock_build=$cache/build/stock-6.12
+stock=stock-6.12 image=arch/x86/boot/bzImage
+# arm64: the stock arm64 kernel, built by arm64.sh.
+[ "$which" != arm64-6.12 ] || stock=stock-arm64-6.12 image=arch/arm64/boot/Image
+stock_build=$cache/build/$stock
 stock_result=$stock_build/$suite.txt
 
 # totals FILE: "passed failed" from the suite's summary lines.
@@ -34,7 +38,11 @@ totals() {
 	esac | awk '{p += $1; f += $2} END {print p + 0, f + 0}'
 }
 
-"$here/stock.sh" "$cache" || exit 1
+if [ "$stock" = stock-6.12 ]; then
+	"$here/stock.sh" "$cache" || exit 1
+else
+	"$here/arm64.sh" "$cache" stock || exit 1
+fi
 # test_progs is rebuilt (when the tree or our kernel's BTF changed) before
 # the stock result's age is judged against it: both kernels run one binary.
 if [ "$suite" = test_progs ]; then
@@ -42,18 +50,18 @@ if [ "$suite" = test_progs ]; then
 fi
 # Kept until the stock kernel or the guest scripts change.
 stale=no
-for f in "$stock_build/arch/x86/boot/bzImage" tools/scripts/guest.sh tools/guest/init \
+for f in "$stock_build/$image" tools/scripts/guest.sh tools/guest/init \
 	"$cache/build/test_progs/test_progs"; do
 	[ -f "$stock_result" ] && [ ! "$stock_result" -ot "$f" ] || stale=yes
 done
 if [ $stale = yes ]; then
 	echo "$suite on the stock kernel:"
-	"$here/guest.sh" "$cache" "$suite" stock-6.12 | sed 's/^/  /' || exit 1
-	cp "$cache/guest/$suite-stock-6.12/$suite.txt" "$stock_result"
+	"$here/guest.sh" "$cache" "$suite" "$stock" | sed 's/^/  /' || exit 1
+	cp "$cache/guest/$suite-$stock/$suite.txt" "$stock_result"
 fi
 echo "$suite on our kernel ($which):"
 "$here/guest.sh" "$cache" "$suite" "$which" | sed 's/^/  /'
-[ "${PIPESTATUS[0]}" = 0 ] || { echo "$suite: 0 passed, 1 failed"; exit 1; }
+[ "${PIPESTATUS[0]}" = 0 ] || { echo "$suite ($which): 0 passed, 1 failed"; exit 1; }
 ours=$cache/guest/$suite-$which/$suite.txt
 
 read -r passed failed < <(totals "$ours")
@@ -63,21 +71,25 @@ echo "  our kernel:   $passed passed, $failed failed"
 # Our own count is a suite line only where stock passes everything; where
 # stock fails some tests too (test_verifier in this minimal config), what
 # must hold is that the two agree.
+tag=
+[ "$which" = linux-6.12 ] || tag=" ($which)"
 if [ "$sfailed" = 0 ]; then
-	echo "$suite: $passed passed, $failed failed"
+	echo "$suite$tag: $passed passed, $failed failed"
 fi
 if [ "$suite" = test_progs ]; then
-	label=
+	label= differences=tools/selftests/test_progs.differences
 	[ "$which" = linux-6.12 ] || label=$which
+	# The kernel without Rust has no exceptions: its own list.
+	[ "$which" != norust-6.12 ] || differences=tools/selftests/test_progs.norust.differences
 	python3 tools/selftests/tp-compare.py "$ours" "$stock_result" \
-		tools/selftests/test_progs.differences tools/selftests/test_progs.both $label
+		"$differences" tools/selftests/test_progs.both $label
 	exit
 fi
 if diff -u "$stock_result" "$ours" >/dev/null; then
-	echo "$suite same as stock: 1 passed, 0 failed"
+	echo "$suite same as stock$tag: 1 passed, 0 failed"
 else
 	diff -u "$stock_result" "$ours" | sed 's/^/  /' | head -n 60
-	echo "$suite same as stock: 0 passed, 1 failed"
+	echo "$suite same as stock$tag: 0 passed, 1 failed"
 	exit 1
 fi
 [ "$sfailed" != 0 ] || [ "$failed" = 0 ]

@@ -37,6 +37,15 @@
  *	skipped". "BPFEXC-FUZZ-BEGIN NAME" before each load names the program
  *	that was running if the kernel goes down.
  *
+ *   exc_loader run OBJ PKT EXPECT
+ *	What run-selftests does with bpftool where there is none (the arm64
+ *	guest): loads every program of OBJ at once, puts
+ *	exception_tail_call_target in slot 0 of jmp_table, runs each program
+ *	of EXPECT ("NAME RETVAL" lines) once on PKT and prints
+ *	"BPFEXC-RESULT exceptions NAME RETVAL"; then checks that the
+ *	translated exception_throw_always_1 ends in the default exception
+ *	callback, "r0 = r1; exit" ("BPFEXC-RESULT xlated default_callback").
+ *
  * Each check prints "BPFEXC-RESULT SUITE NAME ok" or
  * "BPFEXC-RESULT SUITE NAME FAIL: reason" followed by the verifier log.
  */
@@ -694,6 +703,66 @@ static int read_pkt(const char *path)
 	return 0;
 }
 
+/* exc_loader run: see the top of this file. */
+static int run_object(const char *path, const char *expect)
+{
+	struct bpf_insn insns[4096];
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info), key = 0;
+	struct bpf_object *obj;
+	struct bpf_program *p;
+	char name[128];
+	int fd, map, n, err;
+	FILE *f;
+
+	obj = bpf_object__open_file(path, NULL);
+	if (!obj || bpf_object__load(obj)) {
+		printf("BPFEXC-LOADFAIL %s does not load\nBPFEXC-LOADEND\n", path);
+		return 1;
+	}
+	map = bpf_object__find_map_fd_by_name(obj, "jmp_table");
+	p = bpf_object__find_program_by_name(obj, "exception_tail_call_target");
+	if (map >= 0 && p) {
+		fd = bpf_program__fd(p);
+		if (bpf_map_update_elem(map, &key, &fd, BPF_ANY)) {
+			printf("BPFEXC-LOADFAIL cannot fill jmp_table\nBPFEXC-LOADEND\n");
+			return 1;
+		}
+	}
+	f = fopen(expect, "r");
+	if (!f)
+		return 1;
+	while (fscanf(f, "%127s %d", name, &n) == 2) {
+		int ret;
+
+		p = bpf_object__find_program_by_name(obj, name);
+		if (!p || test_run(bpf_program__fd(p), &ret))
+			printf("BPFEXC-RESULT exceptions %s error\n", name);
+		else
+			printf("BPFEXC-RESULT exceptions %s %d\n", name, ret);
+	}
+	fclose(f);
+
+	p = bpf_object__find_program_by_name(obj, "exception_throw_always_1");
+	memset(&info, 0, sizeof(info));
+	info.xlated_prog_len = sizeof(insns);
+	info.xlated_prog_insns = (__u64)(unsigned long)insns;
+	err = p ? bpf_prog_get_info_by_fd(bpf_program__fd(p), &info, &len) : -ENOENT;
+	n = info.xlated_prog_len / sizeof(insns[0]);
+	if (err || n < 2 || n > 4096)
+		printf("BPFEXC-RESULT xlated default_callback FAIL: no translated program (%d)\n",
+		       err);
+	else if (insns[n - 2].code != (BPF_ALU64 | BPF_MOV | BPF_X) ||
+		 insns[n - 2].dst_reg != BPF_REG_0 || insns[n - 2].src_reg != BPF_REG_1 ||
+		 insns[n - 1].code != (BPF_JMP | BPF_EXIT))
+		printf("BPFEXC-RESULT xlated default_callback FAIL: program ends with %02x %02x\n",
+		       insns[n - 2].code, insns[n - 1].code);
+	else
+		printf("BPFEXC-RESULT xlated default_callback ok\n");
+	bpf_object__close(obj);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -708,13 +777,18 @@ int main(int argc, char **argv)
 		libbpf_set_print(NULL);
 		return run_each(argv[2], argc == 5 ? argv[4] : NULL);
 	}
+	if (argc == 5 && !strcmp(argv[1], "run")) {
+		if (read_pkt(argv[3]))
+			return 1;
+		return run_object(argv[2], argv[4]);
+	}
 	if (argc == 7 && !strcmp(argv[1], "ext")) {
 		if (read_pkt(argv[5]))
 			return 1;
 		return run_ext_checks(argv[2], argv[3], argv[4], argv[6]);
 	}
 	fprintf(stderr,
-		"usage: %s spec SUITE OBJ PKT | ext SUITE TARGET_OBJ EXT_OBJ PKT CHECKS | each OBJ PKT [SKIP]\n",
+		"usage: %s spec SUITE OBJ PKT | ext SUITE TARGET_OBJ EXT_OBJ PKT CHECKS | each OBJ PKT [SKIP] | run OBJ PKT EXPECT\n",
 		argv[0]);
 	return 2;
 }

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! arm64: the entry of `bpf_throw()` into the unwinder and the jump into
+//! the exception callback.
+//!
+//! The arm64 JIT's prologue is upstream's: every function pushes a frame
+//! record (`stp x29, x30, [sp, #-16]!; mov x29, sp`), and the exception
+//! boundary saves all of x19 to x28 below it, which the exception
+//! callback's epilogue restores. So the unwinder only has to find the
+//! boundary's frame record: the table says that no function saves
+//! anything the unwinder must restore, and the callee-saved registers of
+//! the program's caller come back from the boundary's save area when the
+//! callback returns from the boundary's frame.
+
+use super::bpf_exceptions_unwind;
+
+/// Strips the pointer authentication code from a return address that a
+/// JITed function signed (`paciasp`) before storing it in its frame record.
+#[cfg(CONFIG_ARM64_PTR_AUTH_KERNEL)]
+#[inline(always)]
+pub(super) fn strip_return_address(v: u64) -> usize {
+    let mut lr = v;
+    // SAFETY: `xpaclri` (hint #7) only rewrites x30, which is saved and
+    // restored around it; without pointer authentication it is a no-op.
+    unsafe {
+        core::arch::asm!(
+            "mov {tmp}, x30",
+            "mov x30, {lr}",
+            "hint #7",
+            "mov {lr}, x30",
+            "mov x30, {tmp}",
+            lr = inout(reg) lr,
+            tmp = out(reg) _,
+            options(nomem, nostack, preserves_flags),
+        )
+    };
+    lr as usize
+}
+
+/// Return addresses are stored as they are.
+#[cfg(not(CONFIG_ARM64_PTR_AUTH_KERNEL))]
+#[inline(always)]
+pub(super) fn strip_return_address(v: u64) -> usize {
+    v as usize
+}
+
+// bpf_exceptions_throw(cookie) is reached by a tail call from the C kfunc
+// bpf_throw(), so every register is as the program left it: x0 holds the
+// cookie, x1 (BPF's R2) the program's aux, loaded by the verifier before
+// the call, x29 the throwing function's frame pointer and x30 the return
+// address into it. It stores that return address and the cookie, then its
+// own frame record, chained to the thrower's, so that the stack can be
+// traced from within, and calls
+// bpf_exceptions_unwind(cookie, aux, regs, fp, sp) with sp the address of
+// the stored return address (as x86-64's call leaves it) and 40 bytes of
+// scratch for regs, which no arm64 frame gives values for. That returns the
+// exception callback and the boundary's frame pointer (x0, x1), or does
+// not return. The callback is entered as callback(cookie, fp, fp): the
+// JIT's callback takes the frame pointer in x2, sets its stack pointer
+// below the boundary's save area, and returns from the boundary's frame
+// to the program's caller; everything below it is abandoned. Its entry is
+// a `bti jc` landing pad, so a `br` may enter it.
+core::arch::global_asm!(
+    ".pushsection .text",
+    ".globl bpf_exceptions_throw",
+    ".type bpf_exceptions_throw, @function",
+    ".p2align 2",
+    "bpf_exceptions_throw:",
+    "stp x30, x0, [sp, #-16]!",
+    "stp x29, x30, [sp, #-16]!",
+    "mov x29, sp",
+    "sub sp, sp, #48",
+    "mov x2, sp",
+    "ldr x3, [x29]",
+    "add x4, x29, #16",
+    "bl {unwind}",
+    "mov x16, x0",
+    "mov x2, x1",
+    "ldr x0, [x29, #24]",
+    "br x16",
+    "brk #0x800",
+    ".size bpf_exceptions_throw, . - bpf_exceptions_throw",
+    ".popsection",
+    unwind = sym bpf_exceptions_unwind,
+);

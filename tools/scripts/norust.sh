@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the no-Rust kernel: our tree (as make kernel prepared it) with
+# tools/config/bpf_exceptions.config minus Rust and everything that needs
+# it, in its own build directory (run inside the build root). It shows that
+# our series leaves BPF and the x86-64 JIT to kernels without CONFIG_RUST:
+# vs-stock.sh compares its test_bpf, test_verifier and test_progs results
+# with stock's.
+#
+# Usage: norust.sh CACHEDIR
+set -euo pipefail
+
+cache=$1
+repo=$(pwd)
+tree=$cache/src/linux-source-6.12
+build=$cache/build/norust-6.12
+
+. "$(dirname "$0")/lib.sh"
+
+say() { echo "norust: $*"; }
+die() { echo "norust: error: $*" >&2; exit 1; }
+
+mkdir -p "$build"
+fragment=$build/norust.fragment
+{
+	grep -v -e '^CONFIG_RUST=' -e '^CONFIG_BPF_EXCEPTIONS_RUST' -e '^CONFIG_KUNIT' \
+		"$repo/tools/config/bpf_exceptions.config"
+	echo "CONFIG_RUST=n"
+	echo "CONFIG_BPF_EXCEPTIONS_RUST=n"
+	echo "CONFIG_BPF_JIT_RUST=n"
+} >"$fragment.new"
+if [ ! -f "$build/.config" ] || ! cmp -s "$fragment.new" "$fragment" ||
+	[ "$repo/Kconfig" -nt "$build/.config" ]; then
+	say "configuring (allnoconfig + our fragment without Rust)"
+	mv "$fragment.new" "$fragment"
+	configure "$tree" "$build" "$fragment" || { rm -f "$fragment"; die "configuration failed"; }
+else
+	rm -f "$fragment.new"
+fi
+say "building the kernel without Rust in $build"
+start=$(date +%s)
+if ! make -s -C "$tree" O="$build" LLVM=1 -j"$(nproc)" all >"$build/build.log" 2>&1; then
+	tail -n 40 "$build/build.log" >&2
+	die "build failed; full log in $build/build.log"
+fi
+grep -q '^CONFIG_BPF_JIT=y' "$build/.config" || die "no BPF JIT in $build/.config"
+say "built in $(($(date +%s) - start)) s"

@@ -119,5 +119,40 @@ for fn in push_r12 pop_r12 push_callee_regs pop_callee_regs emit_prologue_tail_c
 done
 check "the JIT's emit_prologue() calls Rust" \
 	'sed -n "/^static int emit_prologue(/,/^}/p" "$jit_c" | grep -q bpf_jit_emit_prologue'
+
+# The kernel without Rust (norust.sh), if built: the C verifier hooks that
+# reject exceptions, the C prologue, no Rust at all.
+nr=$cache/build/norust-6.12/vmlinux
+if [ -f "$nr" ]; then
+	nrsyms=$(llvm-nm "$nr")
+	check "without Rust: no CONFIG_RUST, a BPF JIT" \
+		'grep -q "^# CONFIG_RUST is not set" "$cache/build/norust-6.12/.config" &&
+		 grep -q "^CONFIG_BPF_JIT=y" "$cache/build/norust-6.12/.config"'
+	check "without Rust: the verifier hooks are exceptions_off.c's" \
+		'llvm-dwarfdump --name=bpf_exceptions_throw_kfunc "$nr" | grep -q "exceptions_off.c"'
+	check "without Rust: bpf_jit_emit_prologue is C" \
+		'llvm-dwarfdump --name=bpf_jit_emit_prologue "$nr" | grep -q "bpf_jit_comp.c"'
+	check "without Rust: bpf_throw is still a kfunc (so its callers meet the verifier)" \
+		'grep -qE " T bpf_throw$" <<<"$nrsyms"'
+	check "without Rust: no Rust unwinder" '! grep -qE " T bpf_exceptions_throw$" <<<"$nrsyms"'
+fi
+
+# arm64 (arm64.sh), if built: bpf_throw is a landing pad and a branch to the
+# Rust entry, which the kprobe blacklist holds; no C stack walker.
+a64=$cache/build/arm64-6.12/vmlinux
+if [ -f "$a64" ]; then
+	abody=$(llvm-objdump -d --no-show-raw-insn --disassemble-symbols=bpf_throw "$a64" |
+		sed -n '/<bpf_throw>:/,$p' | tail -n +2 | grep -v '^$' | grep -v 'nop$')
+	echo "  bpf_throw in the arm64 vmlinux:"
+	echo "$abody" | sed 's/^ */    /'
+	check "arm64: bpf_throw is bti c; b bpf_exceptions_throw" \
+		'[ "$(grep -c . <<<"$abody")" = 2 ] && grep -q "bti	c" <<<"$abody" &&
+		 grep -qE "	b	.*<bpf_exceptions_throw>" <<<"$abody"'
+	check "arm64: bpf_exceptions_unwind and the verifier hooks are Rust" \
+		'llvm-dwarfdump --name=bpf_exceptions_check_exit --show-parents "$a64" | grep -q DW_LANG_Rust'
+	check "arm64: no arch_bpf_stack_walk" '! llvm-nm "$a64" | grep -qE " arch_bpf_stack_walk$"'
+	vmlinux=$a64 check "arm64: bpf_throw and bpf_exceptions_throw are on the kprobe blacklist" \
+		'blacklisted bpf_throw bpf_exceptions_throw'
+fi
 echo "vmlinux: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -79,9 +79,12 @@ fi
 if [ "$suite" = test_progs ]; then
 	label= differences=tools/selftests/test_progs.differences
 	[ "$which" = linux-6.12 ] || label=$which
-	# The kernel without Rust has no exceptions: its own list.
-	[ "$which" != norust-6.12 ] || differences=tools/selftests/test_progs.norust.differences
-	python3 tools/selftests/tp-compare.py "$ours" "$stock_result" \
+	# The kernel without Rust has no exceptions: its own list, and the
+	# 104 exceptions subtests fewer pass (1772 of 1978 did).
+	floor=1800
+	[ "$which" != norust-6.12 ] ||
+		differences=tools/selftests/test_progs.norust.differences floor=1750
+	TP_FLOOR=$floor python3 tools/selftests/tp-compare.py "$ours" "$stock_result" \
 		"$differences" tools/selftests/test_progs.both $label
 	exit
 fi

@@ -32,7 +32,6 @@ run() {
 
 if [ "$only" != debug ]; then
 	run "host tests (cargo test)" tools/scripts/host-test.sh "$cache"
-	run "vmlinux contents" tools/scripts/vmlinux-check.sh "$cache"
 	run "KUnit under kunit.py" tools/scripts/kunit.sh "$cache"
 	run "upstream exceptions selftests in QEMU" tools/scripts/guest.sh "$cache" selftests
 	run "stress: throws on 4 CPUs, in softirq and nested" tools/scripts/guest.sh "$cache" stress
@@ -65,6 +64,8 @@ if [ "$only" != debug ]; then
 		echo "arm64 kernels: 0 passed, 1 failed" >>"$summary"
 		status=1
 	fi
+	# After the no-Rust and arm64 builds, whose vmlinux it checks too.
+	run "vmlinux contents" tools/scripts/vmlinux-check.sh "$cache"
 fi
 # The debug kernel (make check-debug): KASAN, kmemleak, lockdep, UBSAN.
 if $in_root tools/scripts/debug.sh "$cache"; then

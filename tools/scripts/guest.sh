@@ -46,7 +46,7 @@
 # default), stock-6.12, debug-6.12, norust-6.12, or an arm64 build
 # (arm64-6.12, stock-arm64-6.12; tools/scripts/arm64.sh), which boots in
 # qemu-system-aarch64 (virt, a "max" CPU with pointer authentication and
-# BTI) with static arm64 binaries and no bpftool: selftests then runs
+# BTI) with arm64 binaries and no bpftool: selftests then runs
 # exc_loader in place of bpftool and leaves out the tracing checks.
 #
 # Usage: guest.sh CACHEDIR sample|selftests|hole|faults|test_bpf|test_verifier|test_progs|bench|fuzz|stress [BUILD]

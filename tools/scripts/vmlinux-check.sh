@@ -87,6 +87,14 @@ for line in subprocess.run(["llvm-readelf", "-SW", vmlinux], capture_output=True
 else:
     sys.exit("no section holds the kprobe blacklist")
 addrs = set(struct.unpack("<%dQ" % (len(data) // 8), data))
+# A relocatable kernel (arm64) holds zeros there and the addresses as the
+# addends of R_*_RELATIVE relocations, applied at boot.
+for line in subprocess.run(["llvm-readelf", "-rW", vmlinux], capture_output=True, text=True).stdout.splitlines():
+    f = line.split()
+    if len(f) == 4 and f[2].endswith("_RELATIVE"):
+        off = int(f[0], 16)
+        if start <= off < stop:
+            addrs.add(int(f[3], 16))
 sys.exit(0 if all(n in syms and syms[n] in addrs for n in names) else 1)
 PY
 }

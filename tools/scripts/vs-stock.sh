@@ -48,16 +48,17 @@ fi
 if [ "$suite" = test_progs ]; then
 	"$here/test-progs-build.sh" "$cache" >/dev/null || exit 1
 fi
-# Kept until the stock kernel or the guest scripts change.
-stale=no
-for f in "$stock_build/$image" tools/scripts/guest.sh tools/guest/init \
-	"$cache/build/test_progs/test_progs"; do
-	[ -f "$stock_result" ] && [ ! "$stock_result" -ot "$f" ] || stale=yes
-done
-if [ $stale = yes ]; then
+# Kept until the stock kernel, the guest scripts or (for test_progs) the
+# test_progs binary change: keyed by their contents, so that a relinked but
+# identical binary or a rebuilt but identical kernel reuses it.
+inputs=("$stock_build/$image" tools/scripts/guest.sh tools/guest/init)
+[ "$suite" != test_progs ] || inputs+=("$cache/build/test_progs/test_progs")
+key=$(cat "${inputs[@]}" | sha256sum | cut -c1-16)
+if [ ! -f "$stock_result" ] || [ "$(cat "$stock_result.key" 2>/dev/null)" != "$key" ]; then
 	echo "$suite on the stock kernel:"
 	"$here/guest.sh" "$cache" "$suite" "$stock" | sed 's/^/  /' || exit 1
 	cp "$cache/guest/$suite-$stock/$suite.txt" "$stock_result"
+	echo "$key" >"$stock_result.key"
 fi
 echo "$suite on our kernel ($which):"
 "$here/guest.sh" "$cache" "$suite" "$which" | sed 's/^/  /'

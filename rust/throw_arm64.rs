@@ -20,17 +20,13 @@ use super::bpf_exceptions_unwind;
 #[inline(always)]
 pub(super) fn strip_return_address(v: u64) -> usize {
     let mut lr = v;
-    // SAFETY: `xpaclri` (hint #7) only rewrites x30, which is saved and
-    // restored around it; without pointer authentication it is a no-op.
+    // SAFETY: `xpaclri` (hint #7) only rewrites x30, which holds `lr` as an
+    // explicit operand (the compiler saves and restores the link register
+    // around it); without pointer authentication it is a no-op.
     unsafe {
         core::arch::asm!(
-            "mov {tmp}, x30",
-            "mov x30, {lr}",
             "hint #7",
-            "mov {lr}, x30",
-            "mov x30, {tmp}",
-            lr = inout(reg) lr,
-            tmp = out(reg) _,
+            inout("x30") lr,
             options(nomem, nostack, preserves_flags),
         )
     };

@@ -46,10 +46,8 @@ build() {
 	fi
 	say "building $name in $build"
 	start=$(date +%s)
-	if ! make -s -C "$tree" O="$build" ARCH=arm64 LLVM=1 -j"$(nproc)" all >"$build/build.log" 2>&1; then
-		tail -n 40 "$build/build.log" >&2
+	build_kernel "$tree" "$build" ARCH=arm64 ||
 		die "build of $name failed; full log in $build/build.log"
-	fi
 	grep -E 'warning:|error:' "$build/build.log" | grep -v '^make' | head -n 20 || true
 	say "built $name in $(($(date +%s) - start)) s"
 }

@@ -91,9 +91,6 @@ if [ ! -f "$build/.config" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
 fi
 say "building Linux $kver with LLVM=1 in $build"
 start=$(date +%s)
-if ! make -s -C "$tree" O="$build" LLVM=1 -j"$(nproc)" all >"$build/build.log" 2>&1; then
-	tail -n 40 "$build/build.log" >&2
-	die "build failed; full log in $build/build.log"
-fi
+build_kernel "$tree" "$build" || die "build failed; full log in $build/build.log"
 grep -E 'warning:|error:' "$build/build.log" | grep -v '^make' | head -n 20 || true
 say "built in $(($(date +%s) - start)) s: $build/arch/x86/boot/bzImage"

@@ -1,6 +1,18 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# Shell functions shared by kernel.sh and stock.sh.
+# Shell functions shared by the scripts that build kernels (kernel.sh,
+# stock.sh, debug.sh, norust.sh, arm64.sh).
+
+# build_kernel TREE BUILD [MAKE ARGS...]: make all with LLVM=1 from TREE
+# into BUILD, logged to BUILD/build.log; on failure, the log's tail on
+# stderr and false.
+build_kernel() {
+	local tree=$1 build=$2
+	shift 2
+	make -s -C "$tree" O="$build" LLVM=1 -j"$(nproc)" all "$@" >"$build/build.log" 2>&1 && return 0
+	tail -n 40 "$build/build.log" >&2
+	return 1
+}
 
 # configure TREE BUILD FRAGMENT: allnoconfig plus FRAGMENT, then check that
 # every option of FRAGMENT made it into .config.

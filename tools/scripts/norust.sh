@@ -40,9 +40,6 @@ else
 fi
 say "building the kernel without Rust in $build"
 start=$(date +%s)
-if ! make -s -C "$tree" O="$build" LLVM=1 -j"$(nproc)" all >"$build/build.log" 2>&1; then
-	tail -n 40 "$build/build.log" >&2
-	die "build failed; full log in $build/build.log"
-fi
+build_kernel "$tree" "$build" || die "build failed; full log in $build/build.log"
 grep -q '^CONFIG_BPF_JIT=y' "$build/.config" || die "no BPF JIT in $build/.config"
 say "built in $(($(date +%s) - start)) s"

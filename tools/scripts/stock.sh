@@ -33,8 +33,5 @@ else
 fi
 say "building stock Linux $(make -s -C "$tree" kernelversion) in $build"
 start=$(date +%s)
-if ! make -s -C "$tree" O="$build" LLVM=1 -j"$(nproc)" all >"$build/build.log" 2>&1; then
-	tail -n 40 "$build/build.log" >&2
-	die "build failed; full log in $build/build.log"
-fi
+build_kernel "$tree" "$build" || die "build failed; full log in $build/build.log"
 say "built in $(($(date +%s) - start)) s"

@@ -43,10 +43,11 @@ for arch in "$@"; do
 			continue
 		fi
 		ok=1
-		for want in '^CONFIG_RUST=y' '^CONFIG_CFI_CLANG=y' '^CONFIG_BPF_JIT_RUST=y' \
-			'^# CONFIG_BPF_EXCEPTIONS_RUST is not set'; do
+		for want in '^CONFIG_RUST=y' '^CONFIG_CFI_CLANG=y' '^CONFIG_BPF_JIT_RUST=y'; do
 			grep -q "$want" "$build/.config" || { echo "  FAIL .config lacks $want"; ok=0; }
 		done
+		! grep -q '^CONFIG_BPF_EXCEPTIONS_RUST=y' "$build/.config" ||
+			{ echo "  FAIL BPF_EXCEPTIONS_RUST is on with CFI_CLANG"; ok=0; }
 		[ -f "$build/kernel/bpf/exceptions_off.o" ] && [ -f "$build/kernel/bpf/exceptions/rust/bpf_exceptions.o" ] ||
 			{ echo "  FAIL exceptions_off.o or the Rust crate not built"; ok=0; }
 		echo "  built in $(($(date +%s) - start)) s"

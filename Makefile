@@ -95,6 +95,7 @@ arm64: kernel
 	@$(IN_ROOT) tools/scripts/arm64.sh $(CACHE)
 	@$(IN_ROOT) tools/scripts/kunit.sh $(CACHE) arm64-6.12
 	@$(IN_ROOT) tools/scripts/guest.sh $(CACHE) selftests arm64-6.12
+	@$(IN_ROOT) tools/scripts/guest.sh $(CACHE) stress arm64-6.12
 	@$(IN_ROOT) tools/scripts/vs-stock.sh $(CACHE) test_bpf arm64-6.12
 
 # Build-test other architectures (defconfig plus BPF): s390, riscv.

@@ -58,6 +58,8 @@ if [ "$only" != debug ]; then
 	if $in_root tools/scripts/arm64.sh "$cache"; then
 		run "KUnit on arm64" tools/scripts/kunit.sh "$cache" arm64-6.12
 		run "exceptions selftests on arm64" tools/scripts/guest.sh "$cache" selftests arm64-6.12
+		run "stress on arm64: throws on 4 CPUs, in softirq and nested" \
+			tools/scripts/guest.sh "$cache" stress arm64-6.12
 		run "lib/test_bpf on arm64, ours and stock" \
 			tools/scripts/vs-stock.sh "$cache" test_bpf arm64-6.12
 	else

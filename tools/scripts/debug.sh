@@ -22,15 +22,7 @@ die() { echo "debug: error: $*" >&2; exit 1; }
 mkdir -p "$build"
 fragment=$build/debug.fragment
 cat "$repo/tools/config/bpf_exceptions.config" "$repo/tools/config/debug.config" >"$fragment.new"
-if [ ! -f "$build/.config" ] || ! cmp -s "$fragment.new" "$fragment" ||
-	[ "$repo/Kconfig" -nt "$build/.config" ]; then
-	say "configuring (allnoconfig + our fragment + tools/config/debug.config)"
-	mv "$fragment.new" "$fragment"
-	configure "$tree" "$build" "$fragment" || { rm -f "$fragment"; die "configuration failed"; }
-	grep -E '^CONFIG_' "$fragment" >"$build/last_used_kunitconfig"
-else
-	rm -f "$fragment.new"
-fi
+reconfigure "$tree" "$build" "$fragment" | sed 's/^/debug: /' || die "configuration failed"
 say "building the debug kernel in $build"
 start=$(date +%s)
 build_kernel "$tree" "$build" || die "build failed; full log in $build/build.log"

@@ -3,6 +3,24 @@
 # Shell functions shared by the scripts that build kernels (kernel.sh,
 # stock.sh, debug.sh, norust.sh, arm64.sh).
 
+# reconfigure TREE BUILD FRAGMENT: configure BUILD (allnoconfig plus
+# FRAGMENT) from the fragment just written to FRAGMENT.new, when BUILD has no
+# .config yet, the fragment changed or our Kconfig is newer than the
+# .config; kunit.py's last_used_kunitconfig follows. False if the
+# configuration failed. $repo is the repository.
+reconfigure() {
+	local tree=$1 build=$2 frag=$3
+	if [ -f "$build/.config" ] && cmp -s "$frag.new" "$frag" &&
+		[ ! "$repo/Kconfig" -nt "$build/.config" ]; then
+		rm -f "$frag.new"
+		return 0
+	fi
+	echo "configuring $build (allnoconfig + ${frag##*/})"
+	mv "$frag.new" "$frag"
+	configure "$tree" "$build" "$frag" || { rm -f "$frag"; return 1; }
+	grep -E '^CONFIG_' "$frag" >"$build/last_used_kunitconfig"
+}
+
 # build_kernel TREE BUILD [MAKE ARGS...]: make all with LLVM=1 from TREE
 # into BUILD, logged to BUILD/build.log; on failure, the log's tail on
 # stderr and false.

@@ -30,14 +30,7 @@ fragment=$build/norust.fragment
 	echo "CONFIG_BPF_EXCEPTIONS_RUST=n"
 	echo "CONFIG_BPF_JIT_RUST=n"
 } >"$fragment.new"
-if [ ! -f "$build/.config" ] || ! cmp -s "$fragment.new" "$fragment" ||
-	[ "$repo/Kconfig" -nt "$build/.config" ]; then
-	say "configuring (allnoconfig + our fragment without Rust)"
-	mv "$fragment.new" "$fragment"
-	configure "$tree" "$build" "$fragment" || { rm -f "$fragment"; die "configuration failed"; }
-else
-	rm -f "$fragment.new"
-fi
+reconfigure "$tree" "$build" "$fragment" | sed 's/^/norust: /' || die "configuration failed"
 say "building the kernel without Rust in $build"
 start=$(date +%s)
 build_kernel "$tree" "$build" || die "build failed; full log in $build/build.log"

@@ -298,8 +298,22 @@ if [ "$mode" != bench ] && [ "$mode" != faults ]; then
 	! grep -q 'console noise' "$log" ||
 		die "kernel messages in the test output ($log)"
 fi
-# A kernel warning or oops anywhere in the run fails it.
-if grep -qE 'WARNING:|BUG:|Oops|UBSAN:|Call Trace:|bpf_throw: ' "$console"; then
+# A kernel warning or oops anywhere in the run fails it, but for one line
+# of 6.12's ORC unwinder that no BPF code can cause: an interrupt that saves
+# a stack trace (lockdep, kmemleak, KASAN on the debug kernel) on the one
+# instruction of return_to_handler between its 'call .Ldo_rop' and the
+# store of the real return address. objtool's entry there says the return
+# address is the call's own, so the unwinder sees the same sp twice and
+# prints this once (orc_warn, no trace). The tracing suite runs throws under
+# the function graph tracer, which puts return_to_handler on the stack; the
+# window is hit by chance. Documentation/bpf/exceptions-rust.rst, "Known
+# upstream messages", has the ORC entries.
+orc_rth='^WARNING: stack going in the wrong direction\? at return_to_handler\+0x[0-9a-f]+/0x[0-9a-f]+$'
+if tr -d '\r' <"$console" | grep -qE "$orc_rth"; then
+	echo "guest: the console has 6.12's ORC message for return_to_handler (known, not a failure):" >&2
+	tr -d '\r' <"$console" | grep -nE "$orc_rth" >&2
+fi
+if tr -d '\r' <"$console" | grep -vE "$orc_rth" | grep -qE 'WARNING:|BUG:|Oops|UBSAN:|Call Trace:|bpf_throw: '; then
 	grep -nE -A20 'WARNING:|BUG:|Oops|UBSAN:|bpf_throw: ' "$console" | head -n 60 >&2
 	oops=1
 else

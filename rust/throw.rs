@@ -13,7 +13,7 @@
 //! program's caller (x86-64; on arm64 the callback does) and jumps to the
 //! exception callback.
 
-use crate::unwind::{self, Func, Geometry, Map, Regs, SavedRegs, Stack};
+use crate::unwind::{self, Func, Geometry, Map, Regs, SavedRegs, Site, Stack};
 
 use core::ffi::c_int;
 use kernel::{
@@ -22,6 +22,22 @@ use kernel::{
     error::code::{EINVAL, ENOMEM},
     prelude::*,
 };
+
+extern "C" {
+    /// The `bpf:bpf_throw` tracepoint (`include/trace/events/bpf_throw.h`),
+    /// a `struct tracepoint`, whose static key the arch entries branch on.
+    /// Only its address is used, so it is declared as a byte.
+    static __tracepoint_bpf_throw: u8;
+    /// `kernel.bpf_stats_enabled`'s static key (`include/linux/filter.h`),
+    /// a `struct static_key_false`, whose `struct static_key` comes first.
+    static bpf_stats_enabled_key: u8;
+}
+
+/// The offset of the tracepoint's static key.
+const TRACEPOINT_KEY: usize = core::mem::offset_of!(bindings::tracepoint, key);
+const _: () = assert!(core::mem::offset_of!(bindings::static_key_false, key) == 0);
+// Without CONFIG_JUMP_LABEL the entries test the count at the key's start.
+const _: () = assert!(core::mem::offset_of!(bindings::static_key, enabled) == 0);
 
 // The entry from `bpf_throw()` and the entry into the exception callback,
 // which depend on the architecture's registers and its JIT.
@@ -38,12 +54,15 @@ pub struct ExceptionTable {
     geometry: Geometry,
     table: KVec<u8>,
     funcs: KVec<Func>,
+    /// The program's calls of `bpf_throw()`, function by function in the
+    /// order of their instructions, for the `bpf:bpf_throw` tracepoint.
+    sites: KVec<Site>,
 }
 
 impl ExceptionTable {
     /// Describes the JITed functions `funcs` of one program, the main
-    /// function first.
-    fn new(funcs: KVec<Func>) -> Result<Self> {
+    /// function first, and its calls of `bpf_throw()`, `sites`.
+    fn new(funcs: KVec<Func>, sites: KVec<Site>) -> Result<Self> {
         let geometry = Geometry::of(&funcs).ok_or(EINVAL)?;
         let mut table = KVec::from_elem(0u8, geometry.len, GFP_KERNEL)?;
         // Fills the table; the map borrows it only for this.
@@ -52,7 +71,16 @@ impl ExceptionTable {
             geometry,
             table,
             funcs,
+            sites,
         })
+    }
+
+    /// The bytes this program's table takes, beside its code.
+    pub fn size(&self) -> usize {
+        core::mem::size_of::<Self>()
+            + self.table.len()
+            + self.funcs.len() * core::mem::size_of::<Func>()
+            + self.sites.len() * core::mem::size_of::<Site>()
     }
 
     /// The map of the program's functions.
@@ -79,9 +107,83 @@ impl Stack for ThreadStack {
     }
 }
 
+/// `BPF_JMP | BPF_CALL`.
+const JMP_CALL: u8 = 0x05 | 0x80;
+
+extern "C" {
+    // The kfunc, in kernel/bpf/helpers.c.
+    fn bpf_throw(cookie: u64);
+}
+
+/// Whether `insn`, of a program after the verifier's fixups, calls
+/// `bpf_throw()`: a kfunc call whose `imm` is then the function's address
+/// relative to `__bpf_call_base`, as the JIT reads it.
+fn calls_throw(insn: &bindings::bpf_insn) -> bool {
+    insn.code == JMP_CALL
+        && insn.src_reg() == bindings::BPF_PSEUDO_KFUNC_CALL as u8
+        && (bindings::__bpf_call_base as usize).wrapping_add(insn.imm as isize as usize)
+            == bpf_throw as usize
+}
+
+/// The calls of `bpf_throw()` in one JITed function, as the JIT laid it
+/// out: for each, one past the end of its instruction's code (an offset in
+/// the function's image) and its instruction's index in the function.
+/// `aux->throw_sites` holds it from the JIT's last pass until
+/// [`prepare`] moves it into the program's table.
+struct JitSites(KVec<(u32, u32)>);
+
+/// Notes where the calls of `bpf_throw()` in `prog` end in its JITed code,
+/// for the `bpf:bpf_throw` tracepoint. Called by the JIT once it has laid
+/// out a function for the last time; `insn_to_jit_off[i]` is the offset of
+/// the end of instruction `i`'s code. Does nothing for a function without
+/// such calls; if memory runs out, the tracepoint gives no offset.
+///
+/// # Safety
+///
+/// `prog` must be the function being JITed, with `prog->len` instructions
+/// and as many entries in `insn_to_jit_off`.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_jit_sites(
+    prog: *mut bindings::bpf_prog,
+    insn_to_jit_off: *const u32,
+) {
+    // SAFETY: Guaranteed by the caller.
+    let prog = unsafe { &mut *prog };
+    // SAFETY: Guaranteed by the caller.
+    let insns = unsafe { crate::verifier::prog_insns(prog) };
+    // SAFETY: Guaranteed by the caller.
+    let offs = unsafe { core::slice::from_raw_parts(insn_to_jit_off, insns.len()) };
+    let mut sites = KVec::new();
+    for ((i, insn), &off) in insns.iter().enumerate().zip(offs) {
+        if calls_throw(insn) && sites.push((off, i as u32), GFP_KERNEL).is_err() {
+            return;
+        }
+    }
+    // SAFETY: `prog->aux` is the function's own.
+    let aux = unsafe { &mut *prog.aux };
+    // A function JITed again replaces what its last JIT noted.
+    take_jit_sites(aux);
+    if sites.is_empty() {
+        return;
+    }
+    if let Ok(b) = KBox::new(JitSites(sites), GFP_KERNEL) {
+        aux.throw_sites = KBox::into_raw(b).cast();
+    }
+}
+
+/// Takes `aux->throw_sites`.
+fn take_jit_sites(aux: &mut bindings::bpf_prog_aux) -> Option<KBox<JitSites>> {
+    let p = core::mem::replace(&mut aux.throw_sites, core::ptr::null_mut());
+    // SAFETY: Only `bpf_exceptions_jit_sites` stores to the field, a
+    // `KBox<JitSites>`.
+    (!p.is_null()).then(|| unsafe { KBox::from_raw(p.cast::<JitSites>()) })
+}
+
 /// Builds the [`ExceptionTable`] of a program that can throw and stores it
 /// in `aux->exception_table`. Called by the verifier once the program's
-/// `cnt` functions in `func` are JITed at their final addresses.
+/// `cnt` functions in `func` are JITed at their final addresses;
+/// `start(i)` is the offset of function `i`'s first instruction in the
+/// program.
 ///
 /// # Safety
 ///
@@ -91,16 +193,19 @@ pub(crate) unsafe fn prepare(
     aux: *mut bindings::bpf_prog_aux,
     func: *mut *mut bindings::bpf_prog,
     cnt: u32,
+    start_of: impl Fn(usize) -> u32,
 ) -> c_int {
     let mut funcs = KVec::new();
+    let mut sites = KVec::new();
     for i in 0..cnt as usize {
         // SAFETY: The caller gives `cnt` live, JITed functions.
-        let (start, len, saved) = unsafe {
+        let (start, len, saved, jit_sites) = unsafe {
             let f = *func.add(i);
             (
                 (*f).bpf_func.map_or(0, |p| p as usize),
                 (*f).jited_len as usize,
                 (*(*f).aux).jit_saved_regs,
+                take_jit_sites(&mut *(*f).aux),
             )
         };
         let f = Func {
@@ -112,8 +217,18 @@ pub(crate) unsafe fn prepare(
         if funcs.push(f, GFP_KERNEL).is_err() {
             return ENOMEM.to_errno();
         }
+        for &(end, insn) in jit_sites.iter().flat_map(|s| s.0.iter()) {
+            let site = Site {
+                end: start.wrapping_add(end as usize),
+                func: i as u32,
+                insn: start_of(i).wrapping_add(insn),
+            };
+            if sites.push(site, GFP_KERNEL).is_err() {
+                return ENOMEM.to_errno();
+            }
+        }
     }
-    let table = match ExceptionTable::new(funcs)
+    let table = match ExceptionTable::new(funcs, sites)
         .and_then(|t| KBox::new(t, GFP_KERNEL).map_err(Into::into))
     {
         Ok(t) => t,
@@ -134,11 +249,14 @@ pub(crate) unsafe fn prepare(
 #[no_mangle]
 pub unsafe extern "C" fn bpf_exceptions_release(aux: *mut bindings::bpf_prog_aux) {
     // SAFETY: The caller gives a valid aux; the program no longer runs.
-    let table = unsafe { core::mem::replace(&mut (*aux).exception_table, core::ptr::null_mut()) };
+    let aux = unsafe { &mut *aux };
+    let table = core::mem::replace(&mut aux.exception_table, core::ptr::null_mut());
     if !table.is_null() {
         // SAFETY: `prepare` stored a `KBox` of ours there.
         drop(unsafe { KBox::from_raw(table.cast::<ExceptionTable>()) });
     }
+    // A function whose JIT or verification failed after its last pass.
+    drop(take_jit_sites(aux));
 }
 
 /// Returns the entry of the exception callback of the program whose aux is
@@ -245,6 +363,39 @@ pub(crate) unsafe extern "C" fn bpf_exceptions_unwind(
     // frames, `bpf_throw()` and the unwound BPF frames) is dead from then
     // on; none of it holds a lock or reference.
     Landing { callback, fp }
+}
+
+/// Fires the `bpf:bpf_throw` tracepoint for a throw, before
+/// [`bpf_exceptions_unwind`] unwinds it: the arch entry jumps here, with
+/// the same arguments, only while the tracepoint is on (a static branch,
+/// a no-op otherwise). Counts the frames with a walk that changes nothing,
+/// and finds the call of `bpf_throw()` by its return address. Fires nothing
+/// if the walk fails, which the unwind then reports.
+///
+/// # Safety
+///
+/// As for [`bpf_exceptions_unwind`].
+pub(crate) unsafe extern "C" fn bpf_exceptions_trace(
+    cookie: u64,
+    aux: *const bindings::bpf_prog_aux,
+    regs: *const Regs,
+    fp: usize,
+    sp: usize,
+) {
+    // SAFETY: `aux` is the running program's.
+    let Some(table) = (unsafe { table(aux) }) else {
+        return;
+    };
+    // SAFETY: `regs` is on our caller's stack, for us to read.
+    let regs = unsafe { &*regs };
+    let Ok(frames) = unwind::count_frames(&ThreadStack, &table.map(), regs, sp, fp) else {
+        return;
+    };
+    let ip = ThreadStack.return_address(sp);
+    let (func, insn) = unwind::site_of(&table.funcs, &table.sites, ip)
+        .map_or((u32::MAX, u32::MAX), |s| (s.func, s.insn));
+    // SAFETY: `aux` is the running program's, alive for the call.
+    unsafe { bindings::bpf_exceptions_trace_throw(aux, func, insn, cookie, frames) };
 }
 
 /// Stops the task: see [`bpf_exceptions_unwind`]. Inlined, so that objtool

@@ -12,7 +12,7 @@
 //! the program's caller come back from the boundary's save area when the
 //! callback returns from the boundary's frame.
 
-use super::bpf_exceptions_unwind;
+use super::{bpf_exceptions_trace, bpf_exceptions_unwind};
 
 /// Strips the pointer authentication code from a return address that a
 /// JITed function signed (`paciasp`) before storing it in its frame record.
@@ -56,6 +56,41 @@ pub(super) fn strip_return_address(v: u64) -> usize {
 // below the boundary's save area, and returns from the boundary's frame
 // to the program's caller; everything below it is abandoned. Its entry is
 // a `bti jc` landing pad, so a `br` may enter it.
+//
+// Before the unwind, two static branches (`branch_if_on!`) lead, while the
+// bpf:bpf_throw tracepoint is on, to a call of bpf_exceptions_trace() with
+// the same arguments, and while kernel.bpf_stats_enabled is on, to a call
+// of bpf_exceptions_count_throw(aux); the arguments are kept across both.
+//
+// `branch_if_on!(label, target, key)`: at `label`, a branch to the
+// following `target` taken while the static key at `key` is on, as the C
+// static_branch_unlikely() does it: with CONFIG_JUMP_LABEL a nop in the
+// jump table, which enabling the key turns into a branch; without, a test
+// of the key's count (in x16, free here).
+#[cfg(CONFIG_JUMP_LABEL)]
+macro_rules! branch_if_on {
+    ($label:literal, $target:literal, $key:literal) => {
+        concat!(
+            $label, ": nop\n",
+            ".pushsection __jump_table, \"aw\"\n",
+            ".align 3\n",
+            ".long ", $label, "b - ., ", $target, "f - .\n",
+            ".quad ", $key, " - .\n",
+            ".popsection",
+        )
+    };
+}
+#[cfg(not(CONFIG_JUMP_LABEL))]
+macro_rules! branch_if_on {
+    ($label:literal, $target:literal, $key:literal) => {
+        concat!(
+            $label, ": adrp x16, ", $key, "\n",
+            "ldr w16, [x16, :lo12:", $key, "]\n",
+            "cmp w16, #0\n",
+            "b.gt ", $target, "f",
+        )
+    };
+}
 core::arch::global_asm!(
     ".pushsection .text",
     ".globl bpf_exceptions_throw",
@@ -69,13 +104,37 @@ core::arch::global_asm!(
     "mov x2, sp",
     "ldr x3, [x29]",
     "add x4, x29, #16",
-    "bl {unwind}",
+    branch_if_on!("1", "3", "{tp} + {key}"),
+    branch_if_on!("4", "5", "{stats}"),
+    "2: bl {unwind}",
     "mov x16, x0",
     "mov x2, x1",
     "ldr x0, [x29, #24]",
     "br x16",
     "brk #0x800",
+    "3: stp x0, x1, [sp, #-48]!",
+    "stp x2, x3, [sp, #16]",
+    "str x4, [sp, #32]",
+    "bl {trace}",
+    "ldp x2, x3, [sp, #16]",
+    "ldr x4, [sp, #32]",
+    "ldp x0, x1, [sp], #48",
+    "b 4b",
+    "5: stp x0, x1, [sp, #-48]!",
+    "stp x2, x3, [sp, #16]",
+    "str x4, [sp, #32]",
+    "mov x0, x1",
+    "bl {count}",
+    "ldp x2, x3, [sp, #16]",
+    "ldr x4, [sp, #32]",
+    "ldp x0, x1, [sp], #48",
+    "b 2b",
     ".size bpf_exceptions_throw, . - bpf_exceptions_throw",
     ".popsection",
     unwind = sym bpf_exceptions_unwind,
+    trace = sym bpf_exceptions_trace,
+    tp = sym super::__tracepoint_bpf_throw,
+    key = const super::TRACEPOINT_KEY,
+    count = sym kernel::bindings::bpf_exceptions_count_throw,
+    stats = sym super::bpf_stats_enabled_key,
 );

@@ -270,6 +270,37 @@ pub fn unwind<S: Stack + ?Sized>(
     sp: usize,
     fp: usize,
 ) -> Result<usize, WalkError> {
+    walk::<S, false>(stack, map, regs, sp, fp, &mut 0)
+}
+
+/// Walks like [`unwind`] and counts the frames it unwinds, the boundary's
+/// included, without changing anything: for the `bpf:bpf_throw`
+/// tracepoint, before the real unwind. `regs` are the throwing function's
+/// registers, as for [`unwind`].
+pub fn count_frames<S: Stack + ?Sized>(
+    stack: &S,
+    map: &Map<'_>,
+    regs: &Regs,
+    sp: usize,
+    fp: usize,
+) -> Result<u32, WalkError> {
+    let mut scratch = *regs;
+    let mut frames = 0;
+    walk::<S, true>(stack, map, &mut scratch, sp, fp, &mut frames)?;
+    Ok(frames)
+}
+
+/// The walk of [`unwind`]; with `COUNT`, also counts the frames in
+/// `frames` (without, the count is compiled out of the hot path).
+#[inline(always)]
+fn walk<S: Stack + ?Sized, const COUNT: bool>(
+    stack: &S,
+    map: &Map<'_>,
+    regs: &mut Regs,
+    sp: usize,
+    fp: usize,
+    frames: &mut u32,
+) -> Result<usize, WalkError> {
     let limit = sp.saturating_add(MAX_SPAN);
     let mut fp = fp;
     if fp <= sp || fp > limit {
@@ -278,6 +309,9 @@ pub fn unwind<S: Stack + ?Sized>(
     let mut ip = stack.return_address(sp);
     let mut save = sp + WORD;
     loop {
+        if COUNT {
+            *frames = frames.wrapping_add(1);
+        }
         // A return address lies just past its call, which is in the caller.
         let e = map.entry(ip.wrapping_sub(1));
         // Most frames: a subprogram that saved nothing.
@@ -308,6 +342,35 @@ pub fn unwind<S: Stack + ?Sized>(
         save = fp + 2 * WORD;
         fp = caller_fp;
     }
+}
+
+/// A call of `bpf_throw()` in a JITed program, for the `bpf:bpf_throw`
+/// tracepoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Site {
+    /// One past the last byte of the JITed code of the call's instruction.
+    pub end: usize,
+    /// The index of the function that holds the call.
+    pub func: u32,
+    /// The call's offset in the program's instructions.
+    pub insn: u32,
+}
+
+/// Returns the call of `bpf_throw()` that returns to `ip`, given the
+/// program's functions `funcs` and its calls `sites`, those of each
+/// function in the order of their instructions: the first call in the
+/// function that holds the return address `ip` whose code ends at or after
+/// `ip`. The call instruction is the last or the last but one of the code
+/// of its BPF instruction (x86-64: `call`; arm64: `blr`, then a move of the
+/// result), so its return address lies within that code or at its end.
+pub fn site_of(funcs: &[Func], sites: &[Site], ip: usize) -> Option<Site> {
+    let f = funcs.iter().position(|f| f.contains(ip.wrapping_sub(1)))?;
+    sites
+        .iter()
+        .find(|s| {
+            s.func as usize == f && s.end >= ip && funcs.get(f).is_some_and(|f| s.end <= f.end)
+        })
+        .copied()
 }
 
 #[cfg(test)]
@@ -433,6 +496,68 @@ mod tests {
         let map = map_of(funcs, &mut Vec::new());
         let (s, t) = throw_through(funcs, chain);
         (run_on(&s, &map, &t), t)
+    }
+
+    #[test]
+    fn frames_are_counted_without_changing_anything() {
+        use Saved::*;
+        let funcs = program(&[&[Rbx], &[R13], &[], &[R12, R15]]);
+        let map = map_of(&funcs, &mut Vec::new());
+        for (chain, want) in [
+            (&[0][..], 1),
+            (&[1, 0][..], 2),
+            (&[3, 2, 1, 0][..], 4),
+            (&[2, 2, 2, 2, 2, 2, 2, 0][..], 8),
+        ] {
+            let (s, t) = throw_through(&funcs, chain);
+            assert_eq!(count_frames(&s, &map, &t.regs, t.sp, t.fp), Ok(want));
+            // The unwind that follows sees the same stack and registers.
+            assert_eq!(run_on(&s, &map, &t), Ok((t.main_fp, CALLER)));
+        }
+        // A foreign frame fails the count as it fails the unwind.
+        let (mut s, t) = throw_through(&funcs, &[1, 0]);
+        s.put(t.sp, 0x5555_0000);
+        assert_eq!(
+            count_frames(&s, &map, &t.regs, t.sp, t.fp),
+            Err(WalkError::Foreign { ip: 0x5555_0000 })
+        );
+    }
+
+    #[test]
+    fn the_site_of_a_return_address() {
+        let funcs = program(&[&[], &[], &[]]);
+        // main (0x1000..0x1080) calls bpf_throw() in instructions 3 and 9,
+        // subprog 1 (0x2100..0x2180) in 14, subprog 2 in none.
+        let sites = [
+            Site {
+                end: 0x1010,
+                func: 0,
+                insn: 3,
+            },
+            Site {
+                end: 0x1040,
+                func: 0,
+                insn: 9,
+            },
+            Site {
+                end: 0x2120,
+                func: 1,
+                insn: 14,
+            },
+        ];
+        // x86-64: the call is the end of its instruction's code.
+        assert_eq!(site_of(&funcs, &sites, 0x1010).map(|s| s.insn), Some(3));
+        assert_eq!(site_of(&funcs, &sites, 0x1040).map(|s| s.insn), Some(9));
+        assert_eq!(site_of(&funcs, &sites, 0x2120).map(|s| s.insn), Some(14));
+        // arm64: a move of the result follows the call.
+        assert_eq!(site_of(&funcs, &sites, 0x103c).map(|s| s.insn), Some(9));
+        assert_eq!(site_of(&funcs, &sites, 0x211c).map(|s| s.insn), Some(14));
+        // Past the last call of its function, or in a function without
+        // calls, or outside the program: none, never another function's.
+        assert_eq!(site_of(&funcs, &sites, 0x1050), None);
+        assert_eq!(site_of(&funcs, &sites, 0x2210), None);
+        assert_eq!(site_of(&funcs, &sites, 0x9000), None);
+        assert_eq!(site_of(&funcs, &[], 0x1010), None);
     }
 
     #[test]

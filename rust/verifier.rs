@@ -799,7 +799,11 @@ pub unsafe extern "C" fn bpf_exceptions_jit_done(
     if main.exception_boundary {
         // SAFETY: `aux` is the program's own, without a table yet, and
         // `func` holds `subprog_cnt` JITed functions.
-        let err = unsafe { crate::throw::prepare(aux, func, env.subprog_cnt) };
+        let err = unsafe {
+            crate::throw::prepare(aux, func, env.subprog_cnt, |i| {
+                env.subprog_info.get(i).map_or(0, |s| s.start as u32)
+            })
+        };
         if err != 0 {
             return err;
         }

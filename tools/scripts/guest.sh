@@ -131,7 +131,7 @@ for suite in exceptions exceptions_fail exceptions_assert exceptions_ext; do
 	bpf_cc -c "$self/progs/$suite.c" -o "$obj/$suite.bpf.o"
 done
 for suite in exceptions_hole exceptions_faults exceptions_faults_ext exceptions_tracing \
-	exceptions_norust; do
+	exceptions_norust exceptions_throwtrace; do
 	bpf_cc -c "$repo/tools/selftests/progs/$suite.c" -o "$obj/$suite.bpf.o"
 done
 python3 "$repo/tools/selftests/ext-checks.py" "$self/prog_tests/exceptions.c" \
@@ -362,7 +362,8 @@ selftests)
 	tracing=tracing
 	[ "$arch" = x86 ] || tracing=
 	for suite in exceptions_fail exceptions_assert exceptions_ext exceptions_hole \
-		exceptions_hole_ext exceptions_faults exceptions_faults_ext $tracing xlated; do
+		exceptions_hole_ext exceptions_faults exceptions_faults_ext throwtrace $tracing \
+		xlated; do
 		if [ $suite = exceptions_ext ]; then
 			want=$(wc -l <"$obj/exceptions_ext.checks")
 		elif [ $suite = exceptions_hole_ext ] || [ $suite = exceptions_faults_ext ]; then
@@ -372,6 +373,10 @@ selftests)
 				$(cat "$obj/exceptions_tracing.count")))
 		elif [ $suite = xlated ]; then
 			want=1
+		elif [ $suite = throwtrace ]; then
+			# exc_loader throwtrace: four checks for each of its three
+			# throwing programs, and five more.
+			want=17
 		else
 			want=$(cat "$obj/$suite.count")
 		fi

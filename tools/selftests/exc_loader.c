@@ -46,11 +46,27 @@
  *	translated exception_throw_always_1 ends in the default exception
  *	callback, "r0 = r1; exit" ("BPFEXC-RESULT xlated default_callback").
  *
+ *   exc_loader throwtrace OBJ PKT N
+ *	The bpf:bpf_throw tracepoint and the "throws:" line of fdinfo, with
+ *	OBJ = exceptions_throwtrace.bpf.o: with the tracepoint enabled in
+ *	tracefs, kernel.bpf_stats_enabled on and OBJ's tp_btf program on the
+ *	tracepoint (which throws itself), runs throw_depth0, throw_depth1
+ *	and throw_depth7 N times each on PKT and checks for each its return
+ *	value, the N trace lines (program id and name, function, the offset
+ *	of the bpf_throw() call in the translated program, cookie, frames),
+ *	what the tp_btf program saw, and run_cnt and throws in fdinfo. Then
+ *	that a program that can throw but does not counts no throw and
+ *	traces nothing, that a program that cannot throw has no "throws:"
+ *	line, that with the tracepoint and statistics off a throw traces and
+ *	counts nothing, and that a tp_btf program that does not throw sees
+ *	the same as one that does.
+ *
  * Each check prints "BPFEXC-RESULT SUITE NAME ok" or
  * "BPFEXC-RESULT SUITE NAME FAIL: reason" followed by the verifier log.
  */
 #include <errno.h>
 #include <regex.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -763,6 +779,324 @@ static int run_object(const char *path, const char *expect)
 	return 0;
 }
 
+/* exc_loader throwtrace: see the top of this file. */
+#define TRACEFS "/sys/kernel/tracing"
+
+static int write_file(const char *path, const char *v)
+{
+	FILE *f = fopen(path, "w");
+	int err;
+
+	if (!f)
+		return -errno;
+	err = fputs(v, f) < 0 ? -EIO : 0;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+/* The value of the fdinfo line "KEY:" of FD, or -1 if there is none. */
+static long long fdinfo(int fd, const char *key)
+{
+	char path[64], line[256];
+	long long v = -1;
+	size_t n = strlen(key);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':')
+			v = strtoll(line + n + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* The offset of the only call of bpf_throw() (a kfunc call) in the
+ * translated program FD, as bpftool prog dump xlated numbers it; -1 if
+ * there is not exactly one kfunc call.
+ */
+static int throw_call_off(int fd)
+{
+	static struct bpf_insn insns[4096];
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	int i, n, off = -1;
+
+	memset(&info, 0, sizeof(info));
+	info.xlated_prog_len = sizeof(insns);
+	info.xlated_prog_insns = (__u64)(unsigned long)insns;
+	if (bpf_prog_get_info_by_fd(fd, &info, &len))
+		return -1;
+	n = info.xlated_prog_len / sizeof(insns[0]);
+	for (i = 0; i < n && i < 4096; i++) {
+		if (insns[i].code != (BPF_JMP | BPF_CALL) ||
+		    insns[i].src_reg != BPF_PSEUDO_KFUNC_CALL)
+			continue;
+		if (off >= 0)
+			return -1;
+		off = i;
+	}
+	return off;
+}
+
+static __u32 prog_id(int fd)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	return bpf_prog_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+struct trace_line {
+	unsigned int prog_id, insn, frames;
+	unsigned long long cookie;
+	char prog[32], func[32];
+};
+
+static bool same_line(const struct trace_line *a, const struct trace_line *b)
+{
+	return a->prog_id == b->prog_id && !strcmp(a->prog, b->prog) &&
+	       !strcmp(a->func, b->func) && a->insn == b->insn && a->cookie == b->cookie &&
+	       a->frames == b->frames;
+}
+
+/* Reads the trace buffer and clears it: the number of bpf_throw lines,
+ * how many of them equal *WANT (all of them, with WANT NULL), how many
+ * are the throws of the tp_btf program on_throw itself (cookie 0, from
+ * its main function), in *NESTED, and the first other line, in *OTHER.
+ */
+static int read_trace(const struct trace_line *want, int *same, int *nested,
+		      struct trace_line *other)
+{
+	char line[512];
+	int n = 0;
+	FILE *f = fopen(TRACEFS "/trace", "r");
+
+	*same = 0;
+	*nested = 0;
+	memset(other, 0, sizeof(*other));
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		struct trace_line t;
+		char *p = strstr(line, " bpf_throw: prog_id=");
+
+		if (line[0] == '#' || !p)
+			continue;
+		n++;
+		memset(&t, 0, sizeof(t));
+		if (sscanf(p, " bpf_throw: prog_id=%u prog=%31s func=%31s insn=%u cookie=%llu frames=%u",
+			   &t.prog_id, t.prog, t.func, &t.insn, &t.cookie, &t.frames) != 6)
+			t.prog_id = ~0u;
+		else if (!want || same_line(&t, want))
+			(*same)++;
+		else if (!strcmp(t.prog, "on_throw") && !strcmp(t.func, "on_throw") &&
+			 t.cookie == 0 && t.frames == 1)
+			(*nested)++;
+		else if (!other->prog_id)
+			*other = t;
+	}
+	fclose(f);
+	write_file(TRACEFS "/trace", "");
+	return n;
+}
+
+struct seen {
+	__u64 count;
+	__u32 prog_id;
+	__u32 insn_off;
+	__u64 cookie;
+	__u32 frames;
+	char func[32];
+	int pass_through;
+};
+
+static int run_n(int fd, int n, int *retval)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = pkt_len,
+		    .repeat = n);
+	int err = bpf_prog_test_run_opts(fd, &opts);
+
+	*retval = opts.retval;
+	return err;
+}
+
+static void check(const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void check(const char *name, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	if (!fmt) {
+		result("throwtrace", name, NULL, false);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	result("throwtrace", name, why, false);
+}
+
+static int run_throwtrace(const char *path, int n)
+{
+	static const struct {
+		const char *prog, *func;
+		unsigned long long cookie;
+		unsigned int frames;
+	} throws[] = {
+		{ "throw_depth0", "throw_depth0", 10, 1 },
+		{ "throw_depth1", "level1", 11, 2 },
+		{ "throw_depth7", "level7", 17, 8 },
+	};
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	struct bpf_link *link = NULL;
+	struct bpf_map *bss;
+	struct trace_line want, other;
+	struct seen seen;
+	char name[96];
+	int i, fd, ret, lines, same, nested, bss_fd, zero = 0;
+	long long runs, thrown;
+
+	if (!obj || bpf_object__load(obj)) {
+		printf("BPFEXC-LOADFAIL %s does not load\nBPFEXC-LOADEND\n", path);
+		return 1;
+	}
+	bss = bpf_object__find_map_by_name(obj, ".bss");
+	bss_fd = bss ? bpf_map__fd(bss) : -1;
+	if (write_file(TRACEFS "/events/bpf/bpf_throw/enable", "1") ||
+	    write_file(TRACEFS "/trace", "") ||
+	    write_file("/proc/sys/kernel/bpf_stats_enabled", "1")) {
+		printf("BPFEXC-LOADFAIL cannot enable bpf:bpf_throw or bpf_stats_enabled\nBPFEXC-LOADEND\n");
+		return 1;
+	}
+	link = bpf_program__attach(bpf_object__find_program_by_name(obj, "on_throw"));
+	if (!link) {
+		printf("BPFEXC-LOADFAIL cannot attach on_throw\nBPFEXC-LOADEND\n");
+		return 1;
+	}
+
+	for (i = 0; i < 3; i++) {
+		const char *p = throws[i].prog;
+
+		fd = bpf_program__fd(bpf_object__find_program_by_name(obj, p));
+		memset(&seen, 0, sizeof(seen));
+		bpf_map_update_elem(bss_fd, &zero, &seen, BPF_ANY);
+		memset(&want, 0, sizeof(want));
+		want.prog_id = prog_id(fd);
+		snprintf(want.prog, sizeof(want.prog), "%s", p);
+		snprintf(want.func, sizeof(want.func), "%s", throws[i].func);
+		want.insn = throw_call_off(fd);
+		want.cookie = throws[i].cookie;
+		want.frames = throws[i].frames;
+
+		snprintf(name, sizeof(name), "%s_returns_cookie", p);
+		if (run_n(fd, n, &ret) || ret != (int)want.cookie)
+			check(name, "returned %d, want %llu", ret, want.cookie);
+		else
+			check(name, NULL);
+
+		/* Each throw, and each throw of on_throw inside its trace. */
+		lines = read_trace(&want, &same, &nested, &other);
+		snprintf(name, sizeof(name), "%s_traced", p);
+		if (lines != 2 * n || same != n || nested != n)
+			check(name,
+			      "%d lines, %d of them on_throw's, %d as wanted (prog_id=%u prog=%s func=%s insn=%u cookie=%llu frames=%u); another: prog_id=%u prog=%s func=%s insn=%u cookie=%llu frames=%u",
+			      lines, nested, same, want.prog_id, want.prog, want.func, want.insn,
+			      want.cookie, want.frames, other.prog_id, other.prog, other.func,
+			      other.insn, other.cookie, other.frames);
+		else
+			check(name, NULL);
+
+		bpf_map_lookup_elem(bss_fd, &zero, &seen);
+		snprintf(name, sizeof(name), "%s_tp_btf_saw_it", p);
+		if (seen.count != (__u64)n || seen.prog_id != want.prog_id ||
+		    seen.insn_off != want.insn || seen.cookie != want.cookie ||
+		    seen.frames != want.frames || strcmp(seen.func, want.func))
+			check(name, "count=%llu prog_id=%u insn=%u cookie=%llu frames=%u func=%s",
+			      (unsigned long long)seen.count, seen.prog_id, seen.insn_off,
+			      (unsigned long long)seen.cookie, seen.frames, seen.func);
+		else
+			check(name, NULL);
+
+		runs = fdinfo(fd, "run_cnt");
+		thrown = fdinfo(fd, "throws");
+		snprintf(name, sizeof(name), "%s_throws_counted", p);
+		if (runs != n || thrown != n)
+			check(name, "run_cnt %lld, throws %lld, want %d", runs, thrown, n);
+		else
+			check(name, NULL);
+	}
+
+	/* The tracing program's own throws: one per traced throw, each
+	 * counted in its fdinfo and none traced as its own.
+	 */
+	fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "on_throw"));
+	thrown = fdinfo(fd, "throws");
+	check("tp_btf_throws_counted", thrown == 3LL * n ? NULL : "throws %lld, want %d",
+	      thrown, 3 * n);
+
+	/* Can throw, does not. */
+	fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "throw_never"));
+	if (run_n(fd, n, &ret) || ret != 3)
+		check("no_throw_no_trace", "returned %d, want 3", ret);
+	else if ((lines = read_trace(NULL, &same, &nested, &other)) != 0)
+		check("no_throw_no_trace", "%d trace lines", lines);
+	else if (fdinfo(fd, "run_cnt") != n || fdinfo(fd, "throws") != 0)
+		check("no_throw_no_trace", "run_cnt %lld, throws %lld", fdinfo(fd, "run_cnt"),
+		      fdinfo(fd, "throws"));
+	else
+		check("no_throw_no_trace", NULL);
+
+	/* Cannot throw: no line. */
+	fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "no_throw"));
+	if (run_n(fd, 1, &ret) || ret != 4 || fdinfo(fd, "throws") != -1)
+		check("cannot_throw_no_line", "returned %d, throws %lld", ret,
+		      fdinfo(fd, "throws"));
+	else
+		check("cannot_throw_no_line", NULL);
+
+	/* A tp_btf program that lets the throw pass sees the same. */
+	fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "throw_depth7"));
+	memset(&seen, 0, sizeof(seen));
+	seen.pass_through = 1;
+	bpf_map_update_elem(bss_fd, &zero, &seen, BPF_ANY);
+	if (run_n(fd, n, &ret) || ret != 17)
+		check("tp_btf_pass_through", "returned %d", ret);
+	else if (bpf_map_lookup_elem(bss_fd, &zero, &seen) || seen.count != (__u64)n ||
+		 seen.frames != 8 || seen.cookie != 17 || strcmp(seen.func, "level7"))
+		check("tp_btf_pass_through", "count=%llu frames=%u cookie=%llu func=%s",
+		      (unsigned long long)seen.count, seen.frames,
+		      (unsigned long long)seen.cookie, seen.func);
+	else if ((lines = read_trace(NULL, &same, &nested, &other)) != n)
+		check("tp_btf_pass_through", "%d trace lines, want %d", lines, n);
+	else
+		check("tp_btf_pass_through", NULL);
+
+	/* Everything off: a throw traces and counts nothing. */
+	bpf_link__destroy(link);
+	write_file(TRACEFS "/events/bpf/bpf_throw/enable", "0");
+	write_file("/proc/sys/kernel/bpf_stats_enabled", "0");
+	fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "throw_depth1"));
+	runs = fdinfo(fd, "run_cnt");
+	thrown = fdinfo(fd, "throws");
+	if (run_n(fd, n, &ret) || ret != 11)
+		check("off_nothing", "returned %d", ret);
+	else if ((lines = read_trace(NULL, &same, &nested, &other)) != 0)
+		check("off_nothing", "%d trace lines", lines);
+	else if (fdinfo(fd, "run_cnt") != runs || fdinfo(fd, "throws") != thrown)
+		check("off_nothing", "run_cnt %lld -> %lld, throws %lld -> %lld", runs,
+		      fdinfo(fd, "run_cnt"), thrown, fdinfo(fd, "throws"));
+	else
+		check("off_nothing", NULL);
+	bpf_object__close(obj);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -787,8 +1121,13 @@ int main(int argc, char **argv)
 			return 1;
 		return run_ext_checks(argv[2], argv[3], argv[4], argv[6]);
 	}
+	if (argc == 5 && !strcmp(argv[1], "throwtrace")) {
+		if (read_pkt(argv[3]))
+			return 1;
+		return run_throwtrace(argv[2], atoi(argv[4]));
+	}
 	fprintf(stderr,
-		"usage: %s spec SUITE OBJ PKT | ext SUITE TARGET_OBJ EXT_OBJ PKT CHECKS | each OBJ PKT [SKIP] | run OBJ PKT EXPECT\n",
+		"usage: %s spec SUITE OBJ PKT | ext SUITE TARGET_OBJ EXT_OBJ PKT CHECKS | each OBJ PKT [SKIP] | run OBJ PKT EXPECT | throwtrace OBJ PKT N\n",
 		argv[0]);
 	return 2;
 }

@@ -19,7 +19,7 @@ IN_ROOT := tools/scripts/in-root.sh $(ROOT) $(CACHE) $(CURDIR)
 
 .PHONY: all run-sample toolchain kernel stock bench check host-test kunit selftests test-bpf \
 	test-verifier test-progs hole-stock faults-stock fuzz check-debug norust arm64 arches \
-	clean-cache
+	series clean-cache
 
 all: run-sample
 
@@ -97,6 +97,12 @@ arm64: kernel
 	@$(IN_ROOT) tools/scripts/guest.sh $(CACHE) selftests arm64-6.12
 	@$(IN_ROOT) tools/scripts/guest.sh $(CACHE) stress arm64-6.12
 	@$(IN_ROOT) tools/scripts/vs-stock.sh $(CACHE) test_bpf arm64-6.12
+
+# The whole change as a git format-patch series with a cover letter, in
+# ./series (SERIES=dir), for git am onto a clean 6.12.117. On the host (git).
+SERIES ?= $(CURDIR)/series
+series: kernel
+	@tools/scripts/series.sh $(CACHE) $(SERIES)
 
 # Build-test other architectures (defconfig plus BPF): s390, riscv.
 arches: kernel

@@ -12,10 +12,7 @@
 #[cfg(CONFIG_ARM64)]
 use crate::tests_arm64 as arch;
 #[cfg(CONFIG_X86_64)]
-use crate::tests_x86_64::{
-    self as arch, jit_exception_boundary_and_callback, jit_ordinary, jit_tail_call,
-    jit_tail_call_exception_boundary,
-};
+use crate::tests_x86_64 as arch;
 use crate::verifier_tests::{
     callback_after_dead_subprog, default_callback_appended, exception_callback_checks,
     global_throw_in_rcu_rejected, global_throw_nested_with_reference_rejected,
@@ -24,7 +21,7 @@ use crate::verifier_tests::{
 };
 use crate::{
     insn::{self, Chain, Insn, Program},
-    kunit::{expect_eq, expect_ok, fail, kunit_suite, Test},
+    kunit::{expect_eq, expect_ok, fail, Test},
     throw,
     unwind::{SavedRegs, WalkError},
 };
@@ -33,7 +30,7 @@ use core::{
     mem::size_of,
     ptr,
 };
-use kernel::{bindings, error::to_result, prelude::*};
+use kernel::{bindings, error::to_result, macros::kunit_tests, prelude::*};
 
 // insn.rs restates the UAPI's values so that it also builds on the host.
 const _: () = {
@@ -498,54 +495,162 @@ fn callee_saved_survive_throw(t: &mut Test) {
     }
 }
 
-/// The suite, with the cases every architecture runs and those of `$arch`.
-macro_rules! suite {
-    ($($arch:ident),* $(,)?) => {
-        kunit_suite!(
-            "bpf_exceptions",
-            [
-                throw_depth_0,
-                throw_depth_1,
-                throw_depth_2,
-                throw_depth_3,
-                throw_depth_4,
-                throw_depth_5,
-                throw_depth_6,
-                throw_depth_7,
-                nothrow_depth_0,
-                nothrow_depth_1,
-                nothrow_depth_2,
-                nothrow_depth_3,
-                nothrow_depth_4,
-                nothrow_depth_5,
-                nothrow_depth_6,
-                nothrow_depth_7,
-                throw_100k_no_leak,
-                exception_table_maps_functions,
-                unwind_stops_at_foreign_code,
-                callee_saved_survive_throw,
-                throw_in_nested_tracing_program,
-                global_throw_in_rcu_rejected,
-                global_throw_nothing_held_runs,
-                global_throw_nested_with_reference_rejected,
-                throw_holding_rejected,
-                throw_in_callback_rejected,
-                exception_callback_checks,
-                default_callback_appended,
-                callback_after_dead_subprog,
-                global_throw_return_range,
-                $($arch,)*
-            ]
-        );
-    };
-}
 
-#[cfg(CONFIG_X86_64)]
-suite!(
-    jit_ordinary,
-    jit_exception_boundary_and_callback,
-    jit_tail_call,
-    jit_tail_call_exception_boundary,
-);
-#[cfg(not(CONFIG_X86_64))]
-suite!();
+/// The suite `bpf_exceptions`, registered with upstream's `#[kunit_tests]`
+/// (Linux 6.15, patches 19-21): each `#[test]` is a KUnit case that runs
+/// the case function of the same name. The x86-64 JIT's cases are the suite
+/// `bpf_exceptions_x86_64` (`tests_x86_64.rs`).
+#[kunit_tests(bpf_exceptions)]
+mod suite {
+    use crate::kunit::run;
+
+    #[test]
+    fn throw_depth_0() {
+        run(super::throw_depth_0)
+    }
+
+    #[test]
+    fn throw_depth_1() {
+        run(super::throw_depth_1)
+    }
+
+    #[test]
+    fn throw_depth_2() {
+        run(super::throw_depth_2)
+    }
+
+    #[test]
+    fn throw_depth_3() {
+        run(super::throw_depth_3)
+    }
+
+    #[test]
+    fn throw_depth_4() {
+        run(super::throw_depth_4)
+    }
+
+    #[test]
+    fn throw_depth_5() {
+        run(super::throw_depth_5)
+    }
+
+    #[test]
+    fn throw_depth_6() {
+        run(super::throw_depth_6)
+    }
+
+    #[test]
+    fn throw_depth_7() {
+        run(super::throw_depth_7)
+    }
+
+    #[test]
+    fn nothrow_depth_0() {
+        run(super::nothrow_depth_0)
+    }
+
+    #[test]
+    fn nothrow_depth_1() {
+        run(super::nothrow_depth_1)
+    }
+
+    #[test]
+    fn nothrow_depth_2() {
+        run(super::nothrow_depth_2)
+    }
+
+    #[test]
+    fn nothrow_depth_3() {
+        run(super::nothrow_depth_3)
+    }
+
+    #[test]
+    fn nothrow_depth_4() {
+        run(super::nothrow_depth_4)
+    }
+
+    #[test]
+    fn nothrow_depth_5() {
+        run(super::nothrow_depth_5)
+    }
+
+    #[test]
+    fn nothrow_depth_6() {
+        run(super::nothrow_depth_6)
+    }
+
+    #[test]
+    fn nothrow_depth_7() {
+        run(super::nothrow_depth_7)
+    }
+
+    #[test]
+    fn throw_100k_no_leak() {
+        run(super::throw_100k_no_leak)
+    }
+
+    #[test]
+    fn exception_table_maps_functions() {
+        run(super::exception_table_maps_functions)
+    }
+
+    #[test]
+    fn unwind_stops_at_foreign_code() {
+        run(super::unwind_stops_at_foreign_code)
+    }
+
+    #[test]
+    fn callee_saved_survive_throw() {
+        run(super::callee_saved_survive_throw)
+    }
+
+    #[test]
+    fn throw_in_nested_tracing_program() {
+        run(super::throw_in_nested_tracing_program)
+    }
+
+    #[test]
+    fn global_throw_in_rcu_rejected() {
+        run(super::global_throw_in_rcu_rejected)
+    }
+
+    #[test]
+    fn global_throw_nothing_held_runs() {
+        run(super::global_throw_nothing_held_runs)
+    }
+
+    #[test]
+    fn global_throw_nested_with_reference_rejected() {
+        run(super::global_throw_nested_with_reference_rejected)
+    }
+
+    #[test]
+    fn throw_holding_rejected() {
+        run(super::throw_holding_rejected)
+    }
+
+    #[test]
+    fn throw_in_callback_rejected() {
+        run(super::throw_in_callback_rejected)
+    }
+
+    #[test]
+    fn exception_callback_checks() {
+        run(super::exception_callback_checks)
+    }
+
+    #[test]
+    fn default_callback_appended() {
+        run(super::default_callback_appended)
+    }
+
+    #[test]
+    fn callback_after_dead_subprog() {
+        run(super::callback_after_dead_subprog)
+    }
+
+    #[test]
+    fn global_throw_return_range() {
+        run(super::global_throw_return_range)
+    }
+}

@@ -9,7 +9,7 @@ use crate::{
     tests::{chain, is_err, load_as, one_slot_map, throw_btf_id, Fd},
 };
 use core::{ffi::c_int, mem::size_of, ptr};
-use kernel::{alloc::KVec, bindings, prelude::*};
+use kernel::{alloc::KVec, bindings, macros::kunit_tests, prelude::*};
 
 /// A JITed function: its image.
 struct Image {
@@ -334,4 +334,31 @@ pub(crate) unsafe fn call_with_canaries(entry: usize, ctx: *const u64) -> (u64, 
         );
     }
     (ret, regs)
+}
+
+/// The suite `bpf_exceptions_x86_64`: the bytes the x86-64 JIT emits, one
+/// KUnit case per `#[test]` (upstream's `#[kunit_tests]`, patches 19-21).
+#[kunit_tests(bpf_exceptions_x86_64)]
+mod suite {
+    use crate::kunit::run;
+
+    #[test]
+    fn jit_ordinary() {
+        run(super::jit_ordinary)
+    }
+
+    #[test]
+    fn jit_exception_boundary_and_callback() {
+        run(super::jit_exception_boundary_and_callback)
+    }
+
+    #[test]
+    fn jit_tail_call() {
+        run(super::jit_tail_call)
+    }
+
+    #[test]
+    fn jit_tail_call_exception_boundary() {
+        run(super::jit_tail_call_exception_boundary)
+    }
 }

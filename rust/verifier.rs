@@ -651,14 +651,15 @@ pub unsafe extern "C" fn bpf_exceptions_check_attach(
         return EINVAL.to_errno();
     }
     if fexit && subprog > 0 && might_throw {
-        // SAFETY: As above; the format takes one string.
+        // SAFETY: As above; the format takes two strings.
         unsafe {
             bindings::bpf_log(
                 log,
-                c"FEXIT programs cannot attach to %s(), which may throw: a throw would unwind through the trampoline\n"
+                c"FEXIT programs cannot attach to %s(), which may throw: %s\n"
                     .as_ptr()
                     .cast(),
                 name,
+                c"a throw would unwind through the trampoline".as_ptr(),
             )
         };
         return EINVAL.to_errno();

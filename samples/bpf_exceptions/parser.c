@@ -5,7 +5,13 @@
  * it saw: for each frame the verdict and, for a dropped one, the check that
  * threw and the depth it threw from; then the parser's own counters.
  *
- * Exits non-zero if any frame gets another verdict than the one noted here.
+ * With the bpf:bpf_throw tracepoint on, each dropped frame also shows where
+ * the kernel saw the throw: the function that called bpf_throw(), the
+ * instruction of the call and, from the program's line info, the source
+ * line of the check that fired.
+ *
+ * Exits non-zero if any frame gets another verdict than the one noted here,
+ * or if the trace of a drop disagrees with its cookie.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,7 +21,11 @@
 #include <linux/udp.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 
@@ -49,6 +59,119 @@ static const char *const kind_names[PASS_MAX] = {
 static const char *const thrower[] = {
 	"parse_packet", "parse_eth", "parse_ipv4", "parse_tcp/udp", "check_port",
 };
+
+#define TRACEFS "/sys/kernel/tracing"
+
+static int write_file(const char *path, const char *v)
+{
+	FILE *f = fopen(path, "w");
+	int err;
+
+	if (!f)
+		return -errno;
+	err = fputs(v, f) < 0 ? -EIO : 0;
+	return fclose(f) ? -errno : err;
+}
+
+/* Turns the bpf:bpf_throw tracepoint on, mounting tracefs if need be. */
+static int trace_on(void)
+{
+	if (access(TRACEFS "/events/bpf/bpf_throw/enable", W_OK))
+		mount("nodev", TRACEFS, "tracefs", 0, NULL);
+	return write_file(TRACEFS "/events/bpf/bpf_throw/enable", "1") ||
+	       write_file(TRACEFS "/trace", "");
+}
+
+struct throw_trace {
+	char func[64];
+	unsigned int insn, frames;
+	unsigned long long cookie;
+};
+
+/* The last bpf_throw line of the trace buffer, which it then clears. */
+static int last_throw(struct throw_trace *t)
+{
+	char line[512];
+	int found = 0;
+	FILE *f = fopen(TRACEFS "/trace", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, " bpf_throw: prog_id=");
+
+		if (p && sscanf(p, " bpf_throw: prog_id=%*u prog=%*s func=%63s insn=%u cookie=%llu frames=%u",
+				t->func, &t->insn, &t->cookie, &t->frames) == 4)
+			found = 1;
+	}
+	fclose(f);
+	write_file(TRACEFS "/trace", "");
+	return found;
+}
+
+/* The program's line info and BTF, to turn an instruction into a line. */
+struct lines {
+	struct bpf_line_info *info;
+	unsigned int n;
+	struct btf *btf;
+};
+
+static int load_lines(int fd, struct lines *l)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_prog_get_info_by_fd(fd, &info, &len) || !info.nr_line_info)
+		return -1;
+	l->n = info.nr_line_info;
+	l->info = calloc(l->n, sizeof(*l->info));
+	if (!l->info)
+		return -1;
+	memset(&info, 0, sizeof(info));
+	info.nr_line_info = l->n;
+	info.line_info_rec_size = sizeof(*l->info);
+	info.line_info = (__u64)(unsigned long)l->info;
+	if (bpf_prog_get_info_by_fd(fd, &info, &len))
+		return -1;
+	l->btf = btf__load_from_kernel_by_id(info.btf_id);
+	return l->btf ? 0 : -1;
+}
+
+/* "file:line: source" of instruction INSN, the line that holds it. */
+static void source_of(const struct lines *l, unsigned int insn, char *buf, size_t size)
+{
+	const struct bpf_line_info *best = NULL;
+	const char *file, *src, *base;
+	unsigned int i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->info[i].insn_off <= insn && (!best || l->info[i].insn_off >= best->insn_off))
+			best = &l->info[i];
+	if (!best) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	file = btf__name_by_offset(l->btf, best->file_name_off);
+	src = btf__name_by_offset(l->btf, best->line_off);
+	base = file ? strrchr(file, '/') : NULL;
+	while (src && (*src == ' ' || *src == '\t'))
+		src++;
+	snprintf(buf, size, "%s:%u: %s", base ? base + 1 : file ? file : "?",
+		 BPF_LINE_INFO_LINE_NUM(best->line_col), src ? src : "");
+}
+
+/* Whether FUNC is a function of the parser at call depth DEPTH. */
+static int thrown_by(unsigned int depth, const char *func)
+{
+	static const char *const funcs[][2] = {
+		{ "parse_packet" }, { "parse_eth" }, { "parse_ipv4" },
+		{ "parse_tcp", "parse_udp" }, { "check_port" },
+	};
+
+	return depth < 5 && ((funcs[depth][0] && !strcmp(funcs[depth][0], func)) ||
+			     (funcs[depth][1] && !strcmp(funcs[depth][1], func)));
+}
 
 struct frame {
 	const char *what;
@@ -168,7 +291,8 @@ int main(void)
 	struct frame frames[16];
 
 	struct parser *skel;
-	int n, i, fd, bad = 0, passed = 0, dropped = 0;
+	struct lines lines = {};
+	int n, i, fd, bad = 0, passed = 0, dropped = 0, traced, checks;
 
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
 	skel = parser__open_and_load();
@@ -178,6 +302,11 @@ int main(void)
 	}
 	fd = bpf_program__fd(skel->progs.parse_packet);
 	n = make_frames(frames);
+	checks = n;
+	traced = !trace_on() && !load_lines(fd, &lines);
+	if (!traced)
+		fprintf(stderr, "parser: no bpf:bpf_throw tracepoint or line info: %s\n",
+			strerror(errno));
 
 	printf("bpf_throw packet parser: %d frames through parse_packet()\n\n", n);
 	printf("  %-2s  %-38s %-7s  %s\n", "#", "frame", "verdict", "what the parser saw");
@@ -221,6 +350,30 @@ int main(void)
 		       got_reason == f->want_reason ? "" : "   <-- UNEXPECTED");
 		if (got_reason != f->want_reason)
 			bad++;
+		if (traced && opts.retval == TC_ACT_SHOT) {
+			/* The kernel's view of the throw: its function must be
+			 * the one the cookie names, its frames one per depth.
+			 */
+			__u64 cookie = skel->bss->stats.last_cookie;
+			unsigned int depth = COOKIE_DEPTH(cookie);
+			struct throw_trace t;
+			char src[160];
+
+			checks++;
+			if (!last_throw(&t)) {
+				printf("      bpf:bpf_throw: no trace line   <-- UNEXPECTED\n");
+				bad++;
+				continue;
+			}
+			source_of(&lines, t.insn, src, sizeof(src));
+			printf("      bpf:bpf_throw: %s, insn %u, %u frames: %s\n", t.func, t.insn,
+			       t.frames, src);
+			if (t.cookie != cookie || t.frames != depth + 1 || depth >= 5 ||
+			    !thrown_by(depth, t.func)) {
+				printf("      the trace disagrees with the cookie   <-- UNEXPECTED\n");
+				bad++;
+			}
+		}
 	}
 
 	printf("\nsummary: %d frames, %d passed, %d dropped by bpf_throw\n", n, passed, dropped);
@@ -232,8 +385,11 @@ int main(void)
 	for (i = 1; i < DROP_MAX; i++)
 		printf("    %-38s %llu\n", reason_names[i],
 		       (unsigned long long)skel->bss->stats.dropped[i]);
-	printf("\n%s\n", bad ? "sample: UNEXPECTED VERDICTS" : "sample: all verdicts as expected");
+	/* One check per frame's verdict, one per dropped frame's trace. */
+	printf("\nsample: %d passed, %d failed\n", checks - bad, bad);
 
+	btf__free(lines.btf);
+	free(lines.info);
 	parser__destroy(skel);
 	return bad ? 1 : 0;
 }

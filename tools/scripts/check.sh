@@ -33,6 +33,8 @@ run() {
 if [ "$only" != debug ]; then
 	run "host tests (cargo test)" tools/scripts/host-test.sh "$cache"
 	run "KUnit under kunit.py" tools/scripts/kunit.sh "$cache"
+	run "the sample (make's main job): verdicts and bpf:bpf_throw traces" \
+		tools/scripts/guest.sh "$cache" sample
 	run "upstream exceptions selftests in QEMU" tools/scripts/guest.sh "$cache" selftests
 	run "stress: throws on 4 CPUs, in softirq and nested" tools/scripts/guest.sh "$cache" stress
 	run "lib/test_bpf in QEMU, ours and stock 6.12.117" tools/scripts/vs-stock.sh "$cache" test_bpf
@@ -68,6 +70,12 @@ if [ "$only" != debug ]; then
 	fi
 	# After the no-Rust and arm64 builds, whose vmlinux it checks too.
 	run "vmlinux contents" tools/scripts/vmlinux-check.sh "$cache"
+	# The series a kernel developer takes (make series): git am onto a
+	# clean 6.12.117 gives the tree we built; checkpatch on every patch.
+	# On the host, which has git.
+	in_root_saved=$in_root in_root=
+	run "make series: git am, the same tree, checkpatch" tools/scripts/series.sh "$cache" --check
+	in_root=$in_root_saved
 fi
 # The debug kernel (make check-debug): KASAN, kmemleak, lockdep, UBSAN.
 if $in_root tools/scripts/debug.sh "$cache"; then

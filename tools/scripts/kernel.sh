@@ -43,6 +43,15 @@ esac
 # applied (the commit message and index lines do not count); the rest are
 # reverted in reverse order and the new ones applied.
 applied=$tree/.bpfexc-applied
+# The MAINTAINERS line of kernel/bpf/exceptions/, which the series adds
+# with the crate (tools/scripts/series.sh): taken out while patches are
+# reverted or applied, put back with the crate below.
+crate_line=$'F:\tkernel/bpf/exceptions/'
+if [ -f "$applied/crate-maintainers" ]; then
+	grep -vxF "$crate_line" "$tree/MAINTAINERS" >"$tree/MAINTAINERS.tmp"
+	mv "$tree/MAINTAINERS.tmp" "$tree/MAINTAINERS"
+	rm -f "$applied/crate-maintainers"
+fi
 diff_of() { sed -n '/^diff --git /,$p' "$1" | grep -v -e '^index ' -e '^-- $' -e '^[0-9.]*$'; }
 same() { cmp -s <(diff_of "$1") <(diff_of "$2"); }
 mapfile -t have < <(cat "$applied/series" 2>/dev/null || true)
@@ -76,6 +85,8 @@ rsync -c Kbuild Kconfig "$dest/"
 rsync -rc --delete --include='*.rs' --exclude='*' rust/ "$dest/rust/"
 rm -f "$dest/rust/host.rs"
 rsync -c Documentation/bpf/exceptions-rust.rst "$tree/Documentation/bpf/"
+add_crate_maintainers "$tree/MAINTAINERS" || die "cannot add the crate to MAINTAINERS"
+touch "$applied/crate-maintainers"
 
 # 4. Configure and build.
 mkdir -p "$build"

@@ -35,6 +35,9 @@ extern "C" {
 
 /// The offset of the tracepoint's static key.
 const TRACEPOINT_KEY: usize = core::mem::offset_of!(bindings::tracepoint, key);
+// A jump table entry keeps flags in the low two bits of the key's address
+// (both clear: a branch taken while the key is on, not an init section).
+const _: () = assert!(TRACEPOINT_KEY % 4 == 0);
 const _: () = assert!(core::mem::offset_of!(bindings::static_key_false, key) == 0);
 // Without CONFIG_JUMP_LABEL the entries test the count at the key's start.
 const _: () = assert!(core::mem::offset_of!(bindings::static_key, enabled) == 0);
@@ -73,14 +76,6 @@ impl ExceptionTable {
             funcs,
             sites,
         })
-    }
-
-    /// The bytes this program's table takes, beside its code.
-    pub fn size(&self) -> usize {
-        core::mem::size_of::<Self>()
-            + self.table.len()
-            + self.funcs.len() * core::mem::size_of::<Func>()
-            + self.sites.len() * core::mem::size_of::<Site>()
     }
 
     /// The map of the program's functions.
@@ -127,9 +122,11 @@ fn calls_throw(insn: &bindings::bpf_insn) -> bool {
 
 /// The calls of `bpf_throw()` in one JITed function, as the JIT laid it
 /// out: for each, one past the end of its instruction's code (an offset in
-/// the function's image) and its instruction's index in the function.
-/// `aux->throw_sites` holds it from the JIT's last pass until
-/// [`prepare`] moves it into the program's table.
+/// the function's image, which starts at `bpf_func`: no CFI preamble, as
+/// `CONFIG_BPF_EXCEPTIONS_RUST` excludes `CONFIG_CFI_CLANG`) and its
+/// instruction's index in the function as JITed (constant blinding may
+/// have added instructions before it). `aux->throw_sites` holds it from
+/// the JIT's last pass until [`prepare`] moves it into the program's table.
 struct JitSites(KVec<(u32, u32)>);
 
 /// Notes where the calls of `bpf_throw()` in `prog` end in its JITed code,
@@ -153,16 +150,16 @@ pub unsafe extern "C" fn bpf_exceptions_jit_sites(
     let insns = unsafe { crate::verifier::prog_insns(prog) };
     // SAFETY: Guaranteed by the caller.
     let offs = unsafe { core::slice::from_raw_parts(insn_to_jit_off, insns.len()) };
+    // SAFETY: `prog->aux` is the function's own.
+    let aux = unsafe { &mut *prog.aux };
+    // A function JITed again replaces what its last JIT noted.
+    drop(take_jit_sites(aux));
     let mut sites = KVec::new();
     for ((i, insn), &off) in insns.iter().enumerate().zip(offs) {
         if calls_throw(insn) && sites.push((off, i as u32), GFP_KERNEL).is_err() {
             return;
         }
     }
-    // SAFETY: `prog->aux` is the function's own.
-    let aux = unsafe { &mut *prog.aux };
-    // A function JITed again replaces what its last JIT noted.
-    take_jit_sites(aux);
     if sites.is_empty() {
         return;
     }
@@ -181,9 +178,13 @@ fn take_jit_sites(aux: &mut bindings::bpf_prog_aux) -> Option<KBox<JitSites>> {
 
 /// Builds the [`ExceptionTable`] of a program that can throw and stores it
 /// in `aux->exception_table`. Called by the verifier once the program's
-/// `cnt` functions in `func` are JITed at their final addresses;
-/// `start(i)` is the offset of function `i`'s first instruction in the
-/// program.
+/// `cnt` functions in `func` are JITed at their final addresses; `insns`
+/// are the program's instructions as `bpftool prog dump xlated` shows them,
+/// and function `i` starts at instruction `start_of(i)` of them.
+///
+/// The k-th call of `bpf_throw()` that the JIT noted in a function is the
+/// k-th in the function's range of `insns`: constant blinding, which the
+/// JIT applies to a copy of each function, adds instructions but no calls.
 ///
 /// # Safety
 ///
@@ -193,6 +194,7 @@ pub(crate) unsafe fn prepare(
     aux: *mut bindings::bpf_prog_aux,
     func: *mut *mut bindings::bpf_prog,
     cnt: u32,
+    insns: &[bindings::bpf_insn],
     start_of: impl Fn(usize) -> u32,
 ) -> c_int {
     let mut funcs = KVec::new();
@@ -217,11 +219,26 @@ pub(crate) unsafe fn prepare(
         if funcs.push(f, GFP_KERNEL).is_err() {
             return ENOMEM.to_errno();
         }
-        for &(end, insn) in jit_sites.iter().flat_map(|s| s.0.iter()) {
+        // The function's calls of bpf_throw() in `insns`, in order.
+        let first = start_of(i) as usize;
+        let last = if i.wrapping_add(1) < cnt as usize {
+            start_of(i.wrapping_add(1)) as usize
+        } else {
+            insns.len()
+        };
+        let mut calls = insns
+            .get(first..last)
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+            .filter(|(_, insn)| calls_throw(insn))
+            .map(|(k, _)| first.wrapping_add(k) as u32);
+        for &(end, _) in jit_sites.iter().flat_map(|s| s.0.iter()) {
             let site = Site {
                 end: start.wrapping_add(end as usize),
                 func: i as u32,
-                insn: start_of(i).wrapping_add(insn),
+                // Past the function's calls (which cannot be): no offset.
+                insn: calls.next().unwrap_or(u32::MAX),
             };
             if sites.push(site, GFP_KERNEL).is_err() {
                 return ENOMEM.to_errno();

@@ -801,7 +801,7 @@ pub unsafe extern "C" fn bpf_exceptions_jit_done(
         // SAFETY: `aux` is the program's own, without a table yet, and
         // `func` holds `subprog_cnt` JITed functions.
         let err = unsafe {
-            crate::throw::prepare(aux, func, env.subprog_cnt, |i| {
+            crate::throw::prepare(aux, func, env.subprog_cnt, insns(env), |i| {
                 env.subprog_info.get(i).map_or(0, |s| s.start as u32)
             })
         };

@@ -375,8 +375,8 @@ selftests)
 			want=1
 		elif [ $suite = throwtrace ]; then
 			# exc_loader throwtrace: four checks for each of its three
-			# throwing programs, and five more.
-			want=17
+			# throwing programs, and six more.
+			want=18
 		else
 			want=$(cat "$obj/$suite.count")
 		fi

@@ -58,8 +58,9 @@
  *	that a program that can throw but does not counts no throw and
  *	traces nothing, that a program that cannot throw has no "throws:"
  *	line, that with the tracepoint and statistics off a throw traces and
- *	counts nothing, and that a tp_btf program that does not throw sees
- *	the same as one that does.
+ *	counts nothing, that a tp_btf program that does not throw sees the
+ *	same as one that does, and that with constant blinding
+ *	(bpf_jit_harden=2) the offset is still the translated program's.
  *
  * Each check prints "BPFEXC-RESULT SUITE NAME ok" or
  * "BPFEXC-RESULT SUITE NAME FAIL: reason" followed by the verifier log.
@@ -1076,6 +1077,41 @@ static int run_throwtrace(const char *path, int n)
 		check("tp_btf_pass_through", "%d trace lines, want %d", lines, n);
 	else
 		check("tp_btf_pass_through", NULL);
+
+	/* Constant blinding (bpf_jit_harden=2) JITs a copy of each function
+	 * with more instructions: the offset is still the translated
+	 * program's, as bpftool shows it.
+	 */
+	if (write_file("/proc/sys/net/core/bpf_jit_harden", "2")) {
+		check("blinded_offset", "cannot set bpf_jit_harden");
+	} else {
+		struct bpf_object *o2 = bpf_object__open_file(path, NULL);
+		struct bpf_program *p2 = o2 ? only(o2, "throw_depth7") : NULL;
+
+		if (!p2 || bpf_object__load(o2)) {
+			check("blinded_offset", "throw_depth7 does not load blinded");
+		} else {
+			fd = bpf_program__fd(p2);
+			memset(&want, 0, sizeof(want));
+			want.prog_id = prog_id(fd);
+			snprintf(want.prog, sizeof(want.prog), "throw_depth7");
+			snprintf(want.func, sizeof(want.func), "level7");
+			want.insn = throw_call_off(fd);
+			want.cookie = 17;
+			want.frames = 8;
+			if (run_n(fd, 1, &ret) || ret != 17)
+				check("blinded_offset", "returned %d", ret);
+			else if ((lines = read_trace(&want, &same, &nested, &other)) != 1 ||
+				 same != 1)
+				check("blinded_offset",
+				      "%d lines, %d as wanted (insn=%u); another: insn=%u func=%s",
+				      lines, same, want.insn, other.insn, other.func);
+			else
+				check("blinded_offset", NULL);
+		}
+		bpf_object__close(o2);
+		write_file("/proc/sys/net/core/bpf_jit_harden", "0");
+	}
 
 	/* Everything off: a throw traces and counts nothing. */
 	bpf_link__destroy(link);

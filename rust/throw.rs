@@ -145,15 +145,16 @@ pub unsafe extern "C" fn bpf_exceptions_jit_sites(
     insn_to_jit_off: *const u32,
 ) {
     // SAFETY: Guaranteed by the caller.
-    let prog = unsafe { &mut *prog };
+    let prog = unsafe { &*prog };
+    // SAFETY: `prog->aux` is the function's own, apart from its
+    // instructions.
+    let aux = unsafe { &mut *prog.aux };
+    // A function JITed again replaces what its last JIT noted.
+    drop(take_jit_sites(aux));
     // SAFETY: Guaranteed by the caller.
     let insns = unsafe { crate::verifier::prog_insns(prog) };
     // SAFETY: Guaranteed by the caller.
     let offs = unsafe { core::slice::from_raw_parts(insn_to_jit_off, insns.len()) };
-    // SAFETY: `prog->aux` is the function's own.
-    let aux = unsafe { &mut *prog.aux };
-    // A function JITed again replaces what its last JIT noted.
-    drop(take_jit_sites(aux));
     let mut sites = KVec::new();
     for ((i, insn), &off) in insns.iter().enumerate().zip(offs) {
         if calls_throw(insn) && sites.push((off, i as u32), GFP_KERNEL).is_err() {

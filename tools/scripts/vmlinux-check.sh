@@ -100,6 +100,10 @@ PY
 }
 check "bpf_throw and bpf_exceptions_throw are on the kprobe blacklist" \
 	'blacklisted bpf_throw bpf_exceptions_throw'
+# The C helpers the unwinder's entry calls for bpf:bpf_throw and the throw
+# count: a probe there could throw from within every throw.
+check "bpf_exceptions_trace_throw and bpf_exceptions_count_throw are on the kprobe blacklist" \
+	'blacklisted bpf_exceptions_trace_throw bpf_exceptions_count_throw'
 check "tracing programs cannot attach to bpf_throw (btf_id_deny)" \
 	'sed -n "/^BTF_SET_START(btf_id_deny)/,/^BTF_SET_END(btf_id_deny)/p" "$verifier_c" | grep -q "BTF_ID(func, bpf_throw)"'
 # kCFI/FineIBT are excluded by Kconfig (IBT works: the JIT's entries, where

@@ -208,5 +208,5 @@ for m in "${mails[@]}"; do
 	*) fail "checkpatch.pl --strict $(basename "$m"): $res" ;;
 	esac
 done
-echo "series (git am, identical tree, checkpatch): $passed passed, $failed failed"
+echo "series: $passed passed, $failed failed"
 [ "$failed" = 0 ]

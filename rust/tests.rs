@@ -495,7 +495,6 @@ fn callee_saved_survive_throw(t: &mut Test) {
     }
 }
 
-
 /// The suite `bpf_exceptions`, registered with upstream's `#[kunit_tests]`
 /// (Linux 6.15, patches 19-21): each `#[test]` is a KUnit case that runs
 /// the case function of the same name. The x86-64 JIT's cases are the suite

@@ -71,11 +71,18 @@ pub(super) fn strip_return_address(v: u64) -> usize {
 macro_rules! branch_if_on {
     ($label:literal, $target:literal, $key:literal) => {
         concat!(
-            $label, ": nop\n",
+            $label,
+            ": nop\n",
             ".pushsection __jump_table, \"aw\"\n",
             ".align 3\n",
-            ".long ", $label, "b - ., ", $target, "f - .\n",
-            ".quad ", $key, " - .\n",
+            ".long ",
+            $label,
+            "b - ., ",
+            $target,
+            "f - .\n",
+            ".quad ",
+            $key,
+            " - .\n",
             ".popsection",
         )
     };
@@ -84,10 +91,17 @@ macro_rules! branch_if_on {
 macro_rules! branch_if_on {
     ($label:literal, $target:literal, $key:literal) => {
         concat!(
-            $label, ": adrp x16, ", $key, "\n",
-            "ldr w16, [x16, :lo12:", $key, "]\n",
+            $label,
+            ": adrp x16, ",
+            $key,
+            "\n",
+            "ldr w16, [x16, :lo12:",
+            $key,
+            "]\n",
             "cmp w16, #0\n",
-            "b.gt ", $target, "f",
+            "b.gt ",
+            $target,
+            "f",
         )
     };
 }

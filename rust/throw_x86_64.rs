@@ -53,12 +53,19 @@ macro_rules! jmp_rax {
 macro_rules! branch_if_on {
     ($label:literal, $target:literal, $key:literal) => {
         concat!(
-            $label, ": .byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n",
+            $label,
+            ": .byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n",
             ".pushsection __jump_table, \"aw\"\n",
             ".balign 8\n",
-            ".long ", $label, "b - .\n",
-            ".long ", $target, "f - .\n",
-            ".quad ", $key, " - .\n",
+            ".long ",
+            $label,
+            "b - .\n",
+            ".long ",
+            $target,
+            "f - .\n",
+            ".quad ",
+            $key,
+            " - .\n",
             ".popsection",
         )
     };
@@ -67,8 +74,13 @@ macro_rules! branch_if_on {
 macro_rules! branch_if_on {
     ($label:literal, $target:literal, $key:literal) => {
         concat!(
-            $label, ": cmp dword ptr [rip + ", $key, "], 0\n",
-            "jg ", $target, "f",
+            $label,
+            ": cmp dword ptr [rip + ",
+            $key,
+            "], 0\n",
+            "jg ",
+            $target,
+            "f",
         )
     };
 }

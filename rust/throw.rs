@@ -146,6 +146,12 @@ pub unsafe extern "C" fn bpf_exceptions_jit_sites(
 ) {
     // SAFETY: Guaranteed by the caller.
     let prog = unsafe { &*prog };
+    // A program that can throw always has subprogs (the hidden default
+    // callback at least), JITed one by one as functions: the scan skips
+    // every other program (classic BPF, seccomp, single functions).
+    if prog.is_func() == 0 {
+        return;
+    }
     // SAFETY: `prog->aux` is the function's own, apart from its
     // instructions.
     let aux = unsafe { &mut *prog.aux };

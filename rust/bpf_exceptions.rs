@@ -24,8 +24,10 @@
 //! exception callbacks take over the boundary's frame) with the encoder
 //! [`x86`].
 //!
-//! [`callgraph`], [`unwind`], [`jit`], [`x86`] and [`insn`] use no kernel types and are
-//! also tested on the host.
+//! [`cleanup`] describes what a throw releases.
+//!
+//! [`callgraph`], [`cleanup`], [`unwind`], [`jit`], [`x86`] and [`insn`] use
+//! no kernel types and are also tested on the host.
 //!
 //! The crate is built with `CONFIG_BPF_EXCEPTIONS_RUST` or with the x86-64
 //! JIT in a kernel built with Rust (`CONFIG_BPF_JIT_RUST`); [`verifier`] and
@@ -38,6 +40,7 @@
 const __LOG_PREFIX: &[u8] = b"bpf_exceptions\0";
 
 pub mod callgraph;
+pub mod cleanup;
 pub mod insn;
 pub mod jit;
 #[cfg(CONFIG_BPF_JIT_RUST)]

@@ -6,6 +6,8 @@
 
 #[path = "callgraph.rs"]
 pub mod callgraph;
+#[path = "cleanup.rs"]
+pub mod cleanup;
 #[path = "insn.rs"]
 pub mod insn;
 #[path = "jit.rs"]

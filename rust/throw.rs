@@ -13,9 +13,10 @@
 //! program's caller (x86-64; on arm64 the callback does) and jumps to the
 //! exception callback.
 
-use crate::unwind::{self, Func, Geometry, Map, Regs, SavedRegs, Site, Stack};
+use crate::cleanup::{self, Held, Kind, Release, MAX_FRAMES};
+use crate::unwind::{self, Frame, Func, Geometry, Map, Regs, SavedRegs, Site, Stack};
 
-use core::ffi::c_int;
+use core::ffi::{c_int, c_void};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox, KVec},
     bindings,
@@ -58,14 +59,25 @@ pub struct ExceptionTable {
     table: KVec<u8>,
     funcs: KVec<Func>,
     /// The program's calls of `bpf_throw()`, function by function in the
-    /// order of their instructions, for the `bpf:bpf_throw` tracepoint.
+    /// order of their instructions, for the `bpf:bpf_throw` tracepoint;
+    /// with its calls of subprogs if it releases anything on a throw.
     sites: KVec<Site>,
+    /// What its throws release, chain by chain: see [`cleanup`]. Empty if
+    /// they release nothing.
+    held: KVec<Held>,
+    /// The releases of `held`.
+    releases: KVec<Release>,
 }
 
 impl ExceptionTable {
     /// Describes the JITed functions `funcs` of one program, the main
     /// function first, and its calls of `bpf_throw()`, `sites`.
-    fn new(funcs: KVec<Func>, sites: KVec<Site>) -> Result<Self> {
+    fn new(
+        funcs: KVec<Func>,
+        sites: KVec<Site>,
+        held: KVec<Held>,
+        releases: KVec<Release>,
+    ) -> Result<Self> {
         let geometry = Geometry::of(&funcs).ok_or(EINVAL)?;
         let mut table = KVec::from_elem(0u8, geometry.len, GFP_KERNEL)?;
         // Fills the table; the map borrows it only for this.
@@ -75,7 +87,15 @@ impl ExceptionTable {
             table,
             funcs,
             sites,
+            held,
+            releases,
         })
+    }
+
+    /// The bytes that describe what the program's throws release.
+    pub fn cleanup_size(&self) -> usize {
+        self.held.len() * core::mem::size_of::<Held>()
+            + self.releases.len() * core::mem::size_of::<Release>()
     }
 
     /// The map of the program's functions.
@@ -108,6 +128,79 @@ const JMP_CALL: u8 = 0x05 | 0x80;
 extern "C" {
     // The kfunc, in kernel/bpf/helpers.c.
     fn bpf_throw(cookie: u64);
+    // What a throw releases with: the kfuncs and helpers a program
+    // releases with (kernel/bpf/helpers.c, kernel/bpf/ringbuf.c).
+    fn bpf_obj_drop_impl(p: *mut c_void, meta: *mut c_void);
+    fn bpf_percpu_obj_drop_impl(p: *mut c_void, meta: *mut c_void);
+    fn bpf_ringbuf_discard(sample: u64, flags: u64) -> u64;
+    fn bpf_rcu_read_unlock();
+    fn bpf_preempt_enable();
+}
+
+/// Releases what the throw described by the arguments of
+/// [`bpf_exceptions_unwind`] leaves held, as `table` records it (see
+/// [`cleanup`]): each frame's references, the innermost frame first, each
+/// only if it is not NULL, then the RCU read sections and the disabled
+/// preemption. Does nothing if the walk fails, which the unwind then
+/// reports.
+fn release(table: &ExceptionTable, regs: &Regs, sp: usize, fp: usize) {
+    let mut frames = [Frame::default(); MAX_FRAMES];
+    let Ok(n) = unwind::frames(&ThreadStack, &table.map(), regs, sp, fp, &mut frames) else {
+        return;
+    };
+    let mut sites = [u32::MAX; MAX_FRAMES];
+    for (s, f) in sites.iter_mut().zip(frames.iter().take(n)) {
+        *s = unwind::site_of(&table.funcs, &table.sites, f.ip).map_or(u32::MAX, |s| s.orig);
+    }
+    let Some(held) = cleanup::find(&table.held, sites.get(..n).unwrap_or(&[])) else {
+        return;
+    };
+    let depth = usize::from(held.depth);
+    for r in cleanup::releases(held, &table.releases).iter().rev() {
+        // Frame 0 of the chain is its outermost, the last of `frames`.
+        let Some(f) = depth
+            .checked_sub(usize::from(r.frame) + 1)
+            .and_then(|i| frames.get(i))
+        else {
+            continue;
+        };
+        let p = match cleanup::value(&ThreadStack, f, r.loc) {
+            Some(p) if p != 0 => p,
+            _ => continue,
+        };
+        // SAFETY: The verifier found, on every path to this chain, a
+        // reference of this kind held at `r.loc` (or NULL), and held
+        // nowhere else; each destructor is the one the program itself
+        // would release it with, in this context.
+        unsafe {
+            match r.kind {
+                Kind::Dtor(f) => {
+                    let f = core::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void)>(f);
+                    f(p as *mut c_void)
+                }
+                Kind::ObjDrop(meta) => bpf_obj_drop_impl(p as *mut c_void, meta as *mut c_void),
+                Kind::PercpuObjDrop => {
+                    bpf_percpu_obj_drop_impl(p as *mut c_void, core::ptr::null_mut())
+                }
+                Kind::RingbufDiscard => {
+                    bpf_ringbuf_discard(p, 0);
+                }
+            }
+        }
+    }
+    for _ in 0..held.rcu {
+        // SAFETY: The program holds that many RCU read sections.
+        unsafe { bpf_rcu_read_unlock() };
+    }
+    for _ in 0..held.preempt {
+        // SAFETY: The program disabled preemption that many times.
+        unsafe { bpf_preempt_enable() };
+    }
+}
+
+/// Whether `insn` calls a subprog of the same program.
+fn calls_subprog(insn: &bindings::bpf_insn) -> bool {
+    insn.code == JMP_CALL && insn.src_reg() == bindings::BPF_PSEUDO_CALL as u8
 }
 
 /// Whether `insn`, of a program after the verifier's fixups, calls
@@ -120,17 +213,68 @@ fn calls_throw(insn: &bindings::bpf_insn) -> bool {
             == bpf_throw as usize
 }
 
-/// The calls of `bpf_throw()` in one JITed function, as the JIT laid it
-/// out: for each, one past the end of its instruction's code (an offset in
-/// the function's image, which starts at `bpf_func`: no CFI preamble, as
-/// `CONFIG_BPF_EXCEPTIONS_RUST` excludes `CONFIG_CFI_CLANG`) and its
-/// instruction's index in the function as JITed (constant blinding may
-/// have added instructions before it). `aux->throw_sites` holds it from
-/// the JIT's last pass until [`prepare`] moves it into the program's table.
-struct JitSites(KVec<(u32, u32)>);
+/// What is known of a program's throw sites before its table is built,
+/// held by `aux->throw_sites`.
+///
+/// The main program's aux holds what the verifier recorded of what each
+/// throw leaves held ([`ThrowSites::pending`]); each JITed function's aux
+/// holds its calls, from the JIT's last pass until [`prepare`] moves them
+/// into the program's table.
+#[derive(Default)]
+pub(crate) struct ThrowSites {
+    /// Whether to note the calls of subprogs too, not only those of
+    /// `bpf_throw()`: the program releases something on a throw.
+    calls: bool,
+    /// The calls in one JITed function, as the JIT laid it out: for each,
+    /// one past the end of its instruction's code (an offset in the
+    /// function's image, which starts at `bpf_func`: no CFI preamble, as
+    /// `CONFIG_BPF_EXCEPTIONS_RUST` excludes `CONFIG_CFI_CLANG`) and its
+    /// instruction's index in the function as JITed (constant blinding may
+    /// have added instructions before it).
+    jit: KVec<(u32, u32)>,
+    /// What throws leave held, chain by chain, recorded by the verifier.
+    pub(crate) held: KVec<Held>,
+    /// The releases of `held`.
+    pub(crate) releases: KVec<Release>,
+}
+
+impl ThrowSites {
+    /// The verifier's record in `aux`, the main program's, made empty if
+    /// there is none yet; `None` if memory runs out.
+    pub(crate) fn pending(aux: &mut bindings::bpf_prog_aux) -> Option<&mut ThrowSites> {
+        if aux.throw_sites.is_null() {
+            let b = KBox::new(ThrowSites::default(), GFP_KERNEL).ok()?;
+            aux.throw_sites = KBox::into_raw(b).cast();
+        }
+        // SAFETY: Only this module stores to the field, a
+        // `KBox<ThrowSites>`, which the aux owns.
+        unsafe { aux.throw_sites.cast::<ThrowSites>().as_mut() }
+    }
+
+    /// Whether the verifier recorded anything to release.
+    pub(crate) fn releases_any(aux: &bindings::bpf_prog_aux) -> bool {
+        // SAFETY: As in `pending`; read only.
+        unsafe { aux.throw_sites.cast::<ThrowSites>().as_ref() }
+            .is_some_and(|t| t.held.iter().any(|h| !h.is_empty()))
+    }
+
+    /// Makes the JIT note the calls of subprogs of the function whose aux
+    /// is `aux` too.
+    pub(crate) fn note_calls(aux: &mut bindings::bpf_prog_aux) {
+        drop(take_jit_sites(aux));
+        let t = ThrowSites {
+            calls: true,
+            ..ThrowSites::default()
+        };
+        if let Ok(b) = KBox::new(t, GFP_KERNEL) {
+            aux.throw_sites = KBox::into_raw(b).cast();
+        }
+    }
+}
 
 /// Notes where the calls of `bpf_throw()` in `prog` end in its JITed code,
-/// for the `bpf:bpf_throw` tracepoint. Called by the JIT once it has laid
+/// for the `bpf:bpf_throw` tracepoint, and those of subprogs if the
+/// program releases anything on a throw. Called by the JIT once it has laid
 /// out a function for the last time; `insn_to_jit_off[i]` is the offset of
 /// the end of instruction `i`'s code. Does nothing for a function without
 /// such calls; if memory runs out, the tracepoint gives no offset.
@@ -156,31 +300,36 @@ pub unsafe extern "C" fn bpf_exceptions_jit_sites(
     // instructions.
     let aux = unsafe { &mut *prog.aux };
     // A function JITed again replaces what its last JIT noted.
-    drop(take_jit_sites(aux));
+    let calls = take_jit_sites(aux).is_some_and(|t| t.calls);
     // SAFETY: Guaranteed by the caller.
     let insns = unsafe { crate::verifier::prog_insns(prog) };
     // SAFETY: Guaranteed by the caller.
     let offs = unsafe { core::slice::from_raw_parts(insn_to_jit_off, insns.len()) };
     let mut sites = KVec::new();
     for ((i, insn), &off) in insns.iter().enumerate().zip(offs) {
-        if calls_throw(insn) && sites.push((off, i as u32), GFP_KERNEL).is_err() {
+        let noted = calls_throw(insn) || (calls && calls_subprog(insn));
+        if noted && sites.push((off, i as u32), GFP_KERNEL).is_err() {
             return;
         }
     }
-    if sites.is_empty() {
+    if sites.is_empty() && !calls {
         return;
     }
-    if let Ok(b) = KBox::new(JitSites(sites), GFP_KERNEL) {
+    let t = ThrowSites {
+        calls,
+        jit: sites,
+        ..ThrowSites::default()
+    };
+    if let Ok(b) = KBox::new(t, GFP_KERNEL) {
         aux.throw_sites = KBox::into_raw(b).cast();
     }
 }
 
 /// Takes `aux->throw_sites`.
-fn take_jit_sites(aux: &mut bindings::bpf_prog_aux) -> Option<KBox<JitSites>> {
+fn take_jit_sites(aux: &mut bindings::bpf_prog_aux) -> Option<KBox<ThrowSites>> {
     let p = core::mem::replace(&mut aux.throw_sites, core::ptr::null_mut());
-    // SAFETY: Only `bpf_exceptions_jit_sites` stores to the field, a
-    // `KBox<JitSites>`.
-    (!p.is_null()).then(|| unsafe { KBox::from_raw(p.cast::<JitSites>()) })
+    // SAFETY: Only this module stores to the field, a `KBox<ThrowSites>`.
+    (!p.is_null()).then(|| unsafe { KBox::from_raw(p.cast::<ThrowSites>()) })
 }
 
 /// Builds the [`ExceptionTable`] of a program that can throw and stores it
@@ -192,6 +341,9 @@ fn take_jit_sites(aux: &mut bindings::bpf_prog_aux) -> Option<KBox<JitSites>> {
 /// The k-th call of `bpf_throw()` that the JIT noted in a function is the
 /// k-th in the function's range of `insns`: constant blinding, which the
 /// JIT applies to a copy of each function, adds instructions but no calls.
+/// The same holds for calls of subprogs, noted if the verifier recorded
+/// anything to release in `aux`; `orig_of(i)` is then the index of
+/// instruction `i` as loaded, by which the verifier recorded the calls.
 ///
 /// # Safety
 ///
@@ -203,7 +355,13 @@ pub(crate) unsafe fn prepare(
     cnt: u32,
     insns: &[bindings::bpf_insn],
     start_of: impl Fn(usize) -> u32,
+    orig_of: impl Fn(usize) -> u32,
 ) -> c_int {
+    // SAFETY: The caller gives the program's own aux.
+    let pending = take_jit_sites(unsafe { &mut *aux });
+    let calls = pending
+        .as_ref()
+        .is_some_and(|p| p.held.iter().any(|h| !h.is_empty()));
     let mut funcs = KVec::new();
     let mut sites = KVec::new();
     for i in 0..cnt as usize {
@@ -233,26 +391,51 @@ pub(crate) unsafe fn prepare(
         } else {
             insns.len()
         };
-        let mut calls = insns
+        let mut calls_in = insns
             .get(first..last)
             .unwrap_or(&[])
             .iter()
             .enumerate()
-            .filter(|(_, insn)| calls_throw(insn))
+            .filter(|(_, insn)| calls_throw(insn) || (calls && calls_subprog(insn)))
             .map(|(k, _)| first.wrapping_add(k) as u32);
-        for &(end, _) in jit_sites.iter().flat_map(|s| s.0.iter()) {
+        for &(end, _) in jit_sites.iter().flat_map(|s| s.jit.iter()) {
+            // Past the function's calls (which cannot be): no offset.
+            let insn = calls_in.next().unwrap_or(u32::MAX);
             let site = Site {
                 end: start.wrapping_add(end as usize),
                 func: i as u32,
-                // Past the function's calls (which cannot be): no offset.
-                insn: calls.next().unwrap_or(u32::MAX),
+                insn,
+                orig: if insn == u32::MAX {
+                    u32::MAX
+                } else {
+                    orig_of(insn as usize)
+                },
             };
             if sites.push(site, GFP_KERNEL).is_err() {
                 return ENOMEM.to_errno();
             }
         }
     }
-    let table = match ExceptionTable::new(funcs, sites)
+    // Only chains that release something need a record.
+    let (mut held, mut releases) = (KVec::new(), KVec::new());
+    if calls {
+        if let Some(p) = pending {
+            for h in p.held.iter().filter(|h| !h.is_empty()) {
+                let mut h = *h;
+                let first = releases.len() as u32;
+                for r in cleanup::releases(&h, &p.releases) {
+                    if releases.push(*r, GFP_KERNEL).is_err() {
+                        return ENOMEM.to_errno();
+                    }
+                }
+                h.first = first;
+                if held.push(h, GFP_KERNEL).is_err() {
+                    return ENOMEM.to_errno();
+                }
+            }
+        }
+    }
+    let table = match ExceptionTable::new(funcs, sites, held, releases)
         .and_then(|t| KBox::new(t, GFP_KERNEL).map_err(Into::into))
     {
         Ok(t) => t,
@@ -364,6 +547,9 @@ pub(crate) unsafe extern "C" fn bpf_exceptions_unwind(
     };
     // SAFETY: `regs` is on our caller's stack, for us to read and write.
     let regs = unsafe { &mut *regs };
+    if !table.held.is_empty() {
+        release(table, regs, sp, fp);
+    }
     let fp = match unwind_with(table, regs, sp, fp) {
         Ok(fp) => fp,
         Err(e) => {

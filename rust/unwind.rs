@@ -270,7 +270,7 @@ pub fn unwind<S: Stack + ?Sized>(
     sp: usize,
     fp: usize,
 ) -> Result<usize, WalkError> {
-    walk::<S, false>(stack, map, regs, sp, fp, &mut 0)
+    walk(stack, map, regs, sp, fp, |_, _, _| {})
 }
 
 /// Walks like [`unwind`] and counts the frames it unwinds, the boundary's
@@ -285,21 +285,63 @@ pub fn count_frames<S: Stack + ?Sized>(
     fp: usize,
 ) -> Result<u32, WalkError> {
     let mut scratch = *regs;
-    let mut frames = 0;
-    walk::<S, true>(stack, map, &mut scratch, sp, fp, &mut frames)?;
+    let mut frames = 0u32;
+    walk(stack, map, &mut scratch, sp, fp, |_, _, _| {
+        frames = frames.wrapping_add(1)
+    })?;
     Ok(frames)
 }
 
-/// The walk of [`unwind`]; with `COUNT`, also counts the frames in
-/// `frames` (without, the count is compiled out of the hot path).
+/// A frame that [`frames`] met: where it is suspended and what it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Frame {
+    /// The return address into it: just past the call it is suspended in.
+    pub ip: usize,
+    /// Its frame pointer, BPF's R10.
+    pub fp: usize,
+    /// Its callee-saved registers at that call.
+    pub regs: Regs,
+}
+
+/// Walks like [`unwind`] without changing anything, and fills `out` with
+/// the frames it unwinds, the throwing function's first and the
+/// boundary's last, as far as `out` has room. Returns how many it filled.
+/// `regs` are the throwing function's registers, as for [`unwind`].
+pub fn frames<S: Stack + ?Sized>(
+    stack: &S,
+    map: &Map<'_>,
+    regs: &Regs,
+    sp: usize,
+    fp: usize,
+    out: &mut [Frame],
+) -> Result<usize, WalkError> {
+    let mut scratch = *regs;
+    let mut n = 0;
+    walk(stack, map, &mut scratch, sp, fp, |ip, fp, regs| {
+        if let Some(f) = out.get_mut(n) {
+            *f = Frame {
+                ip,
+                fp,
+                regs: *regs,
+            };
+            n += 1;
+        }
+    })?;
+    Ok(n)
+}
+
+/// The walk of [`unwind`]. Calls `visit` with each frame's return address,
+/// frame pointer and registers (those it holds at its call) before it
+/// restores the registers its caller holds; a visitor that does nothing
+/// is compiled out of the hot path.
 #[inline(always)]
-fn walk<S: Stack + ?Sized, const COUNT: bool>(
+fn walk<S: Stack + ?Sized>(
     stack: &S,
     map: &Map<'_>,
     regs: &mut Regs,
     sp: usize,
     fp: usize,
-    frames: &mut u32,
+    mut visit: impl FnMut(usize, usize, &Regs),
 ) -> Result<usize, WalkError> {
     let limit = sp.saturating_add(MAX_SPAN);
     let mut fp = fp;
@@ -309,9 +351,7 @@ fn walk<S: Stack + ?Sized, const COUNT: bool>(
     let mut ip = stack.return_address(sp);
     let mut save = sp + WORD;
     loop {
-        if COUNT {
-            *frames = frames.wrapping_add(1);
-        }
+        visit(ip, fp, regs);
         // A return address lies just past its call, which is in the caller.
         let e = map.entry(ip.wrapping_sub(1));
         // Most frames: a subprogram that saved nothing.
@@ -354,6 +394,9 @@ pub struct Site {
     pub func: u32,
     /// The call's offset in the program's instructions.
     pub insn: u32,
+    /// The call's index in the program as loaded, before the verifier
+    /// rewrote it: the verifier's index when it walked the call.
+    pub orig: u32,
 }
 
 /// Returns the call of `bpf_throw()` that returns to `ip`, given the
@@ -524,6 +567,35 @@ mod tests {
     }
 
     #[test]
+    fn frames_hold_each_frames_registers() {
+        use Saved::*;
+        let funcs = program(&[&[Rbx, R13], &[R13], &[], &[R12, R15]]);
+        let map = map_of(&funcs, &mut Vec::new());
+        let chain = [3, 2, 1, 0];
+        let (s, t) = throw_through(&funcs, &chain);
+        let mut out = [Frame::default(); 8];
+        assert_eq!(frames(&s, &map, &t.regs, t.sp, t.fp, &mut out), Ok(4));
+        // The throwing frame holds the registers as it left them.
+        assert_eq!(out[0].regs, t.regs);
+        assert_eq!(out[0].fp, t.fp);
+        assert_eq!(out[3].fp, t.main_fp);
+        for (f, &fi) in out.iter().zip(&chain) {
+            // Each frame is suspended in a call in its own function.
+            assert!(funcs[fi].contains(f.ip - 1), "{f:x?}");
+        }
+        // Each outer frame holds what the next inner one saved: main's R7
+        // is what subprog 1 saved, and R6 what main itself had.
+        assert_eq!(out[3].regs[R13 as usize], 0xdead_0000 | 2);
+        assert_eq!(out[3].regs[Rbx as usize], 0xdead_0000 | 3);
+        assert_eq!(out[2].regs[R15 as usize], CALLER[R15 as usize]);
+        assert_eq!(out[1].regs[R13 as usize], 0xdead_0000 | 1 << 8 | 2);
+        // The unwind that follows sees the same stack and registers.
+        assert_eq!(run_on(&s, &map, &t), Ok((t.main_fp, CALLER)));
+        // Room for fewer frames: the walk goes on, and fills what it can.
+        assert_eq!(frames(&s, &map, &t.regs, t.sp, t.fp, &mut out[..2]), Ok(2));
+    }
+
+    #[test]
     fn the_site_of_a_return_address() {
         let funcs = program(&[&[], &[], &[]]);
         // main (0x1000..0x1080) calls bpf_throw() in instructions 3 and 9,
@@ -533,16 +605,19 @@ mod tests {
                 end: 0x1010,
                 func: 0,
                 insn: 3,
+                orig: 103,
             },
             Site {
                 end: 0x1040,
                 func: 0,
                 insn: 9,
+                orig: 109,
             },
             Site {
                 end: 0x2120,
                 func: 1,
                 insn: 14,
+                orig: 114,
             },
         ];
         // x86-64: the call is the end of its instruction's code.

@@ -43,7 +43,9 @@ use kernel::error::{code::*, Error, Result};
 use kernel::prelude::*;
 
 use crate::callgraph::{CallGraph, SubprogSet};
+use crate::cleanup::{self, Held, Kind, Loc, Release, MAX_FRAMES};
 use crate::insn::BPF_PSEUDO_CALL;
+use crate::throw::ThrowSites;
 
 /// Writes to the verifier log of `$env` (a `*mut bpf_verifier_env`).
 macro_rules! verbose {
@@ -96,6 +98,18 @@ fn insns(env: &bindings::bpf_verifier_env) -> &[bindings::bpf_insn] {
     // SAFETY: `env->prog` is the program under verification, which the
     // verifier does not change while this borrow of `env` lives.
     unsafe { prog_insns(&*env.prog) }
+}
+
+/// The index, in the program as loaded, of instruction `j` of the program
+/// as it is now.
+fn orig_idx(env: &bindings::bpf_verifier_env, j: usize) -> u32 {
+    // SAFETY: `env->prog` is the program under verification.
+    let len = unsafe { (*env.prog).len } as usize;
+    if j >= len || env.insn_aux_data.is_null() {
+        return u32::MAX;
+    }
+    // SAFETY: `insn_aux_data` has an entry per instruction of `env->prog`.
+    unsafe { (*env.insn_aux_data.add(j)).orig_idx }
 }
 
 /// Returns whether `insn` calls the `bpf_throw()` kfunc.
@@ -416,6 +430,17 @@ pub unsafe extern "C" fn bpf_exceptions_check_exit(
     if !throw && st.curframe != 0 {
         return 0;
     }
+    // A throw from a callback is refused later, with its own message; keep
+    // upstream's here.
+    // SAFETY: Frames `0..=curframe` of the state are valid.
+    let in_callback = (0..=st.curframe as usize).any(|i| unsafe {
+        let f = &*st.frame[i];
+        f.in_callback_fn || f.in_async_callback_fn
+    });
+    if throw && RELEASES && !in_callback && st.active_lock.ptr.is_null() {
+        // SAFETY: Guaranteed by the caller.
+        return to_c(unsafe { record_throw(envp) }.map(|()| 0));
+    }
     if !st.active_lock.ptr.is_null() {
         if throw {
             verbose!(
@@ -451,7 +476,270 @@ pub unsafe extern "C" fn bpf_exceptions_check_exit(
         }
         return EINVAL.to_errno();
     }
+    if throw {
+        // What upstream's check_reference_leak() reports.
+        // SAFETY: During the walk the current frame is valid, and `refs`
+        // holds `acquired_refs` entries.
+        let refs = unsafe { refs_of(&*st.frame[st.curframe as usize]) };
+        for r in refs {
+            verbose!(
+                envp,
+                "Unreleased reference id=%d alloc_insn=%d\n",
+                r.id,
+                r.insn_idx
+            );
+        }
+        if !refs.is_empty() {
+            return EINVAL.to_errno();
+        }
+    }
     0
+}
+
+/// Whether a throw releases what the program holds: on x86-64, whose JIT
+/// and unwinder give every frame's R6 to R9 and stack. Elsewhere a throw
+/// that leaves anything held is refused, as upstream refuses it.
+const RELEASES: bool = cfg!(CONFIG_X86_64);
+
+/// `BPF_BASE_TYPE_MASK`.
+const BASE_TYPE_MASK: u32 = 0xff;
+
+/// The references `frame` holds (its callers' included).
+///
+/// # Safety
+///
+/// `frame` must be a frame of a state of a running verification.
+unsafe fn refs_of(frame: &bindings::bpf_func_state) -> &[bindings::bpf_reference_state] {
+    if frame.acquired_refs <= 0 || frame.refs.is_null() {
+        return &[];
+    }
+    // SAFETY: `refs` holds `acquired_refs` entries.
+    unsafe { core::slice::from_raw_parts(frame.refs, frame.acquired_refs as usize) }
+}
+
+/// The stack slots of `frame`, slot `n` at `fp - 8 * (n + 1)`.
+///
+/// # Safety
+///
+/// `frame` must be a frame of a state of a running verification.
+unsafe fn slots_of(frame: &bindings::bpf_func_state) -> &[bindings::bpf_stack_state] {
+    let n = frame.allocated_stack / bindings::BPF_REG_SIZE as c_int;
+    if n <= 0 || frame.stack.is_null() {
+        return &[];
+    }
+    // SAFETY: `stack` holds `allocated_stack / BPF_REG_SIZE` slots.
+    unsafe { core::slice::from_raw_parts(frame.stack, n as usize) }
+}
+
+/// The address of the BTF destructor of kernel type `id` of `btf`, if it
+/// has one (`register_btf_id_dtor_kfuncs()`): vmlinux types only.
+fn dtor_of(btf: *mut bindings::btf, id: u32) -> Option<usize> {
+    // SAFETY: `btf` is the BTF of a register's type, alive while the
+    // program under verification holds it; the lookups check the ids.
+    unsafe {
+        if btf.is_null() || !bindings::btf_is_kernel(btf) || bindings::btf_is_module(btf) {
+            return None;
+        }
+        let k = bindings::btf_find_dtor_kfunc(btf, id);
+        if k < 0 {
+            return None;
+        }
+        let t = bindings::btf_type_by_id(btf, k as u32);
+        if t.is_null() {
+            return None;
+        }
+        let name = bindings::btf_name_by_offset(btf, (*t).name_off);
+        if name.is_null() {
+            return None;
+        }
+        match bindings::kallsyms_lookup_name(name) {
+            0 => None,
+            a => Some(a as usize),
+        }
+    }
+}
+
+/// How a throw releases the reference in `reg`, a register or spilled
+/// slot whose `ref_obj_id` is that reference's: `None` if it cannot, or
+/// if `reg` points into the object rather than at it.
+fn kind_of(reg: &bindings::bpf_reg_state) -> Option<Kind> {
+    if reg.off != 0 || reg.var_off.value != 0 || reg.var_off.mask != 0 {
+        return None;
+    }
+    let base = reg.type_ & BASE_TYPE_MASK;
+    let flags = reg.type_ & !BASE_TYPE_MASK;
+    if base == bindings::bpf_reg_type_PTR_TO_BTF_ID {
+        // SAFETY: A PTR_TO_BTF_ID register's union holds its BTF type.
+        let (btf, id) = unsafe {
+            let t = reg.__bindgen_anon_1.__bindgen_anon_2;
+            (t.btf, t.btf_id)
+        };
+        if flags & bindings::bpf_type_flag_MEM_ALLOC != 0 {
+            if flags & bindings::bpf_type_flag_MEM_PERCPU != 0 {
+                return Some(Kind::PercpuObjDrop);
+            }
+            // SAFETY: `btf` is the program's, which holds the metadata as
+            // long as the program lives.
+            let meta = unsafe { bindings::btf_find_struct_meta(btf, id) };
+            return Some(Kind::ObjDrop(meta as usize));
+        }
+        return dtor_of(btf, id).map(Kind::Dtor);
+    }
+    if base == bindings::bpf_reg_type_PTR_TO_MEM && flags & bindings::bpf_type_flag_MEM_RINGBUF != 0
+    {
+        return Some(Kind::RingbufDiscard);
+    }
+    None
+}
+
+/// Where, among `frames` (the outermost first), a throw finds reference
+/// `id` and how it releases it: see [`cleanup::choose`]. `None` if no
+/// place holds it as a pointer a throw can release, or if it is a dynptr
+/// or an iterator, which a throw does not release yet.
+///
+/// # Safety
+///
+/// `frames` must be the frames of the state of a running verification.
+unsafe fn place_of(frames: &[&bindings::bpf_func_state], id: u32) -> Option<(u8, Loc, Kind)> {
+    let mut best: Option<(u8, Loc, Kind)> = None;
+    for (fi, f) in frames.iter().enumerate() {
+        let fi = fi as u8;
+        // SAFETY: Guaranteed by the caller.
+        let slots = unsafe { slots_of(f) };
+        for slot in slots {
+            let t = u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1]);
+            if slot.spilled_ptr.ref_obj_id == id
+                && (t == bindings::bpf_stack_slot_type_STACK_DYNPTR
+                    || t == bindings::bpf_stack_slot_type_STACK_ITER)
+            {
+                return None;
+            }
+        }
+        let regs = f.regs.iter().enumerate().skip(6).take(4);
+        let regs = regs.filter_map(|(r, reg)| Some((Loc::Reg(r as u8), reg)));
+        let spilled = slots.iter().enumerate().filter_map(|(n, slot)| {
+            let t = u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1]);
+            (t == bindings::bpf_stack_slot_type_STACK_SPILL)
+                .then_some((Loc::Slot(n as u16), &slot.spilled_ptr))
+        });
+        for (loc, reg) in Iterator::chain(regs, spilled) {
+            if reg.ref_obj_id != id {
+                continue;
+            }
+            if let Some(kind) = kind_of(reg) {
+                if best.is_none_or(|(bf, bl, _)| (fi, loc) < (bf, bl)) {
+                    best = Some((fi, loc, kind));
+                }
+            }
+        }
+    }
+    best
+}
+
+/// Records what the throw being visited leaves held, on x86-64: see
+/// [`cleanup`]. Refuses it if a reference is held nowhere a throw can
+/// release it (with upstream's message), or if another path to the same
+/// chain of calls left different things held.
+///
+/// # Safety
+///
+/// `envp` must be the environment of a running verification, at a call of
+/// `bpf_throw()`.
+unsafe fn record_throw(envp: *mut bindings::bpf_verifier_env) -> Result {
+    // SAFETY: Guaranteed by the caller.
+    let env = unsafe { env_mut(envp) };
+    // SAFETY: During the walk `cur_state` is the state being verified, with
+    // `curframe + 1` valid frames.
+    let st = unsafe { &*env.cur_state };
+    let cur = st.curframe as usize;
+    let mut frames: [&bindings::bpf_func_state; MAX_FRAMES] = [
+        // SAFETY: Frame 0 always exists.
+        unsafe { &*st.frame[0] };
+        MAX_FRAMES
+    ];
+    for (i, f) in frames.iter_mut().enumerate().take(cur + 1) {
+        // SAFETY: Frames `0..=curframe` are valid.
+        *f = unsafe { &*st.frame[i] };
+    }
+    let frames = frames.get(..=cur).ok_or(EFAULT)?;
+    // The innermost frame's references include its callers'.
+    // SAFETY: The frame is valid.
+    let refs = unsafe { refs_of(frames[cur]) };
+    let mut rel = KVec::with_capacity(refs.len(), GFP_KERNEL)?;
+    let mut unreleasable = false;
+    for r in refs {
+        // SAFETY: `frames` are the state's.
+        match unsafe { place_of(frames, r.id as u32) } {
+            Some((frame, loc, kind)) => rel.push(Release { frame, loc, kind }, GFP_KERNEL)?,
+            None => {
+                verbose!(
+                    envp,
+                    "Unreleased reference id=%d alloc_insn=%d\n",
+                    r.id,
+                    r.insn_idx
+                );
+                unreleasable = true;
+            }
+        }
+    }
+    if unreleasable {
+        return Err(EINVAL);
+    }
+    cleanup::sort(&mut rel);
+    let mut chain = [0u32; MAX_FRAMES];
+    for (c, f) in chain.iter_mut().zip(frames.iter().skip(1)) {
+        *c = f.callsite as u32;
+    }
+    chain[cur] = env.insn_idx as u32;
+    let rcu = u8::from(st.active_rcu_lock);
+    let preempt = st.active_preempt_lock;
+    // SAFETY: `env->prog->aux` is the program's, for the verifier to use.
+    let aux = unsafe { &mut *(*env.prog).aux };
+    let pending = ThrowSites::pending(aux).ok_or(ENOMEM)?;
+    match cleanup::position(&pending.held, &chain[..=cur]) {
+        Some(i) => {
+            if cleanup::agree(&pending.held[i], &pending.releases, rcu, preempt, &rel).is_err() {
+                verbose!(
+                    envp,
+                    "bpf_throw (insn %d) leaves different resources held on different paths\n",
+                    env.insn_idx
+                );
+                return Err(EINVAL);
+            }
+        }
+        None => {
+            let h = Held {
+                chain,
+                depth: (cur + 1) as u8,
+                rcu,
+                preempt,
+                first: pending.releases.len() as u32,
+                len: rel.len() as u32,
+            };
+            for r in rel.iter() {
+                pending.releases.push(*r, GFP_KERNEL)?;
+            }
+            pending.held.push(h, GFP_KERNEL)?;
+        }
+    }
+    // The throw reads what it releases: a path that holds it elsewhere must
+    // not be pruned as equal to this one.
+    for r in rel.iter() {
+        let f = st.frame[usize::from(r.frame)];
+        // SAFETY: `f` is a frame of the current state, and slot `n` was
+        // found among its allocated slots.
+        let reg = unsafe {
+            match r.loc {
+                Loc::Reg(n) => core::ptr::addr_of_mut!((*f).regs[usize::from(n)]),
+                Loc::Slot(n) => {
+                    core::ptr::addr_of_mut!((*(*f).stack.add(usize::from(n))).spilled_ptr)
+                }
+            }
+        };
+        // SAFETY: `reg` is a register of the current state.
+        unsafe { bindings::bpf_exceptions_mark_read(envp, reg) };
+    }
+    Ok(())
 }
 
 /// Returns whether subprog `i` is a callback or runs under one, from
@@ -751,6 +1039,10 @@ pub unsafe extern "C" fn bpf_exceptions_jit_subprog(
     let aux = unsafe { &mut *(*func).aux };
     let info = &env.subprog_info[i as usize];
     aux.exception_cb = info.is_exception_cb();
+    // SAFETY: `env->prog` is the program being JITed.
+    if ThrowSites::releases_any(unsafe { &*(*env.prog).aux }) {
+        ThrowSites::note_calls(aux);
+    }
     if i == 0 {
         aux.exception_boundary = env.seen_exception;
     }
@@ -801,9 +1093,14 @@ pub unsafe extern "C" fn bpf_exceptions_jit_done(
         // SAFETY: `aux` is the program's own, without a table yet, and
         // `func` holds `subprog_cnt` JITed functions.
         let err = unsafe {
-            crate::throw::prepare(aux, func, env.subprog_cnt, insns(env), |i| {
-                env.subprog_info.get(i).map_or(0, |s| s.start as u32)
-            })
+            crate::throw::prepare(
+                aux,
+                func,
+                env.subprog_cnt,
+                insns(env),
+                |i| env.subprog_info.get(i).map_or(0, |s| s.start as u32),
+                |j| orig_idx(env, j),
+            )
         };
         if err != 0 {
             return err;

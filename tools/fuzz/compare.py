@@ -18,7 +18,9 @@ global subprog that may throw while holding an RCU read section or an
 object), which stock loads and ours rejects; stock only runs them in
 `make hole-stock`; and 'fexit' attachments (fexit on a subprog that may
 throw), which ours refuses and stock takes, to crash when a throw goes
-through the trampoline: stock does not run them. An attachment's result
+through the trampoline: stock does not run them; and 'cleanup' programs
+(a throw while holding an RCU read section, an object or disabled
+preemption), which ours loads and runs, releasing them, and stock refuses. An attachment's result
 is RET/HITS/LAST (see exc_loader each), where the model's '*' matches
 anything. Each failing program's name and batch go to FAILDIR/list
 and its source, alone, to FAILDIR/NAME.c, ready to become a regression
@@ -83,9 +85,9 @@ def main():
             why = "see above"
         elif o is None or o == "skipped":
             why = "no result on our kernel"
-        elif cls == "ok" and o[0] != 0:
+        elif cls in ("ok", "cleanup") and o[0] != 0:
             why = f"our kernel rejects it ({o[0]}), the model loads it"
-        elif cls == "ok" and not same(o[1], ret):
+        elif cls in ("ok", "cleanup") and not same(o[1], ret):
             why = f"our kernel returns {o[1]}, the model {ret}"
         elif cls in ("reject", "hole", "fexit") and o[0] == 0:
             why = f"our kernel loads it (returns {o[1]}), the model rejects it"
@@ -95,6 +97,9 @@ def main():
         elif on_stock == "1":
             if s is None or s == "skipped":
                 why = "no result on stock"
+            elif cls == "cleanup":
+                if s[0] == 0:
+                    why = "stock loads it, the model says stock refuses it"
             elif (s[0] == 0) != (o[0] == 0):
                 why = f"verdicts differ: ours {o[0]}, stock {s[0]}"
             elif s[0] == 0 and s[1] != o[1]:

@@ -40,6 +40,9 @@ should decide,
             something, a global call with preemption disabled or a lock
             held, a helper or kfunc call with a lock held, a nested RCU
             read section);
+    cleanup ours loads it, stock rejects it: a throw while holding an RCU
+            read section, an object or disabled preemption (taken in
+            static callers), which our unwinder releases;
     hole    stock loads it, ours rejects it: a call of a global subprog that
             may throw while the caller holds an RCU read section or an
             object (the hole our verifier closes; "may throw" counts throws
@@ -184,8 +187,12 @@ def verdict(main):
 
     def walk(f, held):
         nonlocal ours, stock
+        # A throw while holding something: stock refuses it; ours releases
+        # RCU read sections, objects and disabled preemption (x86-64).
         if f.throw is not None and held:
-            ours = stock = 'reject'
+            stock = 'reject'
+            if 'lock' in held:
+                ours = 'reject'
         if f.loop is not None and f.loop[2] is not None:
             ours = stock = 'reject'
         # Under bpf_spin_lock(): no helper or kfunc call (bpf_loop(), the
@@ -289,6 +296,8 @@ def gen_program(rng, idx):
         cls = ours
     elif ours == 'reject' and stock == 'ok':
         cls = 'hole'
+    elif ours == 'ok' and stock == 'reject':
+        cls = 'cleanup'
     else:
         raise AssertionError("model: ours accepts what stock rejects")
     # Stock 6.12 keeps a stale exception callback index when dead code
@@ -307,7 +316,7 @@ def gen_program(rng, idx):
     for f in sorted(funcs[1:], key=lambda f: -f.depth):
         out.append(emit_func(f))
     out.append(emit_main(main, p, cb))
-    results = [(p, cls, ret if cls == 'ok' else '-', on_stock)]
+    results = [(p, cls, ret if cls in ('ok', 'cleanup') else '-', on_stock)]
 
     # An attachment, when the program loads: a tracing program on one of
     # its functions, or an extension replacing a global one.

@@ -131,7 +131,7 @@ for suite in exceptions exceptions_fail exceptions_assert exceptions_ext; do
 	bpf_cc -c "$self/progs/$suite.c" -o "$obj/$suite.bpf.o"
 done
 for suite in exceptions_hole exceptions_faults exceptions_faults_ext exceptions_tracing \
-	exceptions_norust exceptions_throwtrace; do
+	exceptions_norust exceptions_throwtrace exceptions_cleanup; do
 	bpf_cc -c "$repo/tools/selftests/progs/$suite.c" -o "$obj/$suite.bpf.o"
 done
 python3 "$repo/tools/selftests/ext-checks.py" "$self/prog_tests/exceptions.c" \
@@ -142,10 +142,13 @@ bpf_cc -c "$repo/tools/stress/stress.bpf.c" -o "$obj/stress.bpf.o"
 ucc "$repo/tools/stress/stress.c" -lbpf -lpthread -o "$obj/stress"
 # Each spec suite has one check per program of its object.
 for suite in exceptions_fail exceptions_assert exceptions_hole exceptions_faults exceptions_tracing \
-	exceptions_norust; do
+	exceptions_norust exceptions_cleanup; do
 	bpftool gen skeleton "$obj/$suite.bpf.o" name "$suite" |
 		sed -n '/^\tstruct {$/,/^\t} progs;$/p' | grep -c 'struct bpf_program \*' >"$obj/$suite.count"
 done
+# exc_loader cleanup: two checks per throw_* program, and one more.
+bpftool gen skeleton "$obj/exceptions_cleanup.bpf.o" name exceptions_cleanup |
+	grep -c 'struct bpf_program \*throw_' | awk '{ print 2 * $1 + 1 }' >"$obj/cleanup.count"
 sed -n '/^#define RUN_SUCCESS/,/^#define RUN_EXT/p' "$self/prog_tests/exceptions.c" |
 	sed -n 's/^[[:space:]]*RUN_SUCCESS(\([a-z0-9_]*\), *\([0-9]*\));.*/\1 \2/p' >"$obj/exceptions.expect"
 [ "$(wc -l <"$obj/exceptions.expect")" -gt 0 ] || die "found no RUN_SUCCESS checks in prog_tests/exceptions.c"
@@ -232,6 +235,7 @@ bench)
 		copy_libs "$obj/parser" "$obj/exc_loader"
 	fi
 	cp "$obj"/*.bpf.o "$obj/exceptions.expect" "$obj/exceptions_ext.checks" "$obj/pkt_v4.bin" \
+		"$obj/cleanup.count" \
 		"$obj/exc_loader" "$repo/tools/selftests/exceptions_hole_ext.checks" \
 		"$repo/tools/selftests/exceptions_faults_ext.checks" "$ir/tests/"
 	cp "$obj/parser" "$ir/sample/"
@@ -364,8 +368,9 @@ selftests)
 	leaked || failed=$((failed + 1))
 	echo "selftests exceptions${suffix}: $passed passed, $failed failed"
 	all_failed=$failed
-	# The tracing checks drive bpftool, which the arm64 guest lacks.
-	tracing=tracing
+	# The tracing checks drive bpftool, which the arm64 guest lacks; a
+	# throw releases what the program holds on x86-64 only.
+	tracing="tracing exceptions_cleanup cleanup"
 	[ "$arch" = x86 ] || tracing=
 	for suite in exceptions_fail exceptions_assert exceptions_ext exceptions_hole \
 		exceptions_hole_ext exceptions_faults exceptions_faults_ext throwtrace $tracing \
@@ -379,6 +384,8 @@ selftests)
 				$(cat "$obj/exceptions_tracing.count")))
 		elif [ $suite = xlated ]; then
 			want=1
+		elif [ $suite = cleanup ]; then
+			want=$(cat "$obj/cleanup.count")
 		elif [ $suite = throwtrace ]; then
 			# exc_loader throwtrace: four checks for each of its three
 			# throwing programs, and six more.

@@ -46,6 +46,15 @@
  *	translated exception_throw_always_1 ends in the default exception
  *	callback, "r0 = r1; exit" ("BPFEXC-RESULT xlated default_callback").
  *
+ *   exc_loader cleanup OBJ PKT N
+ *	Cleanup on throw, with OBJ = exceptions_cleanup.bpf.o, pinned to
+ *	CPU 0: first that OBJ's probe sees a task reference that keep_task
+ *	holds in a map and drop_task releases; then each throw_* program is
+ *	run N times on PKT and must return 7, and probe, run before and
+ *	after (with the ring buffer consumed), must read the same task
+ *	reference count, RCU read nesting and ring buffer fill; the loader
+ *	yields after each, for the scheduler to catch disabled preemption.
+ *
  *   exc_loader throwtrace OBJ PKT N
  *	The bpf:bpf_throw tracepoint and the "throws:" line of fdinfo, with
  *	OBJ = exceptions_throwtrace.bpf.o: with the tracepoint enabled in
@@ -65,7 +74,9 @@
  * Each check prints "BPFEXC-RESULT SUITE NAME ok" or
  * "BPFEXC-RESULT SUITE NAME FAIL: reason" followed by the verifier log.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1133,6 +1144,139 @@ static int run_throwtrace(const char *path, int n)
 	return 0;
 }
 
+/* What probe of exceptions_cleanup.c reads: see there. */
+struct snap {
+	__u64 rcu_users;
+	__s64 rcu_nesting;
+	__u64 rb_avail;
+};
+
+static int drain(void *ctx, void *data, size_t size)
+{
+	return 0;
+}
+
+/* Consumes the ring buffer, then runs probe into *s. */
+static int take_snap(int probe_fd, int bss_fd, struct ring_buffer *rb, struct snap *s)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	int zero = 0;
+
+	if (ring_buffer__consume(rb) < 0 || bpf_prog_test_run_opts(probe_fd, &opts))
+		return -1;
+	return bpf_map_lookup_elem(bss_fd, &zero, s);
+}
+
+static void snap_diff(char *why, size_t len, const struct snap *a, const struct snap *b)
+{
+	snprintf(why, len,
+		 "rcu_users %llu -> %llu, rcu_read_lock_nesting %lld -> %lld, ring buffer bytes %llu -> %llu",
+		 a->rcu_users, b->rcu_users, a->rcu_nesting, b->rcu_nesting, a->rb_avail,
+		 b->rb_avail);
+}
+
+static int run_by_name(struct bpf_object *obj, const char *name, int n, int *retval)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(obj, name);
+
+	return p ? run_n(bpf_program__fd(p), n, retval) : -1;
+}
+
+static int run_cleanup(const char *path, int n)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	struct snap before, after, held;
+	struct ring_buffer *rb = NULL;
+	struct bpf_program *p;
+	int probe_fd, bss_fd, ret = 0, failed = 0, err, i;
+	char name[128], why[512];
+	cpu_set_t cpu;
+
+	/* One CPU, so that each throw_* program runs where probe does. */
+	CPU_ZERO(&cpu);
+	CPU_SET(0, &cpu);
+	if (!obj || sched_setaffinity(0, sizeof(cpu), &cpu)) {
+		printf("BPFEXC-LOADFAIL cannot open %s or pin to CPU 0\nBPFEXC-LOADEND\n", path);
+		return 1;
+	}
+	bpf_object__for_each_program(p, obj) {
+		const char *pn = bpf_program__name(p);
+
+		bpf_program__set_autoload(p, has_pfx(pn, "throw_") || !strcmp(pn, "probe") ||
+					      !strcmp(pn, "keep_task") || !strcmp(pn, "drop_task"));
+	}
+	if (bpf_object__load(obj)) {
+		printf("BPFEXC-LOADFAIL %s does not load\nBPFEXC-LOADEND\n", path);
+		return 1;
+	}
+	probe_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "probe"));
+	bss_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, ".bss"));
+	rb = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(obj, "rb")), drain, NULL,
+			      NULL);
+	if (!rb) {
+		printf("BPFEXC-LOADFAIL cannot open the ring buffer\nBPFEXC-LOADEND\n");
+		return 1;
+	}
+
+	/* The probe sees a task reference that is held, and its release. */
+	if (take_snap(probe_fd, bss_fd, rb, &before) || run_by_name(obj, "keep_task", 1, &ret) ||
+	    take_snap(probe_fd, bss_fd, rb, &held) || run_by_name(obj, "drop_task", 1, &ret) ||
+	    take_snap(probe_fd, bss_fd, rb, &after)) {
+		result("cleanup", "probe_sees_a_held_task", "cannot run keep_task, drop_task or probe",
+		       false);
+		failed++;
+	} else if (held.rcu_users != before.rcu_users + 1 || after.rcu_users != before.rcu_users) {
+		snprintf(why, sizeof(why), "rcu_users %llu, %llu held, %llu released",
+			 before.rcu_users, held.rcu_users, after.rcu_users);
+		result("cleanup", "probe_sees_a_held_task", why, false);
+		failed++;
+	} else {
+		result("cleanup", "probe_sees_a_held_task", NULL, false);
+	}
+
+	bpf_object__for_each_program(p, obj) {
+		const char *pn = bpf_program__name(p);
+
+		if (!has_pfx(pn, "throw_"))
+			continue;
+		snprintf(name, sizeof(name), "%s_returns_cookie", pn);
+		/* In batches of 16, the ring buffer consumed after each: a
+		 * discarded record takes its room until then. Preemption
+		 * left disabled: "scheduling while atomic" at the yield.
+		 */
+		err = take_snap(probe_fd, bss_fd, rb, &before);
+		for (i = 0; !err && i < n; i += 16) {
+			err = run_n(bpf_program__fd(p), n - i < 16 ? n - i : 16, &ret) ||
+			      ring_buffer__consume(rb) < 0 || sched_yield();
+			if (ret != 7)
+				break;
+		}
+		if (err || take_snap(probe_fd, bss_fd, rb, &after)) {
+			result("cleanup", name, "BPF_PROG_TEST_RUN failed", false);
+			failed++;
+			continue;
+		}
+		if (ret != 7) {
+			snprintf(why, sizeof(why), "returned %d, want 7", ret);
+			result("cleanup", name, why, false);
+			failed++;
+		} else {
+			result("cleanup", name, NULL, false);
+		}
+		snprintf(name, sizeof(name), "%s_leaves_nothing_held", pn);
+		if (memcmp(&before, &after, sizeof(before))) {
+			snap_diff(why, sizeof(why), &before, &after);
+			result("cleanup", name, why, false);
+			failed++;
+		} else {
+			result("cleanup", name, NULL, false);
+		}
+	}
+	ring_buffer__free(rb);
+	bpf_object__close(obj);
+	return failed != 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1157,13 +1301,18 @@ int main(int argc, char **argv)
 			return 1;
 		return run_ext_checks(argv[2], argv[3], argv[4], argv[6]);
 	}
+	if (argc == 5 && !strcmp(argv[1], "cleanup")) {
+		if (read_pkt(argv[3]))
+			return 1;
+		return run_cleanup(argv[2], atoi(argv[4]));
+	}
 	if (argc == 5 && !strcmp(argv[1], "throwtrace")) {
 		if (read_pkt(argv[3]))
 			return 1;
 		return run_throwtrace(argv[2], atoi(argv[4]));
 	}
 	fprintf(stderr,
-		"usage: %s spec SUITE OBJ PKT | ext SUITE TARGET_OBJ EXT_OBJ PKT CHECKS | each OBJ PKT [SKIP] | run OBJ PKT EXPECT | throwtrace OBJ PKT N\n",
+		"usage: %s spec SUITE OBJ PKT | ext SUITE TARGET_OBJ EXT_OBJ PKT CHECKS | each OBJ PKT [SKIP] | run OBJ PKT EXPECT | throwtrace OBJ PKT N | cleanup OBJ PKT N\n",
 		argv[0]);
 	return 2;
 }

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What a throw releases.
+//!
+//! A program may throw while it holds resources: references to kernel
+//! objects and to its own objects, ring buffer records, an RCU read section
+//! or disabled preemption. The verifier knows, at each call of
+//! `bpf_throw()` it walks, every reference the program holds and where each
+//! one lies: in R6 to R9 or an 8-byte stack slot of one of the frames the
+//! throw unwinds. It records that as a [`Held`]: the chain of calls that
+//! leads to the throw (one call site per frame, the outermost first, the
+//! call of `bpf_throw()` last) and, for each reference, a [`Release`]: the
+//! frame, the place and how to release it.
+//!
+//! The verifier walks a call of `bpf_throw()` once per path that reaches it
+//! with a different state. Every path with the same chain must leave the
+//! same [`Release`]s (and the same RCU and preemption counts); a program
+//! whose paths differ is refused (`Conflict`). The unwinder can then
+//! release by the chain alone, without any bookkeeping when the program
+//! acquires or releases: the code that does not throw runs as before. The
+//! verifier marks each place it records as read by the throw, so that
+//! state pruning never takes a path that holds something elsewhere for one
+//! that was walked.
+//!
+//! At a throw the unwinder walks the frames (see [`crate::unwind::frames`]),
+//! maps each frame's return address to its call site and finds the
+//! [`Held`] whose chain is the innermost frames' sites ([`find`]); a chain
+//! may start at a global subprog, which the verifier walks on its own.
+//! Then it releases, the innermost frame first, each value that is not
+//! NULL (a reference that may be NULL is held only where it is not), then
+//! leaves the RCU read sections and enables preemption.
+//!
+//! This module uses no kernel types, so it also builds and is tested on the
+//! host with `cargo test`.
+
+use crate::unwind::{Frame, Saved, Stack};
+
+/// The most frames a chain has: `MAX_CALL_FRAMES`.
+pub const MAX_FRAMES: usize = 8;
+
+/// Where a frame holds a reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Loc {
+    /// A callee-saved register, R6 to R9.
+    Reg(u8),
+    /// The stack slot `n`: the eight bytes at `fp - 8 * (n + 1)`.
+    Slot(u16),
+}
+
+/// How a reference is released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// By the kernel object's BTF destructor, `void dtor(void *)`, at this
+    /// address (`bpf_task_release_dtor()` and the like).
+    Dtor(usize),
+    /// By `bpf_obj_drop_impl(p, meta)`, with the type's `btf_struct_meta`
+    /// at this address (or 0).
+    ObjDrop(usize),
+    /// By `bpf_percpu_obj_drop_impl(p, NULL)`.
+    PercpuObjDrop,
+    /// By `bpf_ringbuf_discard(p, 0)`.
+    RingbufDiscard,
+}
+
+/// One reference that a throw releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Release {
+    /// The frame that holds it, 0 for the outermost of the chain.
+    pub frame: u8,
+    /// Where in the frame.
+    pub loc: Loc,
+    /// How to release it.
+    pub kind: Kind,
+}
+
+/// What the throws from one chain of calls leave held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Held {
+    /// The call sites, as instruction indices of the program as loaded:
+    /// `chain[0]` in the outermost frame, `chain[depth - 1]` the call of
+    /// `bpf_throw()`.
+    pub chain: [u32; MAX_FRAMES],
+    /// The frames of the chain.
+    pub depth: u8,
+    /// RCU read sections to leave.
+    pub rcu: u8,
+    /// Times to enable preemption.
+    pub preempt: u32,
+    /// Its releases are `len` entries of the table from `first`.
+    pub first: u32,
+    /// See `first`.
+    pub len: u32,
+}
+
+impl Held {
+    /// The chain, outermost first.
+    pub fn chain(&self) -> &[u32] {
+        self.chain.get(..self.depth as usize).unwrap_or(&[])
+    }
+
+    /// Whether the throw releases nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0 && self.rcu == 0 && self.preempt == 0
+    }
+}
+
+/// Why two walks of one chain do not agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conflict;
+
+/// The releases of a chain, in the order the verifier records them.
+pub fn releases<'a>(held: &Held, table: &'a [Release]) -> &'a [Release] {
+    let first = held.first as usize;
+    table
+        .get(first..first.saturating_add(held.len as usize))
+        .unwrap_or(&[])
+}
+
+/// Puts a walk's releases in their canonical order: by frame, then place.
+/// A reference lies in one place only ([`choose`]), so no two compare
+/// equal.
+pub fn sort(releases: &mut [Release]) {
+    releases.sort_unstable();
+}
+
+/// Checks a new walk (`rcu`, `preempt`, `new`, sorted) of a chain that an
+/// earlier walk recorded as `held`, whose releases are in `table`.
+pub fn agree(
+    held: &Held,
+    table: &[Release],
+    rcu: u8,
+    preempt: u32,
+    new: &[Release],
+) -> Result<(), Conflict> {
+    if held.rcu == rcu && held.preempt == preempt && releases(held, table) == new {
+        Ok(())
+    } else {
+        Err(Conflict)
+    }
+}
+
+/// The index, in `held`, of the record of `chain` (outermost first).
+pub fn position(held: &[Held], chain: &[u32]) -> Option<usize> {
+    held.iter().position(|h| h.chain() == chain)
+}
+
+/// Chooses, among the places that hold one reference (frame, place),
+/// the one a throw releases: the outermost frame, and in it a register
+/// before a stack slot, the lowest first.
+pub fn choose(places: impl Iterator<Item = (u8, Loc)>) -> Option<(u8, Loc)> {
+    places.min()
+}
+
+/// The record whose chain is the innermost frames of a throw, given their
+/// call sites `sites`, the throwing frame's first. The verifier records
+/// the chains of each walk from its start, the main function or a global
+/// subprog, so at most one record can match.
+pub fn find<'a>(held: &'a [Held], sites: &[u32]) -> Option<&'a Held> {
+    held.iter().find(|h| {
+        let c = h.chain();
+        c.len() <= sites.len() && c.iter().rev().zip(sites).all(|(a, b)| a == b)
+    })
+}
+
+/// The index in [`crate::unwind::Regs`] of BPF register `r`, R6 to R9.
+pub fn reg_index(r: u8) -> Option<usize> {
+    let s = match r {
+        6 => Saved::Rbx,
+        7 => Saved::R13,
+        8 => Saved::R14,
+        9 => Saved::R15,
+        _ => return None,
+    };
+    Some(s as usize)
+}
+
+/// The value at `loc` in `frame`, read from `stack` for a stack slot.
+pub fn value<S: Stack + ?Sized>(stack: &S, frame: &Frame, loc: Loc) -> Option<u64> {
+    match loc {
+        Loc::Reg(r) => frame.regs.get(reg_index(r)?).copied(),
+        Loc::Slot(n) => {
+            let off = 8usize.checked_mul(usize::from(n) + 1)?;
+            Some(stack.read(frame.fp.checked_sub(off)?))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use std::{collections::BTreeMap, vec, vec::Vec};
+
+    fn held(chain: &[u32], first: u32, len: u32) -> Held {
+        let mut h = Held {
+            depth: chain.len() as u8,
+            first,
+            len,
+            ..Held::default()
+        };
+        h.chain[..chain.len()].copy_from_slice(chain);
+        h
+    }
+
+    const TASK: Kind = Kind::Dtor(0xffff_1000);
+
+    #[test]
+    fn find_matches_the_innermost_frames() {
+        // main calls a static subprog at 4, which throws at 20; main
+        // throws at 9; a global subprog's own walk calls at 30 a static
+        // subprog that throws at 40.
+        let t = [
+            held(&[4, 20], 0, 1),
+            held(&[9], 1, 0),
+            held(&[30, 40], 1, 2),
+        ];
+        assert_eq!(find(&t, &[20, 4]), Some(&t[0]));
+        assert_eq!(find(&t, &[9]), Some(&t[1]));
+        // The global subprog's caller (main, at 12) is not in its chain.
+        assert_eq!(find(&t, &[40, 30, 12]), Some(&t[2]));
+        // The same throw from another call site: not recorded.
+        assert_eq!(find(&t, &[20, 5]), None);
+        assert_eq!(find(&t, &[20]), None);
+        assert_eq!(find(&t, &[]), None);
+    }
+
+    #[test]
+    fn walks_of_a_chain_must_agree() {
+        let table = [
+            Release {
+                frame: 0,
+                loc: Loc::Reg(6),
+                kind: TASK,
+            },
+            Release {
+                frame: 1,
+                loc: Loc::Slot(0),
+                kind: Kind::RingbufDiscard,
+            },
+        ];
+        let mut h = held(&[4, 20], 0, 2);
+        h.rcu = 1;
+        assert_eq!(agree(&h, &table, 1, 0, &table), Ok(()));
+        assert_eq!(agree(&h, &table, 0, 0, &table), Err(Conflict));
+        assert_eq!(agree(&h, &table, 1, 1, &table), Err(Conflict));
+        assert_eq!(agree(&h, &table, 1, 0, &table[..1]), Err(Conflict));
+        let mut other = table;
+        other[0].loc = Loc::Reg(7);
+        assert_eq!(agree(&h, &table, 1, 0, &other), Err(Conflict));
+        other = table;
+        other[0].kind = Kind::ObjDrop(0);
+        assert_eq!(agree(&h, &table, 1, 0, &other), Err(Conflict));
+        assert_eq!(position(&[held(&[9], 0, 0), h], &[4, 20]), Some(1));
+        assert_eq!(position(&[h], &[4]), None);
+    }
+
+    #[test]
+    fn releases_are_sorted_by_frame_then_place() {
+        let r = |frame, loc| Release {
+            frame,
+            loc,
+            kind: TASK,
+        };
+        let mut v = vec![
+            r(1, Loc::Slot(3)),
+            r(0, Loc::Slot(0)),
+            r(1, Loc::Reg(9)),
+            r(0, Loc::Reg(6)),
+        ];
+        sort(&mut v);
+        assert_eq!(
+            v,
+            [
+                r(0, Loc::Reg(6)),
+                r(0, Loc::Slot(0)),
+                r(1, Loc::Reg(9)),
+                r(1, Loc::Slot(3))
+            ]
+        );
+        assert_eq!(
+            choose([(2, Loc::Slot(1)), (1, Loc::Slot(0)), (1, Loc::Reg(8))].into_iter()),
+            Some((1, Loc::Reg(8)))
+        );
+        assert_eq!(choose(core::iter::empty()), None);
+        // Out of range: no releases rather than a panic.
+        assert_eq!(releases(&held(&[1], 1, 5), &v), &[] as &[Release]);
+    }
+
+    struct Words(BTreeMap<usize, u64>);
+
+    impl Stack for Words {
+        fn read(&self, addr: usize) -> u64 {
+            *self.0.get(&addr).expect("read outside the frame")
+        }
+    }
+
+    #[test]
+    fn values_come_from_the_frame() {
+        let f = Frame {
+            ip: 0x1234,
+            fp: 0x9000,
+            regs: [0x99, 0x88, 0x77, 0x66, 0x12],
+        };
+        let s = Words([(0x8ff8, 0xaa), (0x8e00, 0xbb)].into_iter().collect());
+        let got: Vec<_> = [Loc::Reg(6), Loc::Reg(7), Loc::Reg(8), Loc::Reg(9)]
+            .iter()
+            .map(|&l| value(&s, &f, l))
+            .collect();
+        assert_eq!(got, [Some(0x66), Some(0x77), Some(0x88), Some(0x99)]);
+        assert_eq!(value(&s, &f, Loc::Slot(0)), Some(0xaa));
+        assert_eq!(value(&s, &f, Loc::Slot(63)), Some(0xbb));
+        assert_eq!(value(&s, &f, Loc::Reg(1)), None);
+        assert_eq!(value(&s, &f, Loc::Reg(5)), None);
+    }
+}

@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Cleanup on throw: programs that throw while they hold references, RCU
+ * read sections and disabled preemption, which the throw releases.
+ *
+ * tools/selftests/exc_loader.c runs this object twice: in mode "spec"
+ * (each program on its own, checked against its __success/__failure/
+ * __msg/__retval tags, as upstream's test_loader does) and in mode
+ * "cleanup", which runs every throw_* program N times on pkt_v4 and checks
+ * that it returned its cookie and left nothing held: probe (run before and
+ * after) reads the current task's rcu_users (the reference
+ * bpf_task_acquire() takes), its RCU read nesting and the ring buffer's
+ * unconsumed bytes. Preemption left disabled is caught by the scheduler
+ * ("BUG: scheduling while atomic") when the loader yields after each
+ * program, which fails the run. Objects of bpf_obj_new() hold a
+ * task in a kptr field, so dropping them shows in rcu_users too.
+ *
+ * Stock 6.12 refuses every throw_* program ("Unreleased reference",
+ * "bpf_throw cannot be used inside bpf_rcu_read_lock-ed region", ...).
+ */
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include "bpf_misc.h"
+#include "bpf_experimental.h"
+
+#define private(name) SEC(".bss." #name) __hidden __attribute__((aligned(8)))
+
+#define COOKIE 7
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} rb SEC(".maps");
+
+/* An object that holds a task: dropping it releases the task. */
+struct holder {
+	long v;
+	struct task_struct __kptr *task;
+};
+
+struct snap {
+	__u64 rcu_users;
+	__s64 rcu_nesting;
+	__u64 rb_avail;
+};
+
+struct snap snap;
+
+SEC("?syscall")
+int probe(void *ctx)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	snap.rcu_users = t->rcu_users.refs.counter;
+	snap.rcu_nesting = t->rcu_read_lock_nesting;
+	snap.rb_avail = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);
+	return 0;
+}
+
+static __always_inline struct task_struct *task(void)
+{
+	return bpf_task_acquire(bpf_get_current_task_btf());
+}
+
+/* A holder of a task, or NULL. */
+static __always_inline struct holder *holder(void)
+{
+	struct holder *h = bpf_obj_new(typeof(*h));
+	struct task_struct *t;
+
+	if (!h)
+		return NULL;
+	t = task();
+	if (t) {
+		t = bpf_kptr_xchg(&h->task, t);
+		if (t)
+			bpf_task_release(t);
+	}
+	return h;
+}
+
+/* A task reference that keep_task holds and drop_task releases. */
+struct kept {
+	struct task_struct __kptr *task;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, int);
+	__type(value, struct kept);
+} kept SEC(".maps");
+
+SEC("?tc")
+__success __retval(0)
+int keep_task(struct __sk_buff *skb)
+{
+	struct kept *v = bpf_map_lookup_elem(&kept, &(int){0});
+	struct task_struct *t;
+
+	if (!v)
+		return 1;
+	t = task();
+	if (!t)
+		return 1;
+	t = bpf_kptr_xchg(&v->task, t);
+	if (t)
+		bpf_task_release(t);
+	return 0;
+}
+
+SEC("?tc")
+__success __retval(0)
+int drop_task(struct __sk_buff *skb)
+{
+	struct kept *v = bpf_map_lookup_elem(&kept, &(int){0});
+	struct task_struct *t;
+
+	if (!v)
+		return 1;
+	t = bpf_kptr_xchg(&v->task, NULL);
+	if (t)
+		bpf_task_release(t);
+	return 0;
+}
+
+/* Throws from depth d (1 is this function) if the packet is not empty. */
+static __noinline int throw_at(struct __sk_buff *skb, int d)
+{
+	if (d <= 1) {
+		if (skb->len)
+			bpf_throw(COOKIE);
+		return 0;
+	}
+	return throw_at(skb, d - 1) + 1;
+}
+
+static __noinline int level3(struct __sk_buff *skb)
+{
+	if (skb->len)
+		bpf_throw(COOKIE);
+	return 1;
+}
+
+static __noinline int level2(struct __sk_buff *skb)
+{
+	return level3(skb) + 1;
+}
+
+static __noinline int level1(struct __sk_buff *skb)
+{
+	return level2(skb) + 1;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_task_d0(struct __sk_buff *skb)
+{
+	struct task_struct *t = task();
+
+	if (!t)
+		return 1;
+	if (skb->len)
+		bpf_throw(COOKIE);
+	bpf_task_release(t);
+	return 0;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_task_d1(struct __sk_buff *skb)
+{
+	struct task_struct *t = task();
+	int r;
+
+	if (!t)
+		return 1;
+	r = throw_at(skb, 1);
+	bpf_task_release(t);
+	return r;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_task_d3(struct __sk_buff *skb)
+{
+	struct task_struct *t = task();
+	int r;
+
+	if (!t)
+		return 1;
+	r = level1(skb);
+	bpf_task_release(t);
+	return r;
+}
+
+/* Held in a stack slot of main, past a volatile store. */
+SEC("?tc")
+__success __retval(7)
+int throw_task_stack(struct __sk_buff *skb)
+{
+	struct task_struct *volatile ts[2] = {};
+	struct task_struct *t = task();
+	int r;
+
+	if (!t)
+		return 1;
+	ts[1] = t;
+	r = level2(skb);
+	t = ts[1];
+	if (t)
+		bpf_task_release(t);
+	return r;
+}
+
+/* Acquired in a subprog, which throws from a deeper one. */
+static __noinline int acquires_then_calls(struct __sk_buff *skb)
+{
+	struct task_struct *t = task();
+	int r;
+
+	if (!t)
+		return 1;
+	r = level2(skb);
+	bpf_task_release(t);
+	return r;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_task_in_subprog(struct __sk_buff *skb)
+{
+	return acquires_then_calls(skb) + 1;
+}
+
+/* Two tasks, one per frame. */
+static __noinline int second_task(struct __sk_buff *skb)
+{
+	struct task_struct *t = task();
+	int r;
+
+	if (!t)
+		return 1;
+	r = throw_at(skb, 2);
+	bpf_task_release(t);
+	return r;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_two_tasks(struct __sk_buff *skb)
+{
+	struct task_struct *t = task();
+	int r;
+
+	if (!t)
+		return 1;
+	r = second_task(skb);
+	bpf_task_release(t);
+	return r;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_obj(struct __sk_buff *skb)
+{
+	struct holder *h = holder();
+	int r;
+
+	if (!h)
+		return 1;
+	r = throw_at(skb, 2);
+	bpf_obj_drop(h);
+	return r;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_ringbuf(struct __sk_buff *skb)
+{
+	long *rec = bpf_ringbuf_reserve(&rb, 64, 0);
+	int r;
+
+	if (!rec)
+		return 1;
+	*rec = 1;
+	r = throw_at(skb, 1);
+	bpf_ringbuf_submit(rec, 0);
+	return r;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_rcu_d0(struct __sk_buff *skb)
+{
+	bpf_rcu_read_lock();
+	if (skb->len)
+		bpf_throw(COOKIE);
+	bpf_rcu_read_unlock();
+	return 0;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_rcu_d3(struct __sk_buff *skb)
+{
+	int r;
+
+	bpf_rcu_read_lock();
+	r = level1(skb);
+	bpf_rcu_read_unlock();
+	return r;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_preempt(struct __sk_buff *skb)
+{
+	int r;
+
+	bpf_preempt_disable();
+	bpf_preempt_disable();
+	r = throw_at(skb, 1);
+	bpf_preempt_enable();
+	bpf_preempt_enable();
+	return r;
+}
+
+/* Everything at once, from several frames. */
+static __noinline int holds_ringbuf(struct __sk_buff *skb)
+{
+	long *rec = bpf_ringbuf_reserve(&rb, 16, 0);
+	int r;
+
+	if (!rec)
+		return 1;
+	*rec = 2;
+	r = throw_at(skb, 1);
+	bpf_ringbuf_discard(rec, 0);
+	return r;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_everything(struct __sk_buff *skb)
+{
+	struct task_struct *t = task();
+	struct holder *h;
+	int r = 1;
+
+	if (!t)
+		return 1;
+	h = holder();
+	if (!h)
+		goto out;
+	bpf_preempt_disable();
+	bpf_rcu_read_lock();
+	r = holds_ringbuf(skb);
+	bpf_rcu_read_unlock();
+	bpf_preempt_enable();
+	bpf_obj_drop(h);
+out:
+	bpf_task_release(t);
+	return r;
+}
+
+/* A bpf_spin_lock is still never held across a throw. */
+private(A) struct bpf_spin_lock lock;
+
+SEC("?tc")
+__failure __msg("function calls are not allowed while holding a lock")
+int reject_spin_lock(struct __sk_buff *skb)
+{
+	bpf_spin_lock(&lock);
+	bpf_throw(0);
+	return 0;
+}
+
+/* A ring buffer dynptr is not released by a throw yet. */
+SEC("?tc")
+__failure __msg("Unreleased reference")
+int reject_dynptr(struct __sk_buff *skb)
+{
+	struct bpf_dynptr ptr;
+	int r;
+
+	bpf_ringbuf_reserve_dynptr(&rb, 8, 0, &ptr);
+	r = throw_at(skb, 1);
+	bpf_ringbuf_discard_dynptr(&ptr, 0);
+	return r;
+}
+
+char _license[] SEC("license") = "GPL";

@@ -48,8 +48,8 @@ ls "$dir"/src/*.c | xargs -P "$(nproc)" -I{} sh -c '
 awk -F'|' '$5 == 0 { print $1 }' "$dir/src/fuzz.expect" >"$dir/obj/skip-stock-6.12"
 echo "fuzz: $count programs from seed $seed compiled in $(($(date +%s) - start)) s;" \
 	"$(awk -F'|' '{ n[$3]++; if ($1 ~ /_at$/) a++ }
-		END { printf "%d ok, %d reject, %d hole, %d fexit refused; %d of them attachments",
-			n["ok"], n["reject"], n["hole"], n["fexit"], a }' "$dir/src/fuzz.expect")," \
+		END { printf "%d ok, %d released on throw (stock refuses), %d reject, %d hole, %d fexit refused; %d of them attachments",
+			n["ok"], n["cleanup"], n["reject"], n["hole"], n["fexit"], a }' "$dir/src/fuzz.expect")," \
 	"$(cat "$dir"/src/fuzz_*.c | grep -c 'bpf_tail_call(')" tail calls
 # One guest boot per 40 objects (4000 programs), well within its timeout;
 # the two kernels' guests run side by side.

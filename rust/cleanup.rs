@@ -94,7 +94,7 @@ pub struct Held {
 
 impl Held {
     /// The chain, outermost first.
-    pub fn chain(&self) -> &[u32] {
+    pub fn calls(&self) -> &[u32] {
         self.chain.get(..self.depth as usize).unwrap_or(&[])
     }
 
@@ -123,25 +123,97 @@ pub fn sort(releases: &mut [Release]) {
     releases.sort_unstable();
 }
 
-/// Checks a new walk (`rcu`, `preempt`, `new`, sorted) of a chain that an
-/// earlier walk recorded as `held`, whose releases are in `table`.
-pub fn agree(
-    held: &Held,
-    table: &[Release],
-    rcu: u8,
-    preempt: u32,
+/// The places of a walk's frames that hold zero (a NULL pointer): R6 to
+/// R9 and the stack slots, per frame of the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Zeros([u128; MAX_FRAMES]);
+
+impl Zeros {
+    fn bit(loc: Loc) -> Option<u32> {
+        match loc {
+            Loc::Reg(r @ 6..=9) => Some(u32::from(r) - 6),
+            Loc::Slot(n) if n < 124 => Some(u32::from(n) + 4),
+            _ => None,
+        }
+    }
+
+    /// Notes that `loc` of `frame` holds zero.
+    pub fn set(&mut self, frame: u8, loc: Loc) {
+        if let (Some(w), Some(b)) = (self.0.get_mut(usize::from(frame)), Self::bit(loc)) {
+            *w |= 1 << b;
+        }
+    }
+
+    /// Whether `loc` of `frame` holds zero.
+    pub fn has(&self, frame: u8, loc: Loc) -> bool {
+        match (self.0.get(usize::from(frame)), Self::bit(loc)) {
+            (Some(w), Some(b)) => w & (1 << b) != 0,
+            _ => false,
+        }
+    }
+
+    /// The places that hold zero in both.
+    pub fn and(&self, other: &Zeros) -> Zeros {
+        let mut z = *self;
+        for (a, b) in z.0.iter_mut().zip(other.0.iter()) {
+            *a &= *b;
+        }
+        z
+    }
+}
+
+/// Merges a new walk of a chain (its releases `new`, sorted, and its
+/// zeros `new_zeros`) into what the earlier walks recorded (`old`, sorted,
+/// and the places zero in all of them, `old_zeros`), pushing the merged
+/// releases, sorted, with `push`. A place may hold a reference on some
+/// walks and zero (NULL) on the others: a reference acquired on some paths
+/// only. Any other difference is a [`Conflict`]. `push` returns false if
+/// it runs out of memory, which stops the merge with `Ok(false)`.
+pub fn merge(
+    old: &[Release],
+    old_zeros: &Zeros,
     new: &[Release],
-) -> Result<(), Conflict> {
-    if held.rcu == rcu && held.preempt == preempt && releases(held, table) == new {
-        Ok(())
-    } else {
-        Err(Conflict)
+    new_zeros: &Zeros,
+    mut push: impl FnMut(Release) -> bool,
+) -> Result<bool, Conflict> {
+    let (mut a, mut b) = (old.iter().peekable(), new.iter().peekable());
+    loop {
+        let r = match (a.peek(), b.peek()) {
+            (None, None) => return Ok(true),
+            (Some(&&x), Some(&&y)) if (x.frame, x.loc) == (y.frame, y.loc) => {
+                a.next();
+                b.next();
+                if x.kind != y.kind {
+                    return Err(Conflict);
+                }
+                x
+            }
+            (Some(&&x), y) if y.is_none_or(|y| (x.frame, x.loc) < (y.frame, y.loc)) => {
+                a.next();
+                if !new_zeros.has(x.frame, x.loc) {
+                    return Err(Conflict);
+                }
+                x
+            }
+            (_, Some(&&y)) => {
+                b.next();
+                if !old_zeros.has(y.frame, y.loc) {
+                    return Err(Conflict);
+                }
+                y
+            }
+            // Both cases with a `None` are taken above.
+            (Some(&&x), None) => x,
+        };
+        if !push(r) {
+            return Ok(false);
+        }
     }
 }
 
 /// The index, in `held`, of the record of `chain` (outermost first).
 pub fn position(held: &[Held], chain: &[u32]) -> Option<usize> {
-    held.iter().position(|h| h.chain() == chain)
+    held.iter().position(|h| h.calls() == chain)
 }
 
 /// Chooses, among the places that hold one reference (frame, place),
@@ -157,7 +229,7 @@ pub fn choose(places: impl Iterator<Item = (u8, Loc)>) -> Option<(u8, Loc)> {
 /// subprog, so at most one record can match.
 pub fn find<'a>(held: &'a [Held], sites: &[u32]) -> Option<&'a Held> {
     held.iter().find(|h| {
-        let c = h.chain();
+        let c = h.calls();
         c.len() <= sites.len() && c.iter().rev().zip(sites).all(|(a, b)| a == b)
     })
 }
@@ -225,34 +297,87 @@ mod tests {
         assert_eq!(find(&t, &[]), None);
     }
 
+    fn merged(
+        old: &[Release],
+        oz: &Zeros,
+        new: &[Release],
+        nz: &Zeros,
+    ) -> Result<Vec<Release>, Conflict> {
+        let mut out = Vec::new();
+        merge(old, oz, new, nz, |r| {
+            out.push(r);
+            true
+        })
+        .map(|_| out)
+    }
+
     #[test]
-    fn walks_of_a_chain_must_agree() {
-        let table = [
-            Release {
-                frame: 0,
-                loc: Loc::Reg(6),
-                kind: TASK,
-            },
-            Release {
-                frame: 1,
-                loc: Loc::Slot(0),
-                kind: Kind::RingbufDiscard,
-            },
-        ];
-        let mut h = held(&[4, 20], 0, 2);
-        h.rcu = 1;
-        assert_eq!(agree(&h, &table, 1, 0, &table), Ok(()));
-        assert_eq!(agree(&h, &table, 0, 0, &table), Err(Conflict));
-        assert_eq!(agree(&h, &table, 1, 1, &table), Err(Conflict));
-        assert_eq!(agree(&h, &table, 1, 0, &table[..1]), Err(Conflict));
-        let mut other = table;
-        other[0].loc = Loc::Reg(7);
-        assert_eq!(agree(&h, &table, 1, 0, &other), Err(Conflict));
-        other = table;
-        other[0].kind = Kind::ObjDrop(0);
-        assert_eq!(agree(&h, &table, 1, 0, &other), Err(Conflict));
+    fn walks_of_a_chain_merge_where_they_agree_or_hold_null() {
+        let task = Release {
+            frame: 0,
+            loc: Loc::Reg(6),
+            kind: TASK,
+        };
+        let rb = Release {
+            frame: 1,
+            loc: Loc::Slot(0),
+            kind: Kind::RingbufDiscard,
+        };
+        let none = Zeros::default();
+        let mut r6 = Zeros::default();
+        r6.set(0, Loc::Reg(6));
+        let mut slot = Zeros::default();
+        slot.set(1, Loc::Slot(0));
+        // The same on both walks.
+        assert_eq!(
+            merged(&[task, rb], &none, &[task, rb], &none),
+            Ok(vec![task, rb])
+        );
+        // Acquired on one walk, NULL on the other, in either order.
+        assert_eq!(merged(&[task], &none, &[task, rb], &slot), Err(Conflict));
+        assert_eq!(
+            merged(&[task], &slot, &[task, rb], &none),
+            Ok(vec![task, rb])
+        );
+        assert_eq!(merged(&[task, rb], &none, &[rb], &r6), Ok(vec![task, rb]));
+        assert_eq!(merged(&[], &r6, &[task], &none), Ok(vec![task]));
+        // Held on one walk, something else (not zero) on the other.
+        assert_eq!(merged(&[task, rb], &none, &[rb], &none), Err(Conflict));
+        assert_eq!(merged(&[], &none, &[task], &none), Err(Conflict));
+        // Another kind, or another place.
+        let obj = Release {
+            kind: Kind::ObjDrop(0),
+            ..task
+        };
+        assert_eq!(merged(&[task], &none, &[obj], &none), Err(Conflict));
+        let r7 = Release {
+            loc: Loc::Reg(7),
+            ..task
+        };
+        assert_eq!(merged(&[task], &none, &[r7], &r6), Err(Conflict));
+        let mut both = r6;
+        both.set(0, Loc::Reg(7));
+        assert_eq!(merged(&[task], &both, &[r7], &both), Ok(vec![task, r7]));
+        // Out of memory stops the merge.
+        assert_eq!(merge(&[task], &none, &[task], &none, |_| false), Ok(false));
+        let h = held(&[4, 20], 0, 2);
         assert_eq!(position(&[held(&[9], 0, 0), h], &[4, 20]), Some(1));
         assert_eq!(position(&[h], &[4]), None);
+    }
+
+    #[test]
+    fn zeros_per_frame_and_place() {
+        let mut z = Zeros::default();
+        z.set(0, Loc::Reg(9));
+        z.set(7, Loc::Slot(63));
+        z.set(8, Loc::Reg(6));
+        z.set(0, Loc::Reg(5));
+        assert!(z.has(0, Loc::Reg(9)) && z.has(7, Loc::Slot(63)));
+        assert!(!z.has(0, Loc::Reg(6)) && !z.has(8, Loc::Reg(6)) && !z.has(0, Loc::Reg(5)));
+        assert!(!z.has(1, Loc::Reg(9)) && !z.has(7, Loc::Slot(62)));
+        let mut y = Zeros::default();
+        y.set(0, Loc::Reg(9));
+        assert_eq!(z.and(&y), y);
     }
 
     #[test]

@@ -13,14 +13,14 @@
 //! program's caller (x86-64; on arm64 the callback does) and jumps to the
 //! exception callback.
 
-use crate::cleanup::{self, Held, Kind, Release, MAX_FRAMES};
+use crate::cleanup::{self, Held, Kind, Release, Zeros, MAX_FRAMES};
 use crate::unwind::{self, Frame, Func, Geometry, Map, Regs, SavedRegs, Site, Stack};
 
 use core::ffi::{c_int, c_void};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox, KVec},
     bindings,
-    error::code::{EINVAL, ENOMEM},
+    error::code::{EFAULT, EINVAL, ENOMEM},
     prelude::*,
 };
 
@@ -63,7 +63,7 @@ pub struct ExceptionTable {
     /// with its calls of subprogs if it releases anything on a throw.
     sites: KVec<Site>,
     /// What its throws release, chain by chain: see [`cleanup`]. Empty if
-    /// they release nothing.
+    /// they release nothing; else every chain the verifier walked.
     held: KVec<Held>,
     /// The releases of `held`.
     releases: KVec<Release>,
@@ -152,9 +152,17 @@ fn release(table: &ExceptionTable, regs: &Regs, sp: usize, fp: usize) {
     for (s, f) in sites.iter_mut().zip(frames.iter().take(n)) {
         *s = unwind::site_of(&table.funcs, &table.sites, f.ip).map_or(u32::MAX, |s| s.orig);
     }
-    let Some(held) = cleanup::find(&table.held, sites.get(..n).unwrap_or(&[])) else {
-        return;
-    };
+    // The chain of the throw, then, if it starts in a global subprog, the
+    // chain of the call of that subprog, and so on.
+    let mut start = 0;
+    while let Some(held) = cleanup::find(&table.held, sites.get(start..n).unwrap_or(&[])) {
+        release_chain(table, held, frames.get(start..n).unwrap_or(&[]));
+        start += usize::from(held.depth).max(1);
+    }
+}
+
+/// Releases what `held` records for the innermost frames of `frames`.
+fn release_chain(table: &ExceptionTable, held: &Held, frames: &[Frame]) {
     let depth = usize::from(held.depth);
     for r in cleanup::releases(held, &table.releases).iter().rev() {
         // Frame 0 of the chain is its outermost, the last of `frames`.
@@ -233,9 +241,24 @@ pub(crate) struct ThrowSites {
     /// have added instructions before it).
     jit: KVec<(u32, u32)>,
     /// What throws leave held, chain by chain, recorded by the verifier.
-    pub(crate) held: KVec<Held>,
-    /// The releases of `held`.
+    pub(crate) pending: KVec<Pending>,
+}
+
+impl Pending {
+    /// Whether a throw from the chain releases nothing.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.releases.is_empty() && self.held.is_empty()
+    }
+}
+
+/// What the verifier's walks of one chain leave held.
+pub(crate) struct Pending {
+    /// The chain, its RCU and preemption counts (`first` and `len` unused).
+    pub(crate) held: Held,
+    /// What it releases, sorted.
     pub(crate) releases: KVec<Release>,
+    /// The places that are zero on every walk so far.
+    pub(crate) zeros: Zeros,
 }
 
 impl ThrowSites {
@@ -255,7 +278,7 @@ impl ThrowSites {
     pub(crate) fn releases_any(aux: &bindings::bpf_prog_aux) -> bool {
         // SAFETY: As in `pending`; read only.
         unsafe { aux.throw_sites.cast::<ThrowSites>().as_ref() }
-            .is_some_and(|t| t.held.iter().any(|h| !h.is_empty()))
+            .is_some_and(|t| t.pending.iter().any(|p| !p.is_empty()))
     }
 
     /// Makes the JIT note the calls of subprogs of the function whose aux
@@ -361,7 +384,7 @@ pub(crate) unsafe fn prepare(
     let pending = take_jit_sites(unsafe { &mut *aux });
     let calls = pending
         .as_ref()
-        .is_some_and(|p| p.held.iter().any(|h| !h.is_empty()));
+        .is_some_and(|p| p.pending.iter().any(|p| !p.is_empty()));
     let mut funcs = KVec::new();
     let mut sites = KVec::new();
     for i in 0..cnt as usize {
@@ -416,22 +439,31 @@ pub(crate) unsafe fn prepare(
             }
         }
     }
-    // Only chains that release something need a record.
+    // Every chain, if any releases something: the unwinder goes from
+    // chain to chain, through the calls of global subprogs.
     let (mut held, mut releases) = (KVec::new(), KVec::new());
     if calls {
-        if let Some(p) = pending {
-            for h in p.held.iter().filter(|h| !h.is_empty()) {
-                let mut h = *h;
-                let first = releases.len() as u32;
-                for r in cleanup::releases(&h, &p.releases) {
-                    if releases.push(*r, GFP_KERNEL).is_err() {
-                        return ENOMEM.to_errno();
-                    }
-                }
-                h.first = first;
-                if held.push(h, GFP_KERNEL).is_err() {
+        for p in pending.iter().flat_map(|p| p.pending.iter()) {
+            // Each call of a chain must be one the JIT noted: a chain the
+            // unwinder cannot find would release nothing.
+            if p.held
+                .calls()
+                .iter()
+                .any(|&c| !sites.iter().any(|s| s.orig == c))
+            {
+                pr_err!("bpf_throw: a call of a chain of releases was not JITed\n");
+                return EFAULT.to_errno();
+            }
+            let mut h = p.held;
+            h.first = releases.len() as u32;
+            h.len = p.releases.len() as u32;
+            for r in p.releases.iter() {
+                if releases.push(*r, GFP_KERNEL).is_err() {
                     return ENOMEM.to_errno();
                 }
+            }
+            if held.push(h, GFP_KERNEL).is_err() {
+                return ENOMEM.to_errno();
             }
         }
     }

@@ -36,16 +36,16 @@
 //! Every function here runs under the verifier, which owns `env` and the
 //! program being verified for the whole of `bpf_check()`.
 
-use core::ffi::{c_char, c_int, c_uint, c_void};
+use core::ffi::{c_char, c_int, c_uint, c_void, CStr};
 
 use kernel::bindings;
 use kernel::error::{code::*, Error, Result};
 use kernel::prelude::*;
 
 use crate::callgraph::{CallGraph, SubprogSet};
-use crate::cleanup::{self, Held, Kind, Loc, Release, MAX_FRAMES};
+use crate::cleanup::{self, Held, Kind, Loc, Release, Zeros, MAX_FRAMES};
 use crate::insn::BPF_PSEUDO_CALL;
-use crate::throw::ThrowSites;
+use crate::throw::{Pending, ThrowSites};
 
 /// Writes to the verifier log of `$env` (a `*mut bpf_verifier_env`).
 macro_rules! verbose {
@@ -348,6 +348,20 @@ pub unsafe extern "C" fn bpf_exceptions_check_global_call(
     if !env.subprog_info[subprog as usize].might_throw() {
         return 0;
     }
+    // On x86-64 a throw releases what the callers hold, as for a throw of
+    // their own; 6.12 refuses a global call with a lock held or
+    // preemption disabled before this.
+    // SAFETY: `st` is the state being verified.
+    if RELEASES
+        && st.active_lock.ptr.is_null()
+        && st.active_preempt_lock == 0
+        && !unsafe { in_callback_state(st) }
+    {
+        // SAFETY: Guaranteed by the caller: at a call.
+        return to_c(
+            unsafe { record(envp, c"call of a global function that may throw") }.map(|()| 0),
+        );
+    }
     let what = if !st.active_lock.ptr.is_null() {
         c"bpf_spin_lock-ed region"
     } else if st.active_rcu_lock {
@@ -432,14 +446,10 @@ pub unsafe extern "C" fn bpf_exceptions_check_exit(
     }
     // A throw from a callback is refused later, with its own message; keep
     // upstream's here.
-    // SAFETY: Frames `0..=curframe` of the state are valid.
-    let in_callback = (0..=st.curframe as usize).any(|i| unsafe {
-        let f = &*st.frame[i];
-        f.in_callback_fn || f.in_async_callback_fn
-    });
-    if throw && RELEASES && !in_callback && st.active_lock.ptr.is_null() {
+    // SAFETY: `st` is the state being verified.
+    if throw && RELEASES && !unsafe { in_callback_state(st) } && st.active_lock.ptr.is_null() {
         // SAFETY: Guaranteed by the caller.
-        return to_c(unsafe { record_throw(envp) }.map(|()| 0));
+        return to_c(unsafe { record(envp, c"bpf_throw") }.map(|()| 0));
     }
     if !st.active_lock.ptr.is_null() {
         if throw {
@@ -494,6 +504,19 @@ pub unsafe extern "C" fn bpf_exceptions_check_exit(
         }
     }
     0
+}
+
+/// Whether a frame of `st` is a callback's.
+///
+/// # Safety
+///
+/// `st` must be the state of a running verification.
+unsafe fn in_callback_state(st: &bindings::bpf_verifier_state) -> bool {
+    // SAFETY: Frames `0..=curframe` of the state are valid.
+    (0..=st.curframe as usize).any(|i| unsafe {
+        let f = &*st.frame[i];
+        f.in_callback_fn || f.in_async_callback_fn
+    })
 }
 
 /// Whether a throw releases what the program holds: on x86-64, whose JIT
@@ -636,16 +659,29 @@ unsafe fn place_of(frames: &[&bindings::bpf_func_state], id: u32) -> Option<(u8,
     best
 }
 
-/// Records what the throw being visited leaves held, on x86-64: see
-/// [`cleanup`]. Refuses it if a reference is held nowhere a throw can
-/// release it (with upstream's message), or if another path to the same
-/// chain of calls left different things held.
+/// Whether `reg` is a scalar known to be zero.
+fn is_zero(reg: &bindings::bpf_reg_state) -> bool {
+    reg.type_ == bindings::bpf_reg_type_SCALAR_VALUE
+        && reg.var_off.mask == 0
+        && reg.var_off.value == 0
+}
+
+/// Records what the call being visited leaves held if it throws (a call of
+/// `bpf_throw()`, or of a global subprog that may throw: `what` names it in
+/// the log), on x86-64: see [`cleanup`]. Refuses it if a reference is held
+/// nowhere a throw can release it (with upstream's message), or if another
+/// path to the same chain of calls left something else held where this
+/// one holds a reference or NULL.
+///
+/// The places it releases, and the places that hold zero (which another
+/// path may hold a reference in), are marked read, and zero scalars
+/// precise: state pruning then never takes a path that holds something
+/// else there for one that was walked.
 ///
 /// # Safety
 ///
-/// `envp` must be the environment of a running verification, at a call of
-/// `bpf_throw()`.
-unsafe fn record_throw(envp: *mut bindings::bpf_verifier_env) -> Result {
+/// `envp` must be the environment of a running verification, at a call.
+unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr) -> Result {
     // SAFETY: Guaranteed by the caller.
     let env = unsafe { env_mut(envp) };
     // SAFETY: During the walk `cur_state` is the state being verified, with
@@ -686,50 +722,100 @@ unsafe fn record_throw(envp: *mut bindings::bpf_verifier_env) -> Result {
         return Err(EINVAL);
     }
     cleanup::sort(&mut rel);
+    // The places that hold zero: a scalar, spilled or not, or a slot of
+    // zero bytes.
+    let mut zeros = Zeros::default();
+    let mut zero_scalars: KVec<(u8, Loc)> = KVec::new();
+    for (fi, f) in frames.iter().enumerate() {
+        let fi = fi as u8;
+        for r in 6..=9u8 {
+            if is_zero(&f.regs[usize::from(r)]) {
+                zeros.set(fi, Loc::Reg(r));
+                zero_scalars.push((fi, Loc::Reg(r)), GFP_KERNEL)?;
+            }
+        }
+        // SAFETY: `f` is a frame of the state.
+        for (n, slot) in unsafe { slots_of(f) }.iter().enumerate() {
+            let zero = u32::from(bindings::bpf_stack_slot_type_STACK_ZERO);
+            let spill = u32::from(bindings::bpf_stack_slot_type_STACK_SPILL);
+            if slot.slot_type.iter().all(|&t| u32::from(t) == zero) {
+                zeros.set(fi, Loc::Slot(n as u16));
+                zero_scalars.push((fi, Loc::Slot(n as u16)), GFP_KERNEL)?;
+            } else if slot.slot_type.iter().all(|&t| u32::from(t) == spill)
+                && is_zero(&slot.spilled_ptr)
+            {
+                zeros.set(fi, Loc::Slot(n as u16));
+                zero_scalars.push((fi, Loc::Slot(n as u16)), GFP_KERNEL)?;
+            }
+        }
+    }
     let mut chain = [0u32; MAX_FRAMES];
     for (c, f) in chain.iter_mut().zip(frames.iter().skip(1)) {
         *c = f.callsite as u32;
     }
     chain[cur] = env.insn_idx as u32;
-    let rcu = u8::from(st.active_rcu_lock);
-    let preempt = st.active_preempt_lock;
+    let held = Held {
+        chain,
+        depth: (cur + 1) as u8,
+        rcu: u8::from(st.active_rcu_lock),
+        preempt: st.active_preempt_lock,
+        ..Held::default()
+    };
     // SAFETY: `env->prog->aux` is the program's, for the verifier to use.
     let aux = unsafe { &mut *(*env.prog).aux };
     let pending = ThrowSites::pending(aux).ok_or(ENOMEM)?;
-    match cleanup::position(&pending.held, &chain[..=cur]) {
+    let conflict = || {
+        verbose!(
+            envp,
+            "%s (insn %d) leaves different resources held on different paths\n",
+            what.as_ptr(),
+            env.insn_idx
+        );
+        EINVAL
+    };
+    match pending
+        .pending
+        .iter()
+        .position(|p| p.held.calls() == held.calls())
+    {
         Some(i) => {
-            if cleanup::agree(&pending.held[i], &pending.releases, rcu, preempt, &rel).is_err() {
-                verbose!(
-                    envp,
-                    "bpf_throw (insn %d) leaves different resources held on different paths\n",
-                    env.insn_idx
-                );
-                return Err(EINVAL);
+            let p = &mut pending.pending[i];
+            if p.held.rcu != held.rcu || p.held.preempt != held.preempt {
+                return Err(conflict());
             }
+            let mut merged = KVec::with_capacity(p.releases.len() + rel.len(), GFP_KERNEL)?;
+            let done = cleanup::merge(&p.releases, &p.zeros, &rel, &zeros, |r| {
+                merged.push(r, GFP_KERNEL).is_ok()
+            })
+            .map_err(|_| conflict())?;
+            if !done {
+                return Err(ENOMEM);
+            }
+            p.releases = merged;
+            p.zeros = p.zeros.and(&zeros);
         }
         None => {
-            let h = Held {
-                chain,
-                depth: (cur + 1) as u8,
-                rcu,
-                preempt,
-                first: pending.releases.len() as u32,
-                len: rel.len() as u32,
-            };
+            let mut releases = KVec::with_capacity(rel.len(), GFP_KERNEL)?;
             for r in rel.iter() {
-                pending.releases.push(*r, GFP_KERNEL)?;
+                releases.push(*r, GFP_KERNEL)?;
             }
-            pending.held.push(h, GFP_KERNEL)?;
+            let p = Pending {
+                held,
+                releases,
+                zeros,
+            };
+            pending.pending.push(p, GFP_KERNEL)?;
         }
     }
-    // The throw reads what it releases: a path that holds it elsewhere must
-    // not be pruned as equal to this one.
-    for r in rel.iter() {
-        let f = st.frame[usize::from(r.frame)];
+    // The throw reads what it releases, and relies on the zeros.
+    let released = rel.iter().map(|r| (r.frame, r.loc));
+    let places = Iterator::chain(released, zero_scalars.iter().copied());
+    for (frame, loc) in places {
+        let f = st.frame[usize::from(frame)];
         // SAFETY: `f` is a frame of the current state, and slot `n` was
         // found among its allocated slots.
         let reg = unsafe {
-            match r.loc {
+            match loc {
                 Loc::Reg(n) => core::ptr::addr_of_mut!((*f).regs[usize::from(n)]),
                 Loc::Slot(n) => {
                     core::ptr::addr_of_mut!((*(*f).stack.add(usize::from(n))).spilled_ptr)
@@ -738,6 +824,34 @@ unsafe fn record_throw(envp: *mut bindings::bpf_verifier_env) -> Result {
         };
         // SAFETY: `reg` is a register of the current state.
         unsafe { bindings::bpf_exceptions_mark_read(envp, reg) };
+    }
+    for &(frame, loc) in zero_scalars.iter() {
+        // SAFETY: `frame` is a frame of the current state.
+        let (spilled, regno, spi) = unsafe {
+            match loc {
+                Loc::Reg(n) => (false, c_int::from(n), 0),
+                Loc::Slot(n) => {
+                    let f = &*st.frame[usize::from(frame)];
+                    let slot = &*f.stack.add(usize::from(n));
+                    (
+                        u32::from(slot.slot_type[7])
+                            == u32::from(bindings::bpf_stack_slot_type_STACK_SPILL),
+                        -1,
+                        c_int::from(n),
+                    )
+                }
+            }
+        };
+        // A slot of zero bytes needs no precision: pruning compares its
+        // bytes once it is read.
+        if regno < 0 && !spilled {
+            continue;
+        }
+        // SAFETY: The place holds a scalar of the current state.
+        let err = unsafe { bindings::bpf_exceptions_mark_precise(envp, frame.into(), regno, spi) };
+        if err < 0 {
+            return Err(Error::from_errno(err));
+        }
     }
     Ok(())
 }
@@ -992,6 +1106,16 @@ fn add_default_callback(envp: *mut bindings::bpf_verifier_env) -> Result {
         return Err(ENOMEM);
     }
     env.prog = prog;
+    // The patch leaves the old last instruction's aux data, and so its
+    // index as loaded (by which a throw's chain names a call), to the
+    // patch's last instruction: give it back.
+    // SAFETY: `insn_aux_data` has an entry per instruction of the patched
+    // program, `off + 2` the last.
+    unsafe {
+        let aux = env.insn_aux_data;
+        let orig = (*aux.add(off as usize + 2)).orig_idx;
+        (*aux.add(off as usize)).orig_idx = orig;
+    }
     let cnt = env.subprog_cnt as usize;
     // SAFETY: `prog` is the program just patched.
     let len = unsafe { (*prog).len } as i32;

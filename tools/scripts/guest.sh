@@ -236,6 +236,7 @@ bench)
 	fi
 	cp "$obj"/*.bpf.o "$obj/exceptions.expect" "$obj/exceptions_ext.checks" "$obj/pkt_v4.bin" \
 		"$obj/cleanup.count" "$repo/tools/selftests/exceptions_fail.differences" \
+		"$repo/tools/selftests/exceptions_hole.differences" \
 		"$obj/exc_loader" "$repo/tools/selftests/exceptions_hole_ext.checks" \
 		"$repo/tools/selftests/exceptions_faults_ext.checks" "$ir/tests/"
 	cp "$obj/parser" "$ir/sample/"

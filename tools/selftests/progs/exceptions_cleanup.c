@@ -364,6 +364,185 @@ out:
 	return r;
 }
 
+/*
+ * Acquired on some paths only: NULL on the others, where the throw
+ * releases nothing. bpf_get_prandom_u32() takes both paths across the
+ * runs, which the verifier walks separately and merges.
+ */
+SEC("?tc")
+__success __retval(7)
+int throw_task_maybe(struct __sk_buff *skb)
+{
+	struct task_struct *t = NULL;
+	int r;
+
+	if (bpf_get_prandom_u32() & 1) {
+		t = task();
+		if (!t)
+			return 7;
+	}
+	r = throw_at(skb, 2);
+	if (t)
+		bpf_task_release(t);
+	return r;
+}
+
+/* The same, NULL where bpf_task_acquire() failed. */
+SEC("?tc")
+__success __retval(7)
+int throw_task_maybe_null(struct __sk_buff *skb)
+{
+	struct task_struct *t = task();
+	int r;
+
+	if (t && (bpf_get_prandom_u32() & 1)) {
+		bpf_task_release(t);
+		t = NULL;
+	}
+	r = throw_at(skb, 1);
+	if (t)
+		bpf_task_release(t);
+	return r;
+}
+
+/*
+ * Global functions are verified on their own: a throw in one releases
+ * what it holds, and what its callers hold at the call.
+ */
+__noinline int global_throws(struct __sk_buff *skb)
+{
+	if (skb->len)
+		bpf_throw(COOKIE);
+	return 0;
+}
+
+__noinline int global_holds_then_throws(struct __sk_buff *skb)
+{
+	struct task_struct *t = task();
+	int r;
+
+	if (!t)
+		return 1;
+	r = throw_at(skb, 2);
+	bpf_task_release(t);
+	return r;
+}
+
+__noinline int global_calls_global(struct __sk_buff *skb)
+{
+	struct task_struct *t = task();
+	int r;
+
+	if (!t)
+		return 1;
+	r = global_throws(skb);
+	bpf_task_release(t);
+	return r;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_global_task_rcu(struct __sk_buff *skb)
+{
+	struct task_struct *t = task();
+	int r;
+
+	if (!t)
+		return 1;
+	bpf_rcu_read_lock();
+	r = global_throws(skb);
+	bpf_rcu_read_unlock();
+	bpf_task_release(t);
+	return r;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_global_holding(struct __sk_buff *skb)
+{
+	struct holder *h = holder();
+	int r;
+
+	if (!h)
+		return 1;
+	r = global_holds_then_throws(skb);
+	bpf_obj_drop(h);
+	return r;
+}
+
+/* Three chains: main's, and those of two global functions. */
+SEC("?tc")
+__success __retval(7)
+int throw_global_in_global(struct __sk_buff *skb)
+{
+	struct task_struct *t = task();
+	int r;
+
+	if (!t)
+		return 1;
+	r = global_calls_global(skb);
+	bpf_task_release(t);
+	return r;
+}
+
+/*
+ * A place that holds a reference on one path and something other than
+ * NULL on another: the unwinder could not tell them apart. Refused.
+ */
+SEC("?tc")
+__failure __msg("bpf_throw (insn 9) leaves different resources held on different paths")
+__naked int reject_task_or_scalar(void)
+{
+	asm volatile (
+	"call %[bpf_get_prandom_u32];"
+	"r6 = 5;"
+	"if r0 == 0 goto 1f;"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 2f;"
+	"r6 = r0;"
+"1:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm(bpf_throw)
+	: __clobber_all);
+}
+
+/* Upstream's exceptions_fail.c reject_with_rcu_read_lock and
+ * reject_subprog_with_rcu_read_lock, which now load, with our cookie.
+ */
+SEC("?tc")
+__success __retval(7)
+int throw_upstream_rcu(void *ctx)
+{
+	bpf_rcu_read_lock();
+	bpf_throw(7);
+	return 0;
+}
+
+static __noinline int upstream_throwing_subprog(struct __sk_buff *ctx)
+{
+	if (ctx->len)
+		bpf_throw(7);
+	return 0;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_upstream_subprog_rcu(void *ctx)
+{
+	bpf_rcu_read_lock();
+	upstream_throwing_subprog(ctx);
+	bpf_rcu_read_unlock();
+	return 0;
+}
+
 /* A bpf_spin_lock is still never held across a throw. */
 private(A) struct bpf_spin_lock lock;
 

@@ -366,6 +366,15 @@ mod tests {
     }
 
     #[test]
+    fn table_entries_keep_their_documented_sizes() {
+        use core::mem::size_of;
+        // Documentation/bpf/exceptions-rust.rst gives these (64-bit).
+        assert_eq!(size_of::<Held>(), 48);
+        assert_eq!(size_of::<Release>(), 24);
+        assert_eq!(size_of::<crate::unwind::Site>(), 24);
+    }
+
+    #[test]
     fn zeros_per_frame_and_place() {
         let mut z = Zeros::default();
         z.set(0, Loc::Reg(9));

@@ -15,9 +15,9 @@ use crate::tests_arm64 as arch;
 use crate::tests_x86_64 as arch;
 use crate::verifier_tests::{
     callback_after_dead_subprog, default_callback_appended, exception_callback_checks,
-    global_throw_in_rcu_rejected, global_throw_nested_with_reference_rejected,
-    global_throw_nothing_held_runs, global_throw_return_range, throw_holding_rejected,
-    throw_in_callback_rejected, throw_in_nested_tracing_program,
+    global_throw_in_rcu_released, global_throw_nested_with_reference,
+    global_throw_nothing_held_runs, global_throw_return_range, throw_holding,
+    throw_in_callback_rejected, throw_in_nested_tracing_program, throw_merging_paths,
 };
 use crate::{
     insn::{self, Chain, Insn, Program},
@@ -609,8 +609,8 @@ mod suite {
     }
 
     #[test]
-    fn global_throw_in_rcu_rejected() {
-        run(super::global_throw_in_rcu_rejected)
+    fn global_throw_in_rcu_released() {
+        run(super::global_throw_in_rcu_released)
     }
 
     #[test]
@@ -619,13 +619,18 @@ mod suite {
     }
 
     #[test]
-    fn global_throw_nested_with_reference_rejected() {
-        run(super::global_throw_nested_with_reference_rejected)
+    fn global_throw_nested_with_reference() {
+        run(super::global_throw_nested_with_reference)
     }
 
     #[test]
-    fn throw_holding_rejected() {
-        run(super::throw_holding_rejected)
+    fn throw_holding() {
+        run(super::throw_holding)
+    }
+
+    #[test]
+    fn throw_merging_paths() {
+        run(super::throw_merging_paths)
     }
 
     #[test]

@@ -498,6 +498,32 @@ pub unsafe extern "C" fn bpf_exceptions_release(aux: *mut bindings::bpf_prog_aux
     drop(take_jit_sites(aux));
 }
 
+/// Returns the bytes of the table of the program whose aux is `aux` (0
+/// if it has none), and in `*cleanup` those that describe what its throws
+/// release. For the program's fdinfo.
+///
+/// # Safety
+///
+/// `aux` must be a loaded program's aux, and `cleanup` writable.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_table_bytes(
+    aux: *const bindings::bpf_prog_aux,
+    cleanup: *mut usize,
+) -> usize {
+    // SAFETY: A loaded program's table lives as long as the program.
+    let t = unsafe { table(aux) };
+    let c = t.map_or(0, |t| t.cleanup_size());
+    // SAFETY: Guaranteed by the caller.
+    unsafe { *cleanup = c };
+    t.map_or(0, |t| {
+        core::mem::size_of::<ExceptionTable>()
+            + t.table.len()
+            + t.funcs.len() * core::mem::size_of::<Func>()
+            + t.sites.len() * core::mem::size_of::<Site>()
+            + c
+    })
+}
+
 /// Returns the entry of the exception callback of the program whose aux is
 /// `aux`, as the verifier stored it.
 ///

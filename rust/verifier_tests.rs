@@ -247,11 +247,21 @@ fn rcu_then_global(t: &mut Test, rcu: bool, g_throws: bool) -> Option<Result<Fd>
     ))
 }
 
-/// A call of a global function that may throw is rejected inside an RCU
-/// read section (the hole upstream leaves open).
-pub(crate) fn global_throw_in_rcu_rejected(t: &mut Test) {
-    if let Some(r) = rcu_then_global(t, true, true) {
+/// A call of a global function that may throw inside an RCU read section
+/// (the hole upstream leaves open): on x86-64 the throw ends the section,
+/// so the program loads and returns the cookie, twice (a section left open
+/// would nest the second run's); elsewhere it is rejected.
+pub(crate) fn global_throw_in_rcu_released(t: &mut Test) {
+    let Some(r) = rcu_then_global(t, true, true) else {
+        return;
+    };
+    if !cfg!(CONFIG_X86_64) {
         expect_rejected(t, "global subprog that throws, called under RCU", r);
+        return;
+    }
+    if let Some(fd) = expect_ok!(t, r, "loading: global throw under RCU") {
+        expect_eq!(t, run(&fd, 0).ok(), Some(7));
+        expect_eq!(t, run(&fd, 0).ok(), Some(7));
     }
 }
 
@@ -317,11 +327,16 @@ fn reference_then_nested_global(t: &mut Test, throws: bool) -> Option<Result<Fd>
 }
 
 /// A global function that calls a global function that throws may throw
-/// too: a call of it is rejected while a reference is held, and accepted
-/// when it cannot throw.
-pub(crate) fn global_throw_nested_with_reference_rejected(t: &mut Test) {
+/// too: a call of it while a reference is held loads on x86-64, where the
+/// throw releases the reference (and is rejected elsewhere), and so does a
+/// call when it cannot throw.
+pub(crate) fn global_throw_nested_with_reference(t: &mut Test) {
     if let Some(r) = reference_then_nested_global(t, true) {
-        expect_rejected(t, "global call that may throw with a reference held", r);
+        if !cfg!(CONFIG_X86_64) {
+            expect_rejected(t, "global call that may throw with a reference held", r);
+        } else if let Some(fd) = expect_ok!(t, r, "loading: global throw, cpumask held") {
+            expect_eq!(t, run(&fd, 0).ok(), Some(9));
+        }
     }
     if let Some(r) = reference_then_nested_global(t, false) {
         expect_ok!(
@@ -332,9 +347,35 @@ pub(crate) fn global_throw_nested_with_reference_rejected(t: &mut Test) {
     }
 }
 
-/// `bpf_throw()` itself inside an RCU read section, and with a reference
-/// held, is rejected.
-pub(crate) fn throw_holding_rejected(t: &mut Test) {
+/// The current task's RCU read nesting.
+fn rcu_nesting() -> i32 {
+    #[cfg(CONFIG_PREEMPT_RCU)]
+    // SAFETY: `current` is this task, which reads its own field.
+    return unsafe { (*bindings::get_current()).rcu_read_lock_nesting };
+    #[cfg(not(CONFIG_PREEMPT_RCU))]
+    0
+}
+
+/// Expects `r` to be rejected, or on x86-64, where a throw releases what
+/// the program holds, to load and return 1 twice, with the RCU read
+/// nesting unchanged.
+fn expect_released(t: &mut Test, what: &str, r: Result<Fd>) {
+    if !cfg!(CONFIG_X86_64) {
+        expect_rejected(t, what, r);
+        return;
+    }
+    let before = rcu_nesting();
+    if let Some(fd) = expect_ok!(t, r, "loading: {what}") {
+        expect_eq!(t, run(&fd, 0).ok(), Some(1));
+        expect_eq!(t, run(&fd, 0).ok(), Some(1));
+    }
+    expect_eq!(t, rcu_nesting(), before);
+}
+
+/// `bpf_throw()` itself inside an RCU read section, or with preemption
+/// disabled: released on x86-64. With a reference held only in R0, which
+/// no frame keeps: rejected everywhere ("Unreleased reference").
+pub(crate) fn throw_holding(t: &mut Test) {
     let Some((throw_id, lock, unlock)) = ids(t) else {
         return;
     };
@@ -350,7 +391,7 @@ pub(crate) fn throw_holding_rejected(t: &mut Test) {
             ],
         ],
     ) {
-        expect_rejected(t, "bpf_throw under RCU", load(&p));
+        expect_released(t, "bpf_throw under RCU", load(&p));
     }
     let Some(off) = expect_ok!(t, kfunc(c"bpf_preempt_disable"), "bpf_preempt_disable") else {
         return;
@@ -370,7 +411,7 @@ pub(crate) fn throw_holding_rejected(t: &mut Test) {
             ],
         ],
     ) {
-        expect_rejected(t, "bpf_throw with preemption disabled", load(&p));
+        expect_released(t, "bpf_throw with preemption disabled", load(&p));
     }
     let Some(create) = expect_ok!(t, kfunc(c"bpf_cpumask_create"), "bpf_cpumask_create") else {
         return;
@@ -383,7 +424,46 @@ pub(crate) fn throw_holding_rejected(t: &mut Test) {
             &[Insn::mov64_imm(Reg::R0, 0), Insn::exit()],
         ],
     ) {
-        expect_rejected(t, "bpf_throw holding a reference", load(&p));
+        expect_rejected(t, "bpf_throw holding a reference in R0", load(&p));
+    }
+}
+
+/// R6 holds a cpumask when the program throws on one path, and `other` on
+/// the path that skips `bpf_cpumask_create()`.
+fn cpumask_or(t: &mut Test, other: i32) -> Option<Result<Fd>> {
+    let throw_id = expect_ok!(t, throw_btf_id(), "finding bpf_throw")?;
+    let create = expect_ok!(t, kfunc(c"bpf_cpumask_create"), "bpf_cpumask_create")?;
+    let prandom = bindings::bpf_func_id_BPF_FUNC_get_prandom_u32 as i32;
+    let p = asm(
+        t,
+        &[
+            &[
+                Insn::call_helper(prandom),
+                Insn::mov64_imm(Reg::R6, other),
+                // To the throw.
+                Insn::jeq_imm(Reg::R0, 0, 3),
+                Insn::call_kfunc(create),
+                // To the exit: nothing held.
+                Insn::jeq_imm(Reg::R0, 0, 3),
+                Insn::mov64_reg(Reg::R6, Reg::R0),
+            ],
+            &throw(throw_id, 1),
+            &[Insn::mov64_imm(Reg::R0, 0), Insn::exit()],
+        ],
+    )?;
+    Some(load(&p))
+}
+
+/// Paths that merge at a throw: a reference acquired on one path only,
+/// NULL on the other, is released where it was acquired (x86-64); a place
+/// that holds a reference on one path and a scalar other than 0 on the
+/// other is rejected, since the unwinder could not tell them apart.
+pub(crate) fn throw_merging_paths(t: &mut Test) {
+    if let Some(r) = cpumask_or(t, 0) {
+        expect_released(t, "cpumask or NULL in R6", r);
+    }
+    if let Some(r) = cpumask_or(t, 5) {
+        expect_rejected(t, "cpumask or 5 in R6", r);
     }
 }
 

@@ -43,10 +43,11 @@ should decide,
     cleanup ours loads it, stock rejects it: a throw while holding an RCU
             read section, an object or disabled preemption (taken in
             static callers), which our unwinder releases;
-    hole    stock loads it, ours rejects it: a call of a global subprog that
-            may throw while the caller holds an RCU read section or an
-            object (the hole our verifier closes; "may throw" counts throws
-            in code that dead code removal later drops, as our scan does);
+    hole    both load it: a call of a global subprog that may throw while
+            the caller holds an RCU read section or an object, which a throw
+            leaves held on stock (the hole) and our unwinder releases
+            ("may throw" counts throws in code that dead code removal later
+            drops, as our scan does);
     fexit   an attachment: fexit on a subprog that may throw (counting, as
             for the hole, throws in code that dead code removal drops),
             which ours refuses (patch 11) and stock takes;
@@ -185,8 +186,10 @@ def verdict(main):
     """(ours, stock): 'ok' or 'reject'."""
     ours = stock = 'ok'
 
+    hole = False
+
     def walk(f, held):
-        nonlocal ours, stock
+        nonlocal ours, stock, hole
         # A throw while holding something: stock refuses it; ours releases
         # RCU read sections, objects and disabled preemption (x86-64).
         if f.throw is not None and held:
@@ -218,13 +221,14 @@ def verdict(main):
                 if 'preempt' in h:
                     ours = stock = 'reject'
                 elif h and may_throw(c.child):
-                    ours = 'reject'
+                    # Stock loads it and leaks; ours releases (x86-64).
+                    hole = True
                 walk(c.child, set())
             else:
                 walk(c.child, h)
 
     walk(main, set())
-    return ours, stock
+    return ours, stock, hole
 
 
 def gen_tree(rng, p, sizes, wraps, dead_p):
@@ -291,11 +295,11 @@ def gen_program(rng, idx):
             m, _, c = f.throw
             f.throw = (m, rng.randrange(m), c)
 
-    ours, stock = verdict(main)
-    if ours == stock:
-        cls = ours
-    elif ours == 'reject' and stock == 'ok':
+    ours, stock, hole = verdict(main)
+    if ours == 'ok' and stock == 'ok' and hole:
         cls = 'hole'
+    elif ours == stock:
+        cls = ours
     elif ours == 'ok' and stock == 'reject':
         cls = 'cleanup'
     else:
@@ -316,7 +320,7 @@ def gen_program(rng, idx):
     for f in sorted(funcs[1:], key=lambda f: -f.depth):
         out.append(emit_func(f))
     out.append(emit_main(main, p, cb))
-    results = [(p, cls, ret if cls in ('ok', 'cleanup') else '-', on_stock)]
+    results = [(p, cls, ret if cls in ('ok', 'cleanup', 'hole') else '-', on_stock)]
 
     # An attachment, when the program loads: a tracing program on one of
     # its functions, or an extension replacing a global one.

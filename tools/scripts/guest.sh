@@ -403,6 +403,8 @@ selftests)
 			 show { print "  " $0 }' | head -n 80
 		[ "$(grep -c . <<<"$results")" = "$want" ] ||
 			echo "  FAIL $suite: $(grep -c . <<<"$results") results for $want checks"
+		# The table sizes of the cleanup programs.
+		tr -d '\r' <"$log" | sed -n "s/^BPFEXC-INFO $suite /  /p"
 		echo "selftests $suite${suffix}: $passed passed, $failed failed"
 		all_failed=$((all_failed + failed))
 	done

@@ -1272,6 +1272,9 @@ static int run_cleanup(const char *path, int n)
 
 		if (!has_pfx(pn, "throw_"))
 			continue;
+		printf("BPFEXC-INFO cleanup %s: exception table %lld bytes, %lld of them releases\n",
+		       pn, fdinfo(bpf_program__fd(p), "exception_table_bytes"),
+		       fdinfo(bpf_program__fd(p), "cleanup_table_bytes"));
 		snprintf(name, sizeof(name), "%s_returns_cookie", pn);
 		/* In batches of 16, the ring buffer consumed after each: a
 		 * discarded record takes its room until then. Preemption

@@ -282,7 +282,8 @@ impl ThrowSites {
     }
 
     /// Makes the JIT note the calls of subprogs of the function whose aux
-    /// is `aux` too.
+    /// is `aux` too. If memory runs out it does not, and [`prepare`] then
+    /// fails the load.
     pub(crate) fn note_calls(aux: &mut bindings::bpf_prog_aux) {
         drop(take_jit_sites(aux));
         let t = ThrowSites {
@@ -387,17 +388,28 @@ pub(crate) unsafe fn prepare(
         .is_some_and(|p| p.pending.iter().any(|p| !p.is_empty()));
     let mut funcs = KVec::new();
     let mut sites = KVec::new();
+    let mut depths = KVec::new();
     for i in 0..cnt as usize {
         // SAFETY: The caller gives `cnt` live, JITed functions.
-        let (start, len, saved, jit_sites) = unsafe {
+        let (start, len, saved, depth, jit_sites) = unsafe {
             let f = *func.add(i);
             (
                 (*f).bpf_func.map_or(0, |p| p as usize),
                 (*f).jited_len as usize,
                 (*(*f).aux).jit_saved_regs,
+                (*(*f).aux).stack_depth,
                 take_jit_sites(&mut *(*f).aux),
             )
         };
+        // Every function must have noted its calls of subprogs if the
+        // program releases anything: else the calls below would not match
+        // the JIT's.
+        if calls && !jit_sites.as_ref().is_some_and(|s| s.calls) {
+            return ENOMEM.to_errno();
+        }
+        if depths.push(depth, GFP_KERNEL).is_err() {
+            return ENOMEM.to_errno();
+        }
         let f = Func {
             start,
             end: start + len,
@@ -445,14 +457,31 @@ pub(crate) unsafe fn prepare(
     if calls {
         for p in pending.iter().flat_map(|p| p.pending.iter()) {
             // Each call of a chain must be one the JIT noted: a chain the
-            // unwinder cannot find would release nothing.
-            if p.held
-                .calls()
-                .iter()
-                .any(|&c| !sites.iter().any(|s| s.orig == c))
-            {
-                pr_err!("bpf_throw: a call of a chain of releases was not JITed\n");
-                return EFAULT.to_errno();
+            // unwinder cannot find would release nothing. And each slot
+            // released must lie in its function's stack as JITed.
+            let mut funcs_of = [u32::MAX; MAX_FRAMES];
+            for (f, &c) in funcs_of.iter_mut().zip(p.held.calls()) {
+                match sites.iter().find(|s| s.orig == c) {
+                    Some(s) => *f = s.func,
+                    None => {
+                        pr_err!("bpf_throw: a call of a chain of releases was not JITed\n");
+                        return EFAULT.to_errno();
+                    }
+                }
+            }
+            for r in p.releases.iter() {
+                if let cleanup::Loc::Slot(n) = r.loc {
+                    let depth = funcs_of
+                        .get(usize::from(r.frame))
+                        .and_then(|&f| depths.get(f as usize))
+                        .copied()
+                        .unwrap_or(0);
+                    // The JIT rounds the stack up to 8 bytes.
+                    if 8 * (u32::from(n) + 1) > depth.next_multiple_of(8) {
+                        pr_err!("bpf_throw: a slot to release is outside its frame\n");
+                        return EFAULT.to_errno();
+                    }
+                }
             }
             let mut h = p.held;
             h.first = releases.len() as u32;

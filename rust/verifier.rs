@@ -811,19 +811,16 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr) -> Result {
     let released = rel.iter().map(|r| (r.frame, r.loc));
     let places = Iterator::chain(released, zero_scalars.iter().copied());
     for (frame, loc) in places {
-        let f = st.frame[usize::from(frame)];
-        // SAFETY: `f` is a frame of the current state, and slot `n` was
-        // found among its allocated slots.
-        let reg = unsafe {
-            match loc {
-                Loc::Reg(n) => core::ptr::addr_of_mut!((*f).regs[usize::from(n)]),
-                Loc::Slot(n) => {
-                    core::ptr::addr_of_mut!((*(*f).stack.add(usize::from(n))).spilled_ptr)
-                }
-            }
+        let (regno, spi) = match loc {
+            Loc::Reg(n) => (c_int::from(n), 0),
+            Loc::Slot(n) => (-1, c_int::from(n)),
         };
-        // SAFETY: `reg` is a register of the current state.
-        unsafe { bindings::bpf_exceptions_mark_read(envp, reg) };
+        // SAFETY: `frame` is a frame of the current state, with the
+        // register or the allocated slot `loc`.
+        let err = unsafe { bindings::bpf_exceptions_mark_place(envp, frame.into(), regno, spi) };
+        if err < 0 {
+            return Err(Error::from_errno(err));
+        }
     }
     for &(frame, loc) in zero_scalars.iter() {
         // SAFETY: `frame` is a frame of the current state.

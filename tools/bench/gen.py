@@ -15,6 +15,12 @@ where throw() is bpf_throw() followed by __builtin_unreachable().
 for static and global chains at depths 0-7, plus a custom exception
 callback and a throw after a tail call. Program names are
 <kind>_<linkage>_<depth>; the loader reads them back.
+
+With the argument "cleanup" it writes the programs of cleanup on throw
+instead: <variant>_<kind>_<n>_<d>, main holding n tasks, bpf_obj_new()
+objects, preemption-disabled regions or (n = 1) an RCU read section while
+it calls a static chain of depth d whose deepest function throws
+(hthrow), could throw but does not (hnothrow) or has no throw (hret).
 """
 import sys
 
@@ -103,5 +109,61 @@ int tailcall_0(struct __sk_buff *skb)
 	return 0;
 }
 """)
+
+
+# Cleanup on throw (`gen.py cleanup`, a second object that only our kernel
+# loads): main holds n resources of one kind, then calls a static chain of
+# depth d whose deepest function throws (hthrow), does not throw (hnothrow)
+# or has no throw at all (hret); hnothrow and hret release them on return.
+HOLD = {
+    # kind: (declaration, acquire into v (NULL on failure or not), release v)
+    "task": ("struct task_struct *", "bpf_task_acquire(bpf_get_current_task_btf())",
+             "bpf_task_release({v});"),
+    "obj": ("struct bench_obj *", "bpf_obj_new(struct bench_obj)", "bpf_obj_drop({v});"),
+    "preempt": (None, "bpf_preempt_disable()", "bpf_preempt_enable();"),
+    "rcu": (None, "bpf_rcu_read_lock()", "bpf_rcu_read_unlock();"),
+}
+VARIANTS = {"hthrow": "throw", "hnothrow": "nothrow", "hret": "plain"}
+
+
+def held(kind, n, d):
+    decl, acquire, release = HOLD[kind]
+    for var, chain_kind in VARIANTS.items():
+        name = f"{var}_{kind}_{n}_{d}"
+        body = []
+        if decl:
+            for i in range(n):
+                body.append(f"\t{decl}v{i} = {acquire};")
+                fail = "return 0;" if i == 0 else f"goto out{i - 1};"
+                body.append(f"\tif (!v{i})\n\t\t{fail}")
+        else:
+            body += [f"\t{acquire};"] * n
+        if d == 0:
+            body.append(f"\tx = skb->len;\n\tbarrier_var(x);\n\t{KINDS[chain_kind]}")
+        else:
+            chain(chain_kind, "static", d, f"f_{name}")
+            body.append(f"\tx = f_{name}_1(skb->len);")
+        if decl:
+            for i in range(n - 1, -1, -1):
+                if i < n - 1:
+                    body.append(f"out{i}:")
+                body.append("\t" + release.format(v=f"v{i}"))
+            body.append("\treturn x;")
+        else:
+            body += ["\t" + release] * n
+            body.append("\treturn x;")
+        code = "\n".join(body)
+        out.append(f'SEC("tc")\nint {name}(struct __sk_buff *skb)\n{{\n\tint x = 0;\n\n{code}\n}}\n')
+
+
+if len(sys.argv) > 1 and sys.argv[1] == "cleanup":
+    out[:] = [out[0], """struct bench_obj {
+	long v;
+};
+"""]
+    for kind in HOLD:
+        for n in (1, 2, 4, 8) if kind != "rcu" else (1,):
+            for d in range(8):
+                held(kind, n, d)
 
 sys.stdout.write("\n".join(out))

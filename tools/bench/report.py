@@ -13,6 +13,8 @@ def load(path):
     """{program: (insns per run, main image bytes, all image bytes)}"""
     rows = {}
     for line in Path(path).read_text().splitlines():
+        if line.startswith("SKIP "):
+            continue
         name, insns, main, total, _ret, _ok = line.split()
         rows[name] = (int(insns), int(main), int(total))
     return rows
@@ -32,6 +34,35 @@ def chains():
         for d in range(8):
             if d or link == "static":
                 yield link, d
+
+
+def cleanup_tables(ours):
+    """Cleanup on throw (ours only): per resource, what a throw that
+    releases n resources held by main costs above the same program that
+    releases them on return, less what the throw itself costs at that depth
+    (so the destructors cancel out); and nothrow − plain with them held."""
+    if not any(name.startswith("hthrow_") for name in ours):
+        return []
+    md = ["", "## Cleanup on throw (ours): guest instructions per released resource", "",
+          "A throw from depth d while main holds n resources of a kind, above the same",
+          "program that releases them on return and above the throw's own cost at d:",
+          "((hthrow − hret) − (throw − plain)) / n. Then nothrow − plain with them held:",
+          "hnothrow − hret (a throw site that does not fire, beside no throw site).", "",
+          "| kind | n | " + " | ".join(f"d={d}" for d in range(8)) +
+          " | nothrow−plain d=0..7 |", "|---|---|" + "---|" * 9]
+    kinds = sorted({name.split("_")[1] for name in ours if name.startswith("hthrow_")})
+    for kind in kinds:
+        for n in (1, 2, 4, 8):
+            if f"hthrow_{kind}_{n}_0" not in ours:
+                continue
+            cells, nothrow = [], []
+            for d in range(8):
+                get = lambda v: ours[f"{v}_{kind}_{n}_{d}"][0]
+                base = ours[prog("throw", "static", d)][0] - ours[prog("plain", "static", d)][0]
+                cells.append(f"{((get('hthrow') - get('hret')) - base) / n:.0f}")
+                nothrow.append(str(get("hnothrow") - get("hret")))
+            md.append(f"| {kind} | {n} | " + " | ".join(cells) + f" | {', '.join(nothrow)} |")
+    return md
 
 
 def main():
@@ -76,6 +107,7 @@ def main():
                 _, main_len, total = rows[prog(k, link, d)]
                 cells.append(f"{main_len} ({total})")
         md.append(f"| {link if d else '–'} | {d} | " + " | ".join(cells) + " |")
+    md += cleanup_tables(ours)
     (out / "bench.md").write_text("\n".join(md) + "\n")
 
     # Plot: throw − plain against depth.

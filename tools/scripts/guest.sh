@@ -95,6 +95,8 @@ bpf_cc() {
 if [ "$mode" = bench ]; then
 	python3 "$repo/tools/bench/gen.py" >"$obj/bench.bpf.c"
 	bpf_cc -c "$obj/bench.bpf.c" -o "$obj/bench.bpf.o"
+	python3 "$repo/tools/bench/gen.py" cleanup >"$obj/cleanup.bpf.c"
+	bpf_cc -c "$obj/cleanup.bpf.c" -o "$obj/cleanup.bpf.o"
 	ucc "$repo/tools/bench/bench.c" -lbpf -o "$obj/bench"
 elif [ "$mode" = test_verifier ] || [ "$mode" = test_progs ]; then
 	if [ "$mode" = test_verifier ]; then
@@ -224,7 +226,7 @@ test_verifier | test_progs)
 	copy_libs "$obj/$mode"
 	;;
 bench)
-	cp "$obj/bench" "$obj/bench.bpf.o" "$ir/tests/"
+	cp "$obj/bench" "$obj/bench.bpf.o" "$obj/cleanup.bpf.o" "$ir/tests/"
 	copy_libs "$obj/bench"
 	;;
 *)

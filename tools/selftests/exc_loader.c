@@ -100,6 +100,7 @@ struct spec {
 	int log_level;
 	bool has_retval;
 	int retval;
+	__u32 flags;
 	int nmsgs;
 	const char *msgs[MAX_MSGS];
 };
@@ -211,6 +212,8 @@ static int parse_spec(struct btf *btf, const char *name, struct spec *s)
 			s->msgs[s->nmsgs++] = v + 1;
 		} else if (has_pfx(tag, "comment:test_log_level=")) {
 			s->log_level = atoi(tag + strlen("comment:test_log_level="));
+		} else if (!strcmp(tag, "comment:test_prog_flags=BPF_F_TEST_RND_HI32")) {
+			s->flags |= BPF_F_TEST_RND_HI32;
 		} else if (has_pfx(tag, "comment:test_retval=")) {
 			s->has_retval = true;
 			s->retval = strtol(tag + strlen("comment:test_retval="), NULL, 0);
@@ -325,6 +328,7 @@ static int run_spec(const char *suite, const char *path, const char *diff)
 			s.has_retval = true;
 		}
 		prog = only(obj, names[i]);
+		bpf_program__set_flags(prog, bpf_program__flags(prog) | s.flags);
 		log_buf[0] = 0;
 		bpf_program__set_log_buf(prog, log_buf, sizeof(log_buf));
 		bpf_program__set_log_level(prog, s.log_level);
@@ -1234,9 +1238,13 @@ static int run_cleanup(const char *path, int n)
 	}
 	bpf_object__for_each_program(p, obj) {
 		const char *pn = bpf_program__name(p);
+		struct spec s;
 
 		bpf_program__set_autoload(p, has_pfx(pn, "throw_") || !strcmp(pn, "probe") ||
 					      !strcmp(pn, "keep_task") || !strcmp(pn, "drop_task"));
+		/* The load flags its tags ask for (__flag). */
+		if (!parse_spec(bpf_object__btf(obj), pn, &s))
+			bpf_program__set_flags(p, bpf_program__flags(p) | s.flags);
 	}
 	if (bpf_object__load(obj)) {
 		printf("BPFEXC-LOADFAIL %s does not load\nBPFEXC-LOADEND\n", path);

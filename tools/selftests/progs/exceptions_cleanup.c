@@ -543,6 +543,137 @@ int throw_upstream_subprog_rcu(void *ctx)
 	return 0;
 }
 
+/*
+ * From an adversarial review: passes that run after the verifier must
+ * know that a throw reads the places it releases. A bpf_fastcall
+ * spill/fill pair around an inlined helper (bpf_get_smp_processor_id) is
+ * removed after verification, and the frame may shrink: the task would
+ * then be in no slot at run time, and the unwinder would release what
+ * the slot holds (a value the program wrote there with a kept pair, a
+ * return address, or the caller's R6). The throw's read keeps the pairs.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_fastcall_kept(void)
+{
+	asm volatile (
+	"r1 = 0x4141414141414141 ll;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"call %[bpf_ktime_get_ns];"
+	"r1 = *(u64 *)(r10 - 8);"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 1f;"
+	"r1 = r0;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"call %[bpf_get_smp_processor_id];"
+	"r1 = *(u64 *)(r10 - 8);"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"1:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_ktime_get_ns), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm(bpf_get_smp_processor_id), __imm(bpf_throw)
+	: __clobber_all);
+}
+
+SEC("?tc")
+__success __retval(7)
+__naked int throw_fastcall_shrunk(void)
+{
+	asm volatile (
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 1f;"
+	"r1 = r0;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"call %[bpf_get_smp_processor_id];"
+	"r1 = *(u64 *)(r10 - 8);"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"1:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_current_task_btf), __imm(bpf_task_acquire),
+	  __imm(bpf_get_smp_processor_id), __imm(bpf_throw)
+	: __clobber_all);
+}
+
+__naked __noinline __used static int fastcall_sub(void)
+{
+	asm volatile (
+	"r6 = 0;"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 1f;"
+	"r1 = r0;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"call %[bpf_get_smp_processor_id];"
+	"r1 = *(u64 *)(r10 - 8);"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"1:"
+	"r0 = r6;"
+	"exit;"
+	:
+	: __imm(bpf_get_current_task_btf), __imm(bpf_task_acquire),
+	  __imm(bpf_get_smp_processor_id), __imm(bpf_throw)
+	: __clobber_all);
+}
+
+SEC("?tc")
+__success __retval(7)
+__naked int throw_fastcall_callee(void)
+{
+	asm volatile (
+	"r6 = 0x4242424242424242 ll;"
+	"call fastcall_sub;"
+	"r0 = r6;"
+	"exit;"
+	::: __clobber_all);
+}
+
+/*
+ * From the same review: with BPF_F_TEST_RND_HI32, which upstream's
+ * test_loader sets on every program, a register set by a 32-bit
+ * instruction gets random upper bits unless something reads it as 64
+ * bits. The NULL in R6 that the throw relies on on one path is such a
+ * register: the throw's read zero-extends it.
+ */
+SEC("?tc")
+__flag(BPF_F_TEST_RND_HI32)
+__success __retval(7)
+__naked int throw_hi32_null(void)
+{
+	asm volatile (
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"r7 &= 1;"
+	"w6 = 0;"
+	"if r7 != 0 goto 1f;"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 2f;"
+	"r6 = r0;"
+"1:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm(bpf_throw)
+	: __clobber_all);
+}
+
 /* A bpf_spin_lock is still never held across a throw. */
 private(A) struct bpf_spin_lock lock;
 

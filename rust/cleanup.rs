@@ -41,7 +41,10 @@ pub const MAX_FRAMES: usize = 8;
 /// Where a frame holds a reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Loc {
-    /// A callee-saved register, R6 to R9.
+    /// A register: R6 to R9 in any frame; R0 or R3 to R5 (the caller-saved
+    /// registers that are not `bpf_throw()`'s cookie or the program's aux)
+    /// only in the frame that calls `bpf_throw()`, where the entry of the
+    /// unwinder saves them.
     Reg(u8),
     /// The stack slot `n`: the eight bytes at `fp - 8 * (n + 1)`.
     Slot(u16),
@@ -131,8 +134,8 @@ pub struct Zeros([u128; MAX_FRAMES]);
 impl Zeros {
     fn bit(loc: Loc) -> Option<u32> {
         match loc {
-            Loc::Reg(r @ 6..=9) => Some(u32::from(r) - 6),
-            Loc::Slot(n) if n < 124 => Some(u32::from(n) + 4),
+            Loc::Reg(r @ 0..=9) => Some(u32::from(r)),
+            Loc::Slot(n) if n < 118 => Some(u32::from(n) + 10),
             _ => None,
         }
     }
@@ -217,10 +220,35 @@ pub fn position(held: &[Held], chain: &[u32]) -> Option<usize> {
 }
 
 /// Chooses, among the places that hold one reference (frame, place),
-/// the one a throw releases: the outermost frame, and in it a register
-/// before a stack slot, the lowest first.
+/// the one a throw releases: the outermost frame, and in it a callee-saved
+/// register, then a stack slot, then a caller-saved register (where a
+/// value lives least long), the lowest first. Walks of one chain that keep
+/// a reference in the same places then choose the same.
 pub fn choose(places: impl Iterator<Item = (u8, Loc)>) -> Option<(u8, Loc)> {
-    places.min()
+    places.min_by_key(|&(frame, loc)| rank(frame, loc))
+}
+
+/// The order of [`choose`]: the least is chosen.
+pub fn rank(frame: u8, loc: Loc) -> (u8, u8, Loc) {
+    let class = match loc {
+        Loc::Reg(6..=9) => 0,
+        Loc::Slot(_) => 1,
+        Loc::Reg(_) => 2,
+    };
+    (frame, class, loc)
+}
+
+/// Values of the caller-saved registers R0, R3, R4 and R5 at the call of
+/// `bpf_throw()`, in that order.
+pub type Scratch = [u64; 4];
+
+/// The index in [`Scratch`] of BPF register `r`.
+pub fn scratch_index(r: u8) -> Option<usize> {
+    match r {
+        0 => Some(0),
+        3..=5 => Some(usize::from(r) - 2),
+        _ => None,
+    }
 }
 
 /// The record whose chain is the innermost frames of a throw, given their
@@ -246,10 +274,18 @@ pub fn reg_index(r: u8) -> Option<usize> {
     Some(s as usize)
 }
 
-/// The value at `loc` in `frame`, read from `stack` for a stack slot.
-pub fn value<S: Stack + ?Sized>(stack: &S, frame: &Frame, loc: Loc) -> Option<u64> {
+/// The value at `loc` in `frame`, read from `stack` for a stack slot, and
+/// from `scratch` for a caller-saved register of the frame that called
+/// `bpf_throw()` (`None` for the other frames).
+pub fn value<S: Stack + ?Sized>(
+    stack: &S,
+    frame: &Frame,
+    scratch: Option<&Scratch>,
+    loc: Loc,
+) -> Option<u64> {
     match loc {
-        Loc::Reg(r) => frame.regs.get(reg_index(r)?).copied(),
+        Loc::Reg(r @ 6..=9) => frame.regs.get(reg_index(r)?).copied(),
+        Loc::Reg(r) => scratch?.get(scratch_index(r)?).copied(),
         Loc::Slot(n) => {
             let off = 8usize.checked_mul(usize::from(n) + 1)?;
             Some(stack.read(frame.fp.checked_sub(off)?))
@@ -381,8 +417,9 @@ mod tests {
         z.set(7, Loc::Slot(63));
         z.set(8, Loc::Reg(6));
         z.set(0, Loc::Reg(5));
-        assert!(z.has(0, Loc::Reg(9)) && z.has(7, Loc::Slot(63)));
-        assert!(!z.has(0, Loc::Reg(6)) && !z.has(8, Loc::Reg(6)) && !z.has(0, Loc::Reg(5)));
+        z.set(0, Loc::Reg(10));
+        assert!(z.has(0, Loc::Reg(9)) && z.has(7, Loc::Slot(63)) && z.has(0, Loc::Reg(5)));
+        assert!(!z.has(0, Loc::Reg(6)) && !z.has(8, Loc::Reg(6)) && !z.has(0, Loc::Reg(10)));
         assert!(!z.has(1, Loc::Reg(9)) && !z.has(7, Loc::Slot(62)));
         let mut y = Zeros::default();
         y.set(0, Loc::Reg(9));
@@ -416,6 +453,19 @@ mod tests {
             choose([(2, Loc::Slot(1)), (1, Loc::Slot(0)), (1, Loc::Reg(8))].into_iter()),
             Some((1, Loc::Reg(8)))
         );
+        // Callee-saved, then a slot, then caller-saved.
+        assert_eq!(
+            choose([(0, Loc::Reg(0)), (0, Loc::Slot(3)), (0, Loc::Reg(9))].into_iter()),
+            Some((0, Loc::Reg(9)))
+        );
+        assert_eq!(
+            choose([(0, Loc::Reg(3)), (0, Loc::Slot(3)), (0, Loc::Reg(0))].into_iter()),
+            Some((0, Loc::Slot(3)))
+        );
+        assert_eq!(
+            choose([(1, Loc::Reg(5)), (1, Loc::Reg(0)), (2, Loc::Reg(6))].into_iter()),
+            Some((1, Loc::Reg(0)))
+        );
         assert_eq!(choose(core::iter::empty()), None);
         // Out of range: no releases rather than a panic.
         assert_eq!(releases(&held(&[1], 1, 5), &v), &[] as &[Release]);
@@ -439,12 +489,31 @@ mod tests {
         let s = Words([(0x8ff8, 0xaa), (0x8e00, 0xbb)].into_iter().collect());
         let got: Vec<_> = [Loc::Reg(6), Loc::Reg(7), Loc::Reg(8), Loc::Reg(9)]
             .iter()
-            .map(|&l| value(&s, &f, l))
+            .map(|&l| value(&s, &f, None, l))
             .collect();
         assert_eq!(got, [Some(0x66), Some(0x77), Some(0x88), Some(0x99)]);
-        assert_eq!(value(&s, &f, Loc::Slot(0)), Some(0xaa));
-        assert_eq!(value(&s, &f, Loc::Slot(63)), Some(0xbb));
-        assert_eq!(value(&s, &f, Loc::Reg(1)), None);
-        assert_eq!(value(&s, &f, Loc::Reg(5)), None);
+        assert_eq!(value(&s, &f, None, Loc::Slot(0)), Some(0xaa));
+        assert_eq!(value(&s, &f, None, Loc::Slot(63)), Some(0xbb));
+        assert_eq!(value(&s, &f, None, Loc::Reg(1)), None);
+        assert_eq!(value(&s, &f, None, Loc::Reg(5)), None);
+        // The caller-saved registers of the throwing frame: R1 (the
+        // cookie) and R2 (the aux) never hold a reference.
+        let scratch = [0x100, 0x300, 0x400, 0x500];
+        let got: Vec<_> = [0, 1, 2, 3, 4, 5]
+            .iter()
+            .map(|&r| value(&s, &f, Some(&scratch), Loc::Reg(r)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                Some(0x100),
+                None,
+                None,
+                Some(0x300),
+                Some(0x400),
+                Some(0x500)
+            ]
+        );
+        assert_eq!(value(&s, &f, Some(&scratch), Loc::Reg(6)), Some(0x66));
     }
 }

@@ -13,7 +13,7 @@
 //! program's caller (x86-64; on arm64 the callback does) and jumps to the
 //! exception callback.
 
-use crate::cleanup::{self, Held, Kind, Release, Zeros, MAX_FRAMES};
+use crate::cleanup::{self, Held, Kind, Release, Scratch, Zeros, MAX_FRAMES};
 use crate::unwind::{self, Frame, Func, Geometry, Map, Regs, SavedRegs, Site, Stack};
 
 use core::ffi::{c_int, c_void};
@@ -143,7 +143,7 @@ extern "C" {
 /// only if it is not NULL, then the RCU read sections and the disabled
 /// preemption. Does nothing if the walk fails, which the unwind then
 /// reports.
-fn release(table: &ExceptionTable, regs: &Regs, sp: usize, fp: usize) {
+fn release(table: &ExceptionTable, regs: &Regs, scratch: &Scratch, sp: usize, fp: usize) {
     let mut frames = [Frame::default(); MAX_FRAMES];
     let Ok(n) = unwind::frames(&ThreadStack, &table.map(), regs, sp, fp, &mut frames) else {
         return;
@@ -156,13 +156,16 @@ fn release(table: &ExceptionTable, regs: &Regs, sp: usize, fp: usize) {
     // chain of the call of that subprog, and so on.
     let mut start = 0;
     while let Some(held) = cleanup::find(&table.held, sites.get(start..n).unwrap_or(&[])) {
-        release_chain(table, held, frames.get(start..n).unwrap_or(&[]));
+        // Only the throwing frame's caller-saved registers are known.
+        let scratch = (start == 0).then_some(scratch);
+        release_chain(table, held, frames.get(start..n).unwrap_or(&[]), scratch);
         start += usize::from(held.depth).max(1);
     }
 }
 
-/// Releases what `held` records for the innermost frames of `frames`.
-fn release_chain(table: &ExceptionTable, held: &Held, frames: &[Frame]) {
+/// Releases what `held` records for the innermost frames of `frames`; the
+/// innermost's R0 and R3-R5 are `scratch` if it called `bpf_throw()`.
+fn release_chain(table: &ExceptionTable, held: &Held, frames: &[Frame], scratch: Option<&Scratch>) {
     let depth = usize::from(held.depth);
     for r in cleanup::releases(held, &table.releases).iter().rev() {
         // Frame 0 of the chain is its outermost, the last of `frames`.
@@ -172,7 +175,9 @@ fn release_chain(table: &ExceptionTable, held: &Held, frames: &[Frame]) {
         else {
             continue;
         };
-        let p = match cleanup::value(&ThreadStack, f, r.loc) {
+        // The caller-saved registers are the innermost frame's only.
+        let scratch = scratch.filter(|_| core::ptr::eq(f, frames.first().unwrap_or(f)));
+        let p = match cleanup::value(&ThreadStack, f, scratch, r.loc) {
             Some(p) if p != 0 => p,
             _ => continue,
         };
@@ -618,14 +623,16 @@ pub(crate) struct Landing {
 ///
 /// Called only by `bpf_exceptions_throw`, on behalf of `bpf_throw()`
 /// called from a JITed program: `aux` is that program's aux, `regs` its
-/// callee-saved registers, `fp` the throwing function's frame pointer and
-/// `sp` the address of the return address into it.
+/// callee-saved registers, `fp` the throwing function's frame pointer,
+/// `sp` the address of the return address into it, and `scratch` its R0
+/// and R3-R5 at the call (x86-64; NULL elsewhere).
 pub(crate) unsafe extern "C" fn bpf_exceptions_unwind(
     _cookie: u64,
     aux: *const bindings::bpf_prog_aux,
     regs: *mut Regs,
     fp: usize,
     sp: usize,
+    scratch: *const Scratch,
 ) -> Landing {
     // SAFETY: `aux` is the running program's.
     let (Some(table), Some(callback)) = (unsafe { (table(aux), callback(aux)) }) else {
@@ -635,7 +642,11 @@ pub(crate) unsafe extern "C" fn bpf_exceptions_unwind(
     // SAFETY: `regs` is on our caller's stack, for us to read and write.
     let regs = unsafe { &mut *regs };
     if !table.held.is_empty() {
-        release(table, regs, sp, fp);
+        // SAFETY: On x86-64, the only architecture whose programs release
+        // anything, `scratch` is on our caller's stack, for us to read.
+        if let Some(scratch) = unsafe { scratch.as_ref() } {
+            release(table, regs, scratch, sp, fp);
+        }
     }
     let fp = match unwind_with(table, regs, sp, fp) {
         Ok(fp) => fp,

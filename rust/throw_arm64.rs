@@ -120,7 +120,9 @@ core::arch::global_asm!(
     "add x4, x29, #16",
     branch_if_on!("1", "3", "{tp} + {key}"),
     branch_if_on!("4", "5", "{stats}"),
-    "2: bl {unwind}",
+    // No caller-saved registers: an arm64 throw releases nothing.
+    "2: mov x5, xzr",
+    "bl {unwind}",
     "mov x16, x0",
     "mov x2, x1",
     "ldr x0, [x29, #24]",

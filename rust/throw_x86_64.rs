@@ -21,8 +21,10 @@ pub(super) fn strip_return_address(v: u64) -> usize {
 // bpf_throw(), so every register is as the program left it: rdi holds the
 // cookie, rsi the program's aux (loaded by the verifier before the call),
 // rbp the throwing function's frame pointer, [rsp] the return address into
-// it. It keeps the cookie and pushes the callee-saved registers in the
-// order of `unwind::Saved` for bpf_exceptions_unwind(), which replaces them
+// it. It keeps the cookie, pushes the callee-saved registers in the order
+// of `unwind::Saved` and then the program's R0 and R3-R5 (rax, rdx, rcx,
+// r8: `cleanup::Scratch`, which a throw may release; R1 is the cookie and
+// R2 the aux) for bpf_exceptions_unwind(), which replaces the former
 // with the values of the program's caller and returns the exception
 // callback and the boundary's frame pointer, or does not return. It then
 // pops them and jumps to callback(cookie, fp, fp), which takes over the
@@ -95,12 +97,18 @@ core::arch::global_asm!(
     "push r13",
     "push r14",
     "push r15",
-    "mov rdx, rsp",
+    "push r8",
+    "push rcx",
+    "push rdx",
+    "push rax",
+    "lea rdx, [rsp + 32]",
     "mov rcx, rbp",
-    "lea r8, [rsp + 48]",
+    "lea r8, [rsp + 80]",
     branch_if_on!("1", "3", "{tp} + {key}"),
     branch_if_on!("4", "5", "{stats}"),
-    "2: call {unwind}",
+    "2: mov r9, rsp",
+    "call {unwind}",
+    "add rsp, 32",
     "pop r15",
     "pop r14",
     "pop r13",

@@ -352,14 +352,11 @@ pub unsafe extern "C" fn bpf_exceptions_check_global_call(
     // their own; 6.12 refuses a global call with a lock held or
     // preemption disabled before this.
     // SAFETY: `st` is the state being verified.
-    if RELEASES
-        && st.active_lock.ptr.is_null()
-        && st.active_preempt_lock == 0
-        && !unsafe { in_callback_state(st) }
-    {
+    if st.active_preempt_lock == 0 && unsafe { releases_at(st) } {
         // SAFETY: Guaranteed by the caller: at a call.
         return to_c(
-            unsafe { record(envp, c"call of a global function that may throw") }.map(|()| 0),
+            // The callee clobbers R0-R5: only R6-R9 and the stack count.
+            unsafe { record(envp, c"call of a global function that may throw", false) }.map(|()| 0),
         );
     }
     let what = if !st.active_lock.ptr.is_null() {
@@ -422,7 +419,29 @@ pub unsafe extern "C" fn bpf_exceptions_throw_kfunc(
     // SAFETY: Guaranteed by the caller.
     let env = unsafe { env_mut(envp) };
     env.seen_exception = true;
+    // What the throw leaves held, recorded before the call clobbers R0-R5
+    // in the state: the unwinder's entry saves R0 and R3-R5.
+    // SAFETY: During the walk `cur_state` is the state being verified.
+    if unsafe { releases_at(&*env.cur_state) } {
+        // SAFETY: Guaranteed by the caller: at a call of bpf_throw().
+        if let Err(e) = unsafe { record(envp, c"bpf_throw", true) } {
+            return e.to_errno();
+        }
+    }
     c_int::from(callback_subprog(env).is_none())
+}
+
+/// Whether a throw or a global call in state `st` records what it leaves
+/// held, for the unwinder to release: on x86-64, outside callbacks (whose
+/// throws are refused later, with their own message) and without a lock
+/// (refused at once, with upstream's message).
+///
+/// # Safety
+///
+/// `st` must be the state of a running verification.
+unsafe fn releases_at(st: &bindings::bpf_verifier_state) -> bool {
+    // SAFETY: Guaranteed by the caller.
+    RELEASES && st.active_lock.ptr.is_null() && !unsafe { in_callback_state(st) }
 }
 
 /// Checks the program exit being visited, a `BPF_EXIT` or, if `throw`, a
@@ -444,12 +463,10 @@ pub unsafe extern "C" fn bpf_exceptions_check_exit(
     if !throw && st.curframe != 0 {
         return 0;
     }
-    // A throw from a callback is refused later, with its own message; keep
-    // upstream's here.
+    // bpf_exceptions_throw_kfunc() has recorded what the throw releases.
     // SAFETY: `st` is the state being verified.
-    if throw && RELEASES && !unsafe { in_callback_state(st) } && st.active_lock.ptr.is_null() {
-        // SAFETY: Guaranteed by the caller.
-        return to_c(unsafe { record(envp, c"bpf_throw") }.map(|()| 0));
+    if throw && unsafe { releases_at(st) } {
+        return 0;
     }
     if !st.active_lock.ptr.is_null() {
         if throw {
@@ -615,6 +632,18 @@ fn kind_of(reg: &bindings::bpf_reg_state) -> Option<Kind> {
     None
 }
 
+/// The registers a throw may release in frame `fi` of `frames`: R6 to R9,
+/// and in the innermost frame at a call of `bpf_throw()` (`scratch`) also
+/// R0 and R3 to R5, which the unwinder's entry saves (R1 is the cookie, R2
+/// the aux that the verifier loads before the call).
+fn regs_of(frames_len: usize, fi: usize, scratch: bool) -> &'static [u8] {
+    if scratch && fi + 1 == frames_len {
+        &[0, 3, 4, 5, 6, 7, 8, 9]
+    } else {
+        &[6, 7, 8, 9]
+    }
+}
+
 /// Where, among `frames` (the outermost first), a throw finds reference
 /// `id` and how it releases it: see [`cleanup::choose`]. `None` if no
 /// place holds it as a pointer a throw can release, or if it is a dynptr
@@ -623,10 +652,13 @@ fn kind_of(reg: &bindings::bpf_reg_state) -> Option<Kind> {
 /// # Safety
 ///
 /// `frames` must be the frames of the state of a running verification.
-unsafe fn place_of(frames: &[&bindings::bpf_func_state], id: u32) -> Option<(u8, Loc, Kind)> {
+unsafe fn place_of(
+    frames: &[&bindings::bpf_func_state],
+    id: u32,
+    scratch: bool,
+) -> Option<(u8, Loc, Kind)> {
     let mut best: Option<(u8, Loc, Kind)> = None;
     for (fi, f) in frames.iter().enumerate() {
-        let fi = fi as u8;
         // SAFETY: Guaranteed by the caller.
         let slots = unsafe { slots_of(f) };
         for slot in slots {
@@ -638,19 +670,21 @@ unsafe fn place_of(frames: &[&bindings::bpf_func_state], id: u32) -> Option<(u8,
                 return None;
             }
         }
-        let regs = f.regs.iter().enumerate().skip(6).take(4);
-        let regs = regs.filter_map(|(r, reg)| Some((Loc::Reg(r as u8), reg)));
+        let regs = regs_of(frames.len(), fi, scratch)
+            .iter()
+            .map(|&r| (Loc::Reg(r), &f.regs[usize::from(r)]));
         let spilled = slots.iter().enumerate().filter_map(|(n, slot)| {
             let t = u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1]);
             (t == bindings::bpf_stack_slot_type_STACK_SPILL)
                 .then_some((Loc::Slot(n as u16), &slot.spilled_ptr))
         });
+        let fi = fi as u8;
         for (loc, reg) in Iterator::chain(regs, spilled) {
             if reg.ref_obj_id != id {
                 continue;
             }
             if let Some(kind) = kind_of(reg) {
-                if best.is_none_or(|(bf, bl, _)| (fi, loc) < (bf, bl)) {
+                if best.is_none_or(|(bf, bl, _)| cleanup::rank(fi, loc) < cleanup::rank(bf, bl)) {
                     best = Some((fi, loc, kind));
                 }
             }
@@ -681,7 +715,7 @@ fn is_zero(reg: &bindings::bpf_reg_state) -> bool {
 /// # Safety
 ///
 /// `envp` must be the environment of a running verification, at a call.
-unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr) -> Result {
+unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bool) -> Result {
     // SAFETY: Guaranteed by the caller.
     let env = unsafe { env_mut(envp) };
     // SAFETY: During the walk `cur_state` is the state being verified, with
@@ -705,7 +739,7 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr) -> Result {
     let mut unreleasable = false;
     for r in refs {
         // SAFETY: `frames` are the state's.
-        match unsafe { place_of(frames, r.id as u32) } {
+        match unsafe { place_of(frames, r.id as u32, scratch) } {
             Some((frame, loc, kind)) => rel.push(Release { frame, loc, kind }, GFP_KERNEL)?,
             None => {
                 verbose!(
@@ -726,9 +760,9 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr) -> Result {
     // zero bytes.
     let mut zeros = Zeros::default();
     let mut zero_scalars: KVec<(u8, Loc)> = KVec::new();
-    for (fi, f) in frames.iter().enumerate() {
-        let fi = fi as u8;
-        for r in 6..=9u8 {
+    for (i, f) in frames.iter().enumerate() {
+        let fi = i as u8;
+        for &r in regs_of(frames.len(), i, scratch) {
             if is_zero(&f.regs[usize::from(r)]) {
                 zeros.set(fi, Loc::Reg(r));
                 zero_scalars.push((fi, Loc::Reg(r)), GFP_KERNEL)?;

@@ -57,6 +57,41 @@ static int image_sizes(int fd, unsigned int *main_len, unsigned int *total)
 
 static int bench(const char *path, bool optional);
 
+/* Says which programs of PATH do not load, with the verifier's last line. */
+static void why_not(const char *path)
+{
+	static char log[1 << 20];
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	struct bpf_program *p, *q;
+	int n = 0;
+
+	bpf_object__for_each_program(p, obj)
+		n++;
+	bpf_object__close(obj);
+	for (int i = 0; i < n; i++) {
+		struct bpf_object *o = bpf_object__open_file(path, NULL);
+		int j = 0;
+		char *last;
+
+		p = NULL;
+		bpf_object__for_each_program(q, o) {
+			bpf_program__set_autoload(q, j == i);
+			if (j++ == i)
+				p = q;
+		}
+		log[0] = 0;
+		bpf_program__set_log_buf(p, log, sizeof(log));
+		if (bpf_object__load(o)) {
+			log[strcspn(log, "\0")] = 0;
+			while (*log && log[strlen(log) - 1] == '\n')
+				log[strlen(log) - 1] = 0;
+			last = strrchr(log, '\n');
+			printf("BENCH-SKIP %s: %s\n", bpf_program__name(p), last ? last + 1 : log);
+		}
+		bpf_object__close(o);
+	}
+}
+
 /*
  * bench [OBJ [OPTIONAL_OBJ...]]: OBJ (bench.bpf.o) must load; an optional
  * object (cleanup.bpf.o, whose programs throw holding resources) loads
@@ -84,6 +119,7 @@ static int bench(const char *path, bool optional)
 	if (!obj || bpf_object__load(obj)) {
 		if (optional) {
 			printf("BENCH-SKIP %s does not load on this kernel\n", path);
+			why_not(path);
 			return 0;
 		}
 		fprintf(stderr, "bench: cannot load the object: %s\n", strerror(errno));

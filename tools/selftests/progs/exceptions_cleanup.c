@@ -544,6 +544,48 @@ int throw_upstream_subprog_rcu(void *ctx)
 }
 
 /*
+ * A reference that lives only in a caller-saved register at the call of
+ * bpf_throw(), as with an assertion that clang knows does not return: the
+ * unwinder's entry keeps R0 and R3-R5.
+ */
+SEC("?tc")
+__success __retval(7)
+int throw_task_noreturn(struct __sk_buff *skb)
+{
+	struct task_struct *t = task();
+
+	if (!t)
+		return 1;
+	if (skb->len) {
+		bpf_throw(COOKIE);
+		__builtin_unreachable();
+	}
+	bpf_task_release(t);
+	return 0;
+}
+
+SEC("?tc")
+__success __retval(7)
+__naked int throw_task_in_r4(void)
+{
+	asm volatile (
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 1f;"
+	"r4 = r0;"
+	"r0 = 0;"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"1:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_current_task_btf), __imm(bpf_task_acquire), __imm(bpf_throw)
+	: __clobber_all);
+}
+
+/*
  * From an adversarial review: passes that run after the verifier must
  * know that a throw reads the places it releases. A bpf_fastcall
  * spill/fill pair around an inlined helper (bpf_get_smp_processor_id) is

@@ -501,6 +501,8 @@ pub(crate) unsafe fn prepare(
             }
         }
     }
+    // site_of() searches the calls by the end of their code.
+    sites.sort_unstable_by_key(|s| s.end);
     let table = match ExceptionTable::new(funcs, sites, held, releases)
         .and_then(|t| KBox::new(t, GFP_KERNEL).map_err(Into::into))
     {

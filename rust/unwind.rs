@@ -384,8 +384,9 @@ fn walk<S: Stack + ?Sized>(
     }
 }
 
-/// A call of `bpf_throw()` in a JITed program, for the `bpf:bpf_throw`
-/// tracepoint.
+/// A call of `bpf_throw()`, or of a subprog when the program releases
+/// anything on a throw, in a JITed program: for the `bpf:bpf_throw`
+/// tracepoint and for the release (see `cleanup`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Site {
     /// One past the last byte of the JITed code of the call's instruction.
@@ -399,21 +400,17 @@ pub struct Site {
     pub orig: u32,
 }
 
-/// Returns the call of `bpf_throw()` that returns to `ip`, given the
-/// program's functions `funcs` and its calls `sites`, those of each
-/// function in the order of their instructions: the first call in the
-/// function that holds the return address `ip` whose code ends at or after
-/// `ip`. The call instruction is the last or the last but one of the code
-/// of its BPF instruction (x86-64: `call`; arm64: `blr`, then a move of the
-/// result), so its return address lies within that code or at its end.
+/// Returns the call that returns to `ip`, given the program's functions
+/// `funcs` and its calls `sites`, sorted by their `end`: the first call
+/// whose code ends at or after `ip`, if it is in the function that holds
+/// the return address `ip`. The call instruction is the last or the last
+/// but one of the code of its BPF instruction (x86-64: `call`; arm64:
+/// `blr`, then a move of the result), so its return address lies within
+/// that code or at its end. One binary search, whatever the depth.
 pub fn site_of(funcs: &[Func], sites: &[Site], ip: usize) -> Option<Site> {
-    let f = funcs.iter().position(|f| f.contains(ip.wrapping_sub(1)))?;
-    sites
-        .iter()
-        .find(|s| {
-            s.func as usize == f && s.end >= ip && funcs.get(f).is_some_and(|f| s.end <= f.end)
-        })
-        .copied()
+    let s = *sites.get(sites.partition_point(|s| s.end < ip))?;
+    let f = funcs.get(s.func as usize)?;
+    (f.contains(ip.wrapping_sub(1)) && s.end <= f.end).then_some(s)
 }
 
 #[cfg(test)]
@@ -593,6 +590,38 @@ mod tests {
         assert_eq!(run_on(&s, &map, &t), Ok((t.main_fp, CALLER)));
         // Room for fewer frames: the walk goes on, and fills what it can.
         assert_eq!(frames(&s, &map, &t.regs, t.sp, t.fp, &mut out[..2]), Ok(2));
+    }
+
+    #[test]
+    fn sites_are_found_across_functions_in_any_address_order() {
+        // Subprog 1 lies below main; the sites are sorted by their ends.
+        let funcs = [
+            Func {
+                start: 0x3000,
+                end: 0x3080,
+                saved: SavedRegs::default(),
+                main: true,
+            },
+            Func {
+                start: 0x1000,
+                end: 0x1080,
+                saved: SavedRegs::default(),
+                main: false,
+            },
+        ];
+        let site = |end, func, insn| Site {
+            end,
+            func,
+            insn,
+            orig: insn,
+        };
+        let sites = [site(0x1020, 1, 30), site(0x1070, 1, 33), site(0x3010, 0, 2)];
+        assert_eq!(site_of(&funcs, &sites, 0x1020).map(|s| s.insn), Some(30));
+        assert_eq!(site_of(&funcs, &sites, 0x1070).map(|s| s.insn), Some(33));
+        assert_eq!(site_of(&funcs, &sites, 0x3010).map(|s| s.insn), Some(2));
+        // Past subprog 1's last call: the next site is main's, not taken.
+        assert_eq!(site_of(&funcs, &sites, 0x1078), None);
+        assert_eq!(site_of(&funcs, &sites, 0x3020), None);
     }
 
     #[test]

@@ -143,6 +143,10 @@ extern "C" {
 /// only if it is not NULL, then the RCU read sections and the disabled
 /// preemption. Does nothing if the walk fails, which the unwind then
 /// reports.
+// Out of line and cold: inlined, its frame (the walk's frames) would
+// grow the prologue of `bpf_exceptions_unwind` on every throw.
+#[inline(never)]
+#[cold]
 fn release(table: &ExceptionTable, regs: &Regs, scratch: &Scratch, sp: usize, fp: usize) {
     let mut frames = [Frame::default(); MAX_FRAMES];
     let Ok(n) = unwind::frames(&ThreadStack, &table.map(), regs, sp, fp, &mut frames) else {

@@ -1308,6 +1308,9 @@ static int run_cleanup(const char *path, int n)
 			result("cleanup", name, NULL, false);
 		}
 		snprintf(name, sizeof(name), "%s_leaves_nothing_held", pn);
+		printf("BPFEXC-INFO cleanup %s: %d runs: rcu_users %llu -> %llu, rcu_read_lock_nesting %lld -> %lld, ring buffer bytes %llu -> %llu\n",
+		       pn, n, before.rcu_users, after.rcu_users, before.rcu_nesting,
+		       after.rcu_nesting, before.rb_avail, after.rb_avail);
 		if (memcmp(&before, &after, sizeof(before))) {
 			snap_diff(why, sizeof(why), &before, &after);
 			result("cleanup", name, why, false);

@@ -719,6 +719,52 @@ __naked int throw_hi32_null(void)
 /* A bpf_spin_lock is still never held across a throw. */
 private(A) struct bpf_spin_lock lock;
 
+/*
+ * An owning reference from a collection, held as the pointer to its list
+ * node (clang computes container_of() only where it drops it): a throw
+ * does not release a pointer into an object yet, so the program is
+ * refused with upstream's message.
+ */
+struct elem {
+	long v;
+	struct task_struct __kptr *task;
+	struct bpf_list_node node;
+};
+
+private(L) struct bpf_spin_lock list_lock;
+private(L) struct bpf_list_head list __contains(elem, node);
+
+SEC("?tc")
+__failure __msg("Unreleased reference")
+int reject_list_node_pointer(struct __sk_buff *skb)
+{
+	struct elem *e = bpf_obj_new(typeof(*e));
+	struct bpf_list_node *n;
+	struct task_struct *t;
+	int r;
+
+	if (!e)
+		return 1;
+	t = task();
+	if (t) {
+		t = bpf_kptr_xchg(&e->task, t);
+		if (t)
+			bpf_task_release(t);
+	}
+	bpf_spin_lock(&list_lock);
+	bpf_list_push_back(&list, &e->node);
+	bpf_spin_unlock(&list_lock);
+	bpf_spin_lock(&list_lock);
+	n = bpf_list_pop_front(&list);
+	bpf_spin_unlock(&list_lock);
+	if (!n)
+		return 1;
+	e = container_of(n, struct elem, node);
+	r = throw_at(skb, 2);
+	bpf_obj_drop(e);
+	return r;
+}
+
 SEC("?tc")
 __failure __msg("function calls are not allowed while holding a lock")
 int reject_spin_lock(struct __sk_buff *skb)

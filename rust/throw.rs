@@ -109,11 +109,13 @@ struct ThreadStack;
 
 impl Stack for ThreadStack {
     fn read(&self, addr: usize) -> u64 {
-        // SAFETY: `unwind` reads only words from the throwing function's
-        // stack pointer up to just past the last frame record it reaches,
+        // SAFETY: The walks read only words from the throwing function's
+        // stack pointer up to just past the last frame record they reach,
         // each record above the previous one and at most `MAX_SPAN` above
-        // that stack pointer: the frames it unwinds, live on this stack
-        // above our own frame, which nothing else writes while we read.
+        // that stack pointer, and `release` only stack slots inside those
+        // frames (checked against each function's stack when the table is
+        // built): the frames being unwound, live on this stack above our
+        // own frame, which nothing else writes while we read.
         unsafe { core::ptr::read(addr as *const u64) }
     }
 
@@ -284,10 +286,14 @@ impl ThrowSites {
     }
 
     /// Whether the verifier recorded anything to release.
+    fn releases(&self) -> bool {
+        self.pending.iter().any(|p| !p.is_empty())
+    }
+
+    /// Whether the verifier recorded anything to release in `aux`.
     pub(crate) fn releases_any(aux: &bindings::bpf_prog_aux) -> bool {
         // SAFETY: As in `pending`; read only.
-        unsafe { aux.throw_sites.cast::<ThrowSites>().as_ref() }
-            .is_some_and(|t| t.pending.iter().any(|p| !p.is_empty()))
+        unsafe { aux.throw_sites.cast::<ThrowSites>().as_ref() }.is_some_and(ThrowSites::releases)
     }
 
     /// Makes the JIT note the calls of subprogs of the function whose aux
@@ -392,9 +398,7 @@ pub(crate) unsafe fn prepare(
 ) -> c_int {
     // SAFETY: The caller gives the program's own aux.
     let pending = take_jit_sites(unsafe { &mut *aux });
-    let calls = pending
-        .as_ref()
-        .is_some_and(|p| p.pending.iter().any(|p| !p.is_empty()));
+    let calls = pending.as_deref().is_some_and(ThrowSites::releases);
     let mut funcs = KVec::new();
     let mut sites = KVec::new();
     let mut depths = KVec::new();

@@ -63,6 +63,32 @@ pub enum Kind {
     PercpuObjDrop,
     /// By `bpf_ringbuf_discard(p, 0)`.
     RingbufDiscard,
+    /// By `bpf_sk_release(p)`: a socket of `bpf_sk_lookup_tcp()` and the
+    /// like.
+    SkRelease,
+    /// A ring buffer dynptr that the stack slot starts, by
+    /// `bpf_ringbuf_discard_dynptr(&dynptr, 0)`. Its first eight bytes are
+    /// the record, zero when there is none.
+    DynptrDiscard,
+    /// An open-coded iterator that the stack slot starts, by its
+    /// `bpf_iter_<type>_destroy(&iter)` at this address. It is destroyed
+    /// whatever its bytes hold, so it may not be zero on another path.
+    IterDestroy(usize),
+}
+
+impl Kind {
+    /// Whether the place holds the resource itself (a dynptr or an
+    /// iterator in the stack), whose address its destructor takes, rather
+    /// than a pointer to it.
+    pub fn in_place(self) -> bool {
+        matches!(self, Kind::DynptrDiscard | Kind::IterDestroy(_))
+    }
+
+    /// Whether another path may hold zero where this one holds the
+    /// resource: it is then released only if the place is not zero.
+    pub fn may_be_zero(self) -> bool {
+        !matches!(self, Kind::IterDestroy(_))
+    }
 }
 
 /// One reference that a throw releases.
@@ -154,27 +180,29 @@ impl Zeros {
             _ => false,
         }
     }
-
-    /// The places that hold zero in both.
-    pub fn and(&self, other: &Zeros) -> Zeros {
-        let mut z = *self;
-        for (a, b) in z.0.iter_mut().zip(other.0.iter()) {
-            *a &= *b;
-        }
-        z
-    }
 }
 
 /// Merges a new walk of a chain (its releases `new`, sorted, and its
-/// zeros `new_zeros`) into what the earlier walks recorded (`old`, sorted,
-/// and the places zero in all of them, `old_zeros`), pushing the merged
-/// releases, sorted, with `push`. A place may hold a reference on some
-/// walks and zero (NULL) on the others: a reference acquired on some paths
-/// only. Any other difference is a [`Conflict`]. `push` returns false if
-/// it runs out of memory, which stops the merge with `Ok(false)`.
+/// zeros `new_zeros`) into what the earlier walks recorded (`old`,
+/// sorted), pushing the merged releases, sorted, with `push`. A place may
+/// hold a reference on the first walk and zero (NULL) on later ones: a
+/// reference acquired on some paths only (but never an iterator, see
+/// [`Kind::IterDestroy`]). The verifier marks that zero precise on the
+/// later walk, so that state pruning keeps it zero.
+///
+/// Any other difference is a [`Conflict`], and so is a reference in a
+/// place that the earlier walks did not release: one of them may have held
+/// zero there without marking it precise. The verifier marks precise only
+/// the zeros a chain releases, not every zero of every walk: a loop
+/// counter that is zero on the first pass through a throw would then be
+/// precise, and a loop over an iterator would never converge. The paths
+/// of a conditional acquisition are walked in the compiler's layout, the
+/// acquiring one first; where they are not, the program is refused.
+///
+/// `push` returns false if it runs out of memory, which stops the merge
+/// with `Ok(false)`.
 pub fn merge(
     old: &[Release],
-    old_zeros: &Zeros,
     new: &[Release],
     new_zeros: &Zeros,
     mut push: impl FnMut(Release) -> bool,
@@ -193,20 +221,13 @@ pub fn merge(
             }
             (Some(&&x), y) if y.is_none_or(|y| (x.frame, x.loc) < (y.frame, y.loc)) => {
                 a.next();
-                if !new_zeros.has(x.frame, x.loc) {
+                if !new_zeros.has(x.frame, x.loc) || !x.kind.may_be_zero() {
                     return Err(Conflict);
                 }
                 x
             }
-            (_, Some(&&y)) => {
-                b.next();
-                if !old_zeros.has(y.frame, y.loc) {
-                    return Err(Conflict);
-                }
-                y
-            }
-            // Both cases with a `None` are taken above.
-            (Some(&&x), None) => x,
+            // A reference where no earlier walk released one.
+            _ => return Err(Conflict),
         };
         if !push(r) {
             return Ok(false);
@@ -293,6 +314,17 @@ pub fn value<S: Stack + ?Sized>(
     }
 }
 
+/// The address of the stack slot `loc` of `frame`, where a resource held
+/// in place starts ([`Kind::in_place`]); `None` for a register.
+pub fn address(frame: &Frame, loc: Loc) -> Option<usize> {
+    match loc {
+        Loc::Slot(n) => frame
+            .fp
+            .checked_sub(8usize.checked_mul(usize::from(n) + 1)?),
+        Loc::Reg(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -333,14 +365,9 @@ mod tests {
         assert_eq!(find(&t, &[]), None);
     }
 
-    fn merged(
-        old: &[Release],
-        oz: &Zeros,
-        new: &[Release],
-        nz: &Zeros,
-    ) -> Result<Vec<Release>, Conflict> {
+    fn merged(old: &[Release], new: &[Release], nz: &Zeros) -> Result<Vec<Release>, Conflict> {
         let mut out = Vec::new();
-        merge(old, oz, new, nz, |r| {
+        merge(old, new, nz, |r| {
             out.push(r);
             true
         })
@@ -365,37 +392,31 @@ mod tests {
         let mut slot = Zeros::default();
         slot.set(1, Loc::Slot(0));
         // The same on both walks.
-        assert_eq!(
-            merged(&[task, rb], &none, &[task, rb], &none),
-            Ok(vec![task, rb])
-        );
-        // Acquired on one walk, NULL on the other, in either order.
-        assert_eq!(merged(&[task], &none, &[task, rb], &slot), Err(Conflict));
-        assert_eq!(
-            merged(&[task], &slot, &[task, rb], &none),
-            Ok(vec![task, rb])
-        );
-        assert_eq!(merged(&[task, rb], &none, &[rb], &r6), Ok(vec![task, rb]));
-        assert_eq!(merged(&[], &r6, &[task], &none), Ok(vec![task]));
+        assert_eq!(merged(&[task, rb], &[task, rb], &none), Ok(vec![task, rb]));
+        // Acquired on the first walk, NULL on a later one.
+        assert_eq!(merged(&[task, rb], &[task], &slot), Ok(vec![task, rb]));
+        assert_eq!(merged(&[task, rb], &[rb], &r6), Ok(vec![task, rb]));
+        // NULL first: that zero was not marked precise.
+        assert_eq!(merged(&[task], &[task, rb], &none), Err(Conflict));
+        assert_eq!(merged(&[], &[task], &none), Err(Conflict));
         // Held on one walk, something else (not zero) on the other.
-        assert_eq!(merged(&[task, rb], &none, &[rb], &none), Err(Conflict));
-        assert_eq!(merged(&[], &none, &[task], &none), Err(Conflict));
+        assert_eq!(merged(&[task, rb], &[rb], &none), Err(Conflict));
         // Another kind, or another place.
         let obj = Release {
             kind: Kind::ObjDrop(0),
             ..task
         };
-        assert_eq!(merged(&[task], &none, &[obj], &none), Err(Conflict));
+        assert_eq!(merged(&[task], &[obj], &none), Err(Conflict));
         let r7 = Release {
             loc: Loc::Reg(7),
             ..task
         };
-        assert_eq!(merged(&[task], &none, &[r7], &r6), Err(Conflict));
+        assert_eq!(merged(&[task], &[r7], &r6), Err(Conflict));
         let mut both = r6;
         both.set(0, Loc::Reg(7));
-        assert_eq!(merged(&[task], &both, &[r7], &both), Ok(vec![task, r7]));
+        assert_eq!(merged(&[task, r7], &[], &both), Ok(vec![task, r7]));
         // Out of memory stops the merge.
-        assert_eq!(merge(&[task], &none, &[task], &none, |_| false), Ok(false));
+        assert_eq!(merge(&[task], &[task], &none, |_| false), Ok(false));
         let h = held(&[4, 20], 0, 2);
         assert_eq!(position(&[held(&[9], 0, 0), h], &[4, 20]), Some(1));
         assert_eq!(position(&[h], &[4]), None);
@@ -421,9 +442,6 @@ mod tests {
         assert!(z.has(0, Loc::Reg(9)) && z.has(7, Loc::Slot(63)) && z.has(0, Loc::Reg(5)));
         assert!(!z.has(0, Loc::Reg(6)) && !z.has(8, Loc::Reg(6)) && !z.has(0, Loc::Reg(10)));
         assert!(!z.has(1, Loc::Reg(9)) && !z.has(7, Loc::Slot(62)));
-        let mut y = Zeros::default();
-        y.set(0, Loc::Reg(9));
-        assert_eq!(z.and(&y), y);
     }
 
     #[test]
@@ -515,5 +533,32 @@ mod tests {
             ]
         );
         assert_eq!(value(&s, &f, Some(&scratch), Loc::Reg(6)), Some(0x66));
+        // A dynptr or an iterator starts at its slot's address.
+        assert_eq!(address(&f, Loc::Slot(0)), Some(0x8ff8));
+        assert_eq!(address(&f, Loc::Slot(2)), Some(0x8fe8));
+        assert_eq!(address(&f, Loc::Reg(6)), None);
+        let low = Frame { fp: 8, ..f };
+        assert_eq!(address(&low, Loc::Slot(1)), None);
+    }
+
+    #[test]
+    fn an_iterator_is_never_zero_on_another_path() {
+        let slot = |kind| Release {
+            frame: 0,
+            loc: Loc::Slot(2),
+            kind,
+        };
+        let (iter, dynptr) = (slot(Kind::IterDestroy(0x1000)), slot(Kind::DynptrDiscard));
+        let none = Zeros::default();
+        let mut zero = Zeros::default();
+        zero.set(0, Loc::Slot(2));
+        // A ring buffer dynptr has no record where it is zero ...
+        assert_eq!(merged(&[dynptr], &[], &zero), Ok(vec![dynptr]));
+        // ... but an iterator is destroyed whatever its bytes are.
+        assert_eq!(merged(&[iter], &[], &zero), Err(Conflict));
+        assert_eq!(merged(&[iter], &[iter], &none), Ok(vec![iter]));
+        assert_eq!(merged(&[iter], &[dynptr], &none), Err(Conflict));
+        assert!(iter.kind.in_place() && dynptr.kind.in_place());
+        assert!(!Kind::SkRelease.in_place() && Kind::SkRelease.may_be_zero());
     }
 }

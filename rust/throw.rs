@@ -13,7 +13,7 @@
 //! program's caller (x86-64; on arm64 the callback does) and jumps to the
 //! exception callback.
 
-use crate::cleanup::{self, Held, Kind, Release, Scratch, Zeros, MAX_FRAMES};
+use crate::cleanup::{self, Held, Kind, Release, Scratch, MAX_FRAMES};
 use crate::unwind::{self, Frame, Func, Geometry, Map, Regs, SavedRegs, Site, Stack};
 
 use core::ffi::{c_int, c_void};
@@ -135,6 +135,10 @@ extern "C" {
     fn bpf_obj_drop_impl(p: *mut c_void, meta: *mut c_void);
     fn bpf_percpu_obj_drop_impl(p: *mut c_void, meta: *mut c_void);
     fn bpf_ringbuf_discard(sample: u64, flags: u64) -> u64;
+    fn bpf_ringbuf_discard_dynptr(ptr: u64, flags: u64) -> u64;
+    // net/core/filter.c.
+    #[cfg(CONFIG_INET)]
+    fn bpf_sk_release(sk: u64) -> u64;
     fn bpf_rcu_read_unlock();
     fn bpf_preempt_enable();
 }
@@ -183,27 +187,47 @@ fn release_chain(table: &ExceptionTable, held: &Held, frames: &[Frame], scratch:
         };
         // The caller-saved registers are the innermost frame's only.
         let scratch = scratch.filter(|_| core::ptr::eq(f, frames.first().unwrap_or(f)));
-        let p = match cleanup::value(&ThreadStack, f, scratch, r.loc) {
-            Some(p) if p != 0 => p,
-            _ => continue,
+        // What the place holds; for a dynptr, its record.
+        let p = cleanup::value(&ThreadStack, f, scratch, r.loc).unwrap_or(0);
+        if p == 0 && r.kind.may_be_zero() {
+            continue;
+        }
+        // A dynptr or an iterator is released by its address.
+        let arg = if r.kind.in_place() {
+            match cleanup::address(f, r.loc) {
+                Some(a) => a as u64,
+                None => continue,
+            }
+        } else {
+            p
         };
         // SAFETY: The verifier found, on every path to this chain, a
-        // reference of this kind held at `r.loc` (or NULL), and held
-        // nowhere else; each destructor is the one the program itself
-        // would release it with, in this context.
+        // reference of this kind held at `r.loc` (or NULL, for a kind that
+        // may be), and held nowhere else; each destructor is the one the
+        // program itself would release it with, in this context.
         unsafe {
             match r.kind {
-                Kind::Dtor(f) => {
+                Kind::Dtor(f) | Kind::IterDestroy(f) => {
                     let f = core::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void)>(f);
-                    f(p as *mut c_void)
+                    f(arg as *mut c_void)
                 }
-                Kind::ObjDrop(meta) => bpf_obj_drop_impl(p as *mut c_void, meta as *mut c_void),
+                Kind::ObjDrop(meta) => bpf_obj_drop_impl(arg as *mut c_void, meta as *mut c_void),
                 Kind::PercpuObjDrop => {
-                    bpf_percpu_obj_drop_impl(p as *mut c_void, core::ptr::null_mut())
+                    bpf_percpu_obj_drop_impl(arg as *mut c_void, core::ptr::null_mut())
                 }
                 Kind::RingbufDiscard => {
-                    bpf_ringbuf_discard(p, 0);
+                    bpf_ringbuf_discard(arg, 0);
                 }
+                Kind::DynptrDiscard => {
+                    bpf_ringbuf_discard_dynptr(arg, 0);
+                }
+                #[cfg(CONFIG_INET)]
+                Kind::SkRelease => {
+                    bpf_sk_release(arg);
+                }
+                // The verifier records no socket without CONFIG_INET.
+                #[cfg(not(CONFIG_INET))]
+                Kind::SkRelease => {}
             }
         }
     }
@@ -266,10 +290,8 @@ impl Pending {
 pub(crate) struct Pending {
     /// The chain, its RCU and preemption counts (`first` and `len` unused).
     pub(crate) held: Held,
-    /// What it releases, sorted.
+    /// What it releases, sorted: the places of the first walk.
     pub(crate) releases: KVec<Release>,
-    /// The places that are zero on every walk so far.
-    pub(crate) zeros: Zeros,
 }
 
 impl ThrowSites {

@@ -629,7 +629,56 @@ fn kind_of(reg: &bindings::bpf_reg_state) -> Option<Kind> {
     {
         return Some(Kind::RingbufDiscard);
     }
+    // A socket of `bpf_sk_lookup_tcp()` and the like, or of a lookup in a
+    // sockmap; `bpf_tcp_sock()` and `bpf_sk_fullsock()` return the same
+    // pointer with the same reference, or NULL.
+    #[cfg(CONFIG_INET)]
+    if base == bindings::bpf_reg_type_PTR_TO_SOCKET
+        || base == bindings::bpf_reg_type_PTR_TO_SOCK_COMMON
+        || base == bindings::bpf_reg_type_PTR_TO_TCP_SOCK
+    {
+        return Some(Kind::SkRelease);
+    }
     None
+}
+
+/// How a throw destroys the open-coded iterator whose first slot is
+/// `reg`: by `bpf_iter_<type>_destroy()` of its vmlinux type. `None` for an
+/// iterator of a module.
+fn iter_kind(reg: &bindings::bpf_reg_state) -> Option<Kind> {
+    const SUFFIX: &[u8] = b"_destroy\0";
+    // SAFETY: The first slot of an iterator holds its BTF type in `iter`;
+    // the BTF is vmlinux's (checked), which lives as long as the kernel.
+    let name = unsafe {
+        let (btf, id) = (
+            reg.__bindgen_anon_1.iter.btf,
+            reg.__bindgen_anon_1.iter.btf_id,
+        );
+        if btf.is_null() || !bindings::btf_is_kernel(btf) || bindings::btf_is_module(btf) {
+            return None;
+        }
+        let t = bindings::btf_type_by_id(btf, id);
+        if t.is_null() {
+            return None;
+        }
+        let name = bindings::btf_name_by_offset(btf, (*t).name_off);
+        if name.is_null() {
+            return None;
+        }
+        CStr::from_ptr(name.cast()).to_bytes()
+    };
+    // The verifier checked that the iterator's kfuncs are named after it
+    // (`btf_check_iter_kfuncs()`): "bpf_iter_num" is destroyed by
+    // "bpf_iter_num_destroy".
+    let mut buf = [0u8; 64];
+    let n = name.len();
+    buf.get_mut(..n)?.copy_from_slice(name);
+    buf.get_mut(n..n + SUFFIX.len())?.copy_from_slice(SUFFIX);
+    // SAFETY: `buf` holds a NUL-terminated name.
+    match unsafe { bindings::kallsyms_lookup_name(buf.as_ptr().cast()) } {
+        0 => None,
+        a => Some(Kind::IterDestroy(a as usize)),
+    }
 }
 
 /// The registers a throw may release in frame `fi` of `frames`: R6 to R9,
@@ -645,9 +694,12 @@ fn regs_of(frames_len: usize, fi: usize, scratch: bool) -> &'static [u8] {
 }
 
 /// Where, among `frames` (the outermost first), a throw finds reference
-/// `id` and how it releases it: see [`cleanup::choose`]. `None` if no
-/// place holds it as a pointer a throw can release, or if it is a dynptr
-/// or an iterator, which a throw does not release yet.
+/// `id` and how it releases it: see [`cleanup::choose`], but a place whose
+/// type says it may be NULL (a cast such as `bpf_sk_fullsock()` may be
+/// NULL where the reference is not) only if no other holds it. An
+/// iterator or a ring buffer dynptr is released in its stack slots, and a
+/// pointer into its memory never released. `None` if no place holds it as
+/// something a throw can release.
 ///
 /// # Safety
 ///
@@ -657,19 +709,45 @@ unsafe fn place_of(
     id: u32,
     scratch: bool,
 ) -> Option<(u8, Loc, Kind)> {
-    let mut best: Option<(u8, Loc, Kind)> = None;
+    let best_of = |best: Option<(bool, u8, Loc, Kind)>, null: bool, fi: u8, loc: Loc, kind| {
+        let key = |n: bool, f: u8, l: Loc| (n, cleanup::rank(f, l));
+        if best.is_none_or(|(bn, bf, bl, _)| key(null, fi, loc) < key(bn, bf, bl)) {
+            Some((null, fi, loc, kind))
+        } else {
+            best
+        }
+    };
+    // A dynptr's slots, or an iterator's first slot, hold its reference.
+    let mut in_stack = false;
+    let mut best = None;
+    for (fi, f) in frames.iter().enumerate() {
+        // SAFETY: Guaranteed by the caller.
+        for (n, slot) in unsafe { slots_of(f) }.iter().enumerate() {
+            let t = u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1]);
+            let reg = &slot.spilled_ptr;
+            if reg.ref_obj_id != id {
+                continue;
+            }
+            let loc = Loc::Slot(n as u16);
+            if t == bindings::bpf_stack_slot_type_STACK_ITER {
+                return iter_kind(reg).map(|k| (fi as u8, loc, k));
+            }
+            if t == bindings::bpf_stack_slot_type_STACK_DYNPTR {
+                in_stack = true;
+                // SAFETY: A dynptr slot's union holds its type.
+                let d = unsafe { reg.__bindgen_anon_1.dynptr };
+                if d.first_slot && d.type_ == bindings::bpf_dynptr_type_BPF_DYNPTR_TYPE_RINGBUF {
+                    best = best_of(best, false, fi as u8, loc, Kind::DynptrDiscard);
+                }
+            }
+        }
+    }
+    if in_stack {
+        return best.map(|(_, f, l, k)| (f, l, k));
+    }
     for (fi, f) in frames.iter().enumerate() {
         // SAFETY: Guaranteed by the caller.
         let slots = unsafe { slots_of(f) };
-        for slot in slots {
-            let t = u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1]);
-            if slot.spilled_ptr.ref_obj_id == id
-                && (t == bindings::bpf_stack_slot_type_STACK_DYNPTR
-                    || t == bindings::bpf_stack_slot_type_STACK_ITER)
-            {
-                return None;
-            }
-        }
         let regs = regs_of(frames.len(), fi, scratch)
             .iter()
             .map(|&r| (Loc::Reg(r), &f.regs[usize::from(r)]));
@@ -678,19 +756,17 @@ unsafe fn place_of(
             (t == bindings::bpf_stack_slot_type_STACK_SPILL)
                 .then_some((Loc::Slot(n as u16), &slot.spilled_ptr))
         });
-        let fi = fi as u8;
         for (loc, reg) in Iterator::chain(regs, spilled) {
             if reg.ref_obj_id != id {
                 continue;
             }
             if let Some(kind) = kind_of(reg) {
-                if best.is_none_or(|(bf, bl, _)| cleanup::rank(fi, loc) < cleanup::rank(bf, bl)) {
-                    best = Some((fi, loc, kind));
-                }
+                let null = reg.type_ & bindings::bpf_type_flag_PTR_MAYBE_NULL != 0;
+                best = best_of(best, null, fi as u8, loc, kind);
             }
         }
     }
-    best
+    best.map(|(_, f, l, k)| (f, l, k))
 }
 
 /// Whether `reg` is a scalar known to be zero.
@@ -707,10 +783,10 @@ fn is_zero(reg: &bindings::bpf_reg_state) -> bool {
 /// path to the same chain of calls left something else held where this
 /// one holds a reference or NULL.
 ///
-/// The places it releases, and the places that hold zero (which another
-/// path may hold a reference in), are marked read, and zero scalars
-/// precise: state pruning then never takes a path that holds something
-/// else there for one that was walked.
+/// The places it releases are marked read, and so are the places that
+/// hold zero where an earlier walk of the chain released, with zero
+/// scalars marked precise: state pruning then never takes a path that
+/// holds something else there for one that was walked.
 ///
 /// # Safety
 ///
@@ -807,6 +883,9 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
         );
         EINVAL
     };
+    // The zeros of this walk where the chain releases: only those are
+    // marked (see `cleanup::merge`).
+    let mut relied: KVec<(u8, Loc)> = KVec::new();
     match pending
         .pending
         .iter()
@@ -818,7 +897,7 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                 return Err(conflict());
             }
             let mut merged = KVec::with_capacity(p.releases.len() + rel.len(), GFP_KERNEL)?;
-            let done = cleanup::merge(&p.releases, &p.zeros, &rel, &zeros, |r| {
+            let done = cleanup::merge(&p.releases, &rel, &zeros, |r| {
                 merged.push(r, GFP_KERNEL).is_ok()
             })
             .map_err(|_| conflict())?;
@@ -826,24 +905,56 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                 return Err(ENOMEM);
             }
             p.releases = merged;
-            p.zeros = p.zeros.and(&zeros);
+            for &(f, l) in zero_scalars.iter() {
+                if p.releases.iter().any(|r| (r.frame, r.loc) == (f, l)) {
+                    relied.push((f, l), GFP_KERNEL)?;
+                }
+            }
         }
         None => {
             let mut releases = KVec::with_capacity(rel.len(), GFP_KERNEL)?;
             for r in rel.iter() {
                 releases.push(*r, GFP_KERNEL)?;
             }
-            let p = Pending {
-                held,
-                releases,
-                zeros,
-            };
-            pending.pending.push(p, GFP_KERNEL)?;
+            pending
+                .pending
+                .push(Pending { held, releases }, GFP_KERNEL)?;
         }
     }
-    // The throw reads what it releases, and relies on the zeros.
-    let released = rel.iter().map(|r| (r.frame, r.loc));
-    let places = Iterator::chain(released, zero_scalars.iter().copied());
+    // The throw reads what it releases (all the slots of a dynptr or an
+    // iterator), and relies on the zeros.
+    let mut released: KVec<(u8, Loc)> = KVec::with_capacity(rel.len(), GFP_KERNEL)?;
+    for r in rel.iter() {
+        released.push((r.frame, r.loc), GFP_KERNEL)?;
+        if let (true, Loc::Slot(n), Some(f)) =
+            (r.kind.in_place(), r.loc, frames.get(usize::from(r.frame)))
+        {
+            // SAFETY: `f` is a frame of the state.
+            let slots = unsafe { slots_of(f) };
+            // The object's other slots lie above its first, at lower
+            // indices, without a reference of their own for an iterator.
+            for m in (0..usize::from(n)).rev() {
+                let Some(slot) = slots.get(m) else { break };
+                let t = u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1]);
+                let same = match r.kind {
+                    // SAFETY: A dynptr slot's union holds its dynptr.
+                    Kind::DynptrDiscard => {
+                        t == bindings::bpf_stack_slot_type_STACK_DYNPTR
+                            && !unsafe { slot.spilled_ptr.__bindgen_anon_1.dynptr.first_slot }
+                    }
+                    _ => {
+                        t == bindings::bpf_stack_slot_type_STACK_ITER
+                            && slot.spilled_ptr.ref_obj_id == 0
+                    }
+                };
+                if !same {
+                    break;
+                }
+                released.push((r.frame, Loc::Slot(m as u16)), GFP_KERNEL)?;
+            }
+        }
+    }
+    let places = Iterator::chain(released.iter().copied(), relied.iter().copied());
     for (frame, loc) in places {
         let (regno, spi) = match loc {
             Loc::Reg(n) => (c_int::from(n), 0),
@@ -856,7 +967,7 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
             return Err(Error::from_errno(err));
         }
     }
-    for &(frame, loc) in zero_scalars.iter() {
+    for &(frame, loc) in relied.iter() {
         // SAFETY: `frame` is a frame of the current state.
         let (spilled, regno, spi) = unsafe {
             match loc {

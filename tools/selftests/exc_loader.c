@@ -49,11 +49,14 @@
  *   exc_loader cleanup OBJ PKT N
  *	Cleanup on throw, with OBJ = exceptions_cleanup.bpf.o, pinned to
  *	CPU 0: first that OBJ's probe sees a task reference that keep_task
- *	holds in a map and drop_task releases; then each throw_* program is
- *	run N times on PKT and must return 7, and probe, run before and
- *	after (with the ring buffer consumed), must read the same task
- *	reference count, RCU read nesting and ring buffer fill; the loader
- *	yields after each, for the scheduler to catch disabled preemption.
+ *	holds in a map and drop_task releases, and that its sk_probe sees
+ *	the reference that a lookup of the loader's TCP connection takes;
+ *	then each throw_* program is run N times on PKT and must return 7,
+ *	and probe and sk_probe, run before and after (with the ring buffer
+ *	consumed), must read the same task reference counts, RCU read
+ *	nesting, ring buffer fill, mm users and socket reference
+ *	count; the loader yields after each, for the scheduler to catch
+ *	disabled preemption.
  *
  *   exc_loader throwtrace OBJ PKT N
  *	The bpf:bpf_throw tracepoint and the "throws:" line of fdinfo, with
@@ -75,6 +78,7 @@
  * "BPFEXC-RESULT SUITE NAME FAIL: reason" followed by the verifier log.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <sched.h>
 #include <regex.h>
@@ -84,6 +88,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -1181,11 +1189,20 @@ static int run_throwtrace(const char *path, int n)
 	return 0;
 }
 
-/* What probe of exceptions_cleanup.c reads: see there. */
+/* What probe and sk_probe of exceptions_cleanup.c read: see there. */
 struct snap {
 	__u64 rcu_users;
 	__s64 rcu_nesting;
 	__u64 rb_avail;
+	__u64 usage;
+	__s64 mm_users;
+	__u64 sk_refs;
+	__u64 sk_refs2;
+	__u32 saddr;
+	__u32 daddr;
+	__u16 sport;
+	__u16 dport;
+	__u32 pad;
 };
 
 static int drain(void *ctx, void *data, size_t size)
@@ -1193,23 +1210,101 @@ static int drain(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Consumes the ring buffer, then runs probe into *s. */
+static int sk_probe_fd;
+
+/* Consumes the ring buffer, then runs probe and sk_probe into *s. */
 static int take_snap(int probe_fd, int bss_fd, struct ring_buffer *rb, struct snap *s)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
-	int zero = 0;
+	int zero = 0, ret;
 
-	if (ring_buffer__consume(rb) < 0 || bpf_prog_test_run_opts(probe_fd, &opts))
+	if (ring_buffer__consume(rb) < 0 || bpf_prog_test_run_opts(probe_fd, &opts) ||
+	    run_n(sk_probe_fd, 1, &ret))
 		return -1;
 	return bpf_map_lookup_elem(bss_fd, &zero, s);
+}
+
+/* Takes *s once two snapshots 20 ms apart agree: a TCP timer or an
+ * in-flight packet may hold the socket for a while.
+ */
+static int take_settled(int probe_fd, int bss_fd, struct ring_buffer *rb, struct snap *s)
+{
+	struct snap prev;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		if (take_snap(probe_fd, bss_fd, rb, &prev) || usleep(20000) ||
+		    take_snap(probe_fd, bss_fd, rb, s))
+			return -1;
+		if (!memcmp(&prev, s, sizeof(prev)))
+			break;
+	}
+	return 0;
+}
+
+/* Takes *s until it is *want, for up to a second: what the kernel gives
+ * back asynchronously has then come back; a leak of N references has not.
+ */
+static int take_until(int probe_fd, int bss_fd, struct ring_buffer *rb, struct snap *s,
+		      const struct snap *want)
+{
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		if (take_snap(probe_fd, bss_fd, rb, s))
+			return -1;
+		if (!memcmp(want, s, sizeof(*s)))
+			break;
+		usleep(20000);
+	}
+	return 0;
 }
 
 static void snap_diff(char *why, size_t len, const struct snap *a, const struct snap *b)
 {
 	snprintf(why, len,
-		 "rcu_users %llu -> %llu, rcu_read_lock_nesting %lld -> %lld, ring buffer bytes %llu -> %llu",
+		 "rcu_users %llu -> %llu, rcu_read_lock_nesting %lld -> %lld, ring buffer bytes %llu -> %llu, usage %llu -> %llu, mm_users %lld -> %lld, sk_refcnt %llu -> %llu",
 		 a->rcu_users, b->rcu_users, a->rcu_nesting, b->rcu_nesting, a->rb_avail,
-		 b->rb_avail);
+		 b->rb_avail, a->usage, b->usage, a->mm_users, b->mm_users, a->sk_refs,
+		 b->sk_refs);
+}
+
+/* A TCP connection on 127.0.0.1, its three sockets in fds[], and in *s the
+ * tuple of a packet to its client socket, which an established lookup
+ * finds and takes a reference to. 0 or -1.
+ */
+static int connect_tcp(int fds[3], struct snap *s)
+{
+	struct sockaddr_in srv = { .sin_family = AF_INET }, cli;
+	struct ifreq lo = { .ifr_name = "lo" };
+	socklen_t len = sizeof(srv);
+
+	srv.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
+	fds[1] = socket(AF_INET, SOCK_STREAM, 0);
+	/* The guest's init leaves the loopback device down. */
+	if (fds[0] < 0 || ioctl(fds[0], SIOCGIFFLAGS, &lo))
+		return -1;
+	lo.ifr_flags |= IFF_UP;
+	if (ioctl(fds[0], SIOCSIFFLAGS, &lo))
+		return -1;
+	if (fds[0] < 0 || fds[1] < 0 || bind(fds[0], (struct sockaddr *)&srv, len) ||
+	    listen(fds[0], 1) || getsockname(fds[0], (struct sockaddr *)&srv, &len) ||
+	    connect(fds[1], (struct sockaddr *)&srv, len))
+		return -1;
+	fds[2] = accept(fds[0], NULL, NULL);
+	len = sizeof(cli);
+	if (fds[2] < 0 || getsockname(fds[1], (struct sockaddr *)&cli, &len))
+		return -1;
+	/* The SYN armed the client's retransmit timer, which holds the socket
+	 * until it fires, idle, after TCP_TIMEOUT_INIT (1 s).
+	 */
+	sleep(2);
+	s->saddr = srv.sin_addr.s_addr;
+	s->sport = srv.sin_port;
+	s->daddr = cli.sin_addr.s_addr;
+	s->dport = cli.sin_port;
+	return 0;
 }
 
 static int run_by_name(struct bpf_object *obj, const char *name, int n, int *retval)
@@ -1225,7 +1320,7 @@ static int run_cleanup(const char *path, int n)
 	struct snap before, after, held;
 	struct ring_buffer *rb = NULL;
 	struct bpf_program *p;
-	int probe_fd, bss_fd, ret = 0, failed = 0, err, i;
+	int probe_fd, bss_fd, ret = 0, failed = 0, err, i, sk_fds[3] = { -1, -1, -1 };
 	char name[128], why[512];
 	cpu_set_t cpu;
 
@@ -1241,7 +1336,8 @@ static int run_cleanup(const char *path, int n)
 		struct spec s;
 
 		bpf_program__set_autoload(p, has_pfx(pn, "throw_") || !strcmp(pn, "probe") ||
-					      !strcmp(pn, "keep_task") || !strcmp(pn, "drop_task"));
+					      !strcmp(pn, "sk_probe") || !strcmp(pn, "keep_task") ||
+					      !strcmp(pn, "drop_task"));
 		/* The load flags its tags ask for (__flag). */
 		if (!parse_spec(bpf_object__btf(obj), pn, &s))
 			bpf_program__set_flags(p, bpf_program__flags(p) | s.flags);
@@ -1251,7 +1347,15 @@ static int run_cleanup(const char *path, int n)
 		return 1;
 	}
 	probe_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "probe"));
+	sk_probe_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "sk_probe"));
 	bss_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, ".bss"));
+	/* The connection that sk_probe and the throw_sk* programs look up. */
+	memset(&before, 0, sizeof(before));
+	if (connect_tcp(sk_fds, &before) || bpf_map_update_elem(bss_fd, &(int){0}, &before, 0)) {
+		printf("BPFEXC-LOADFAIL cannot set up the TCP connection: %s\nBPFEXC-LOADEND\n",
+		       strerror(errno));
+		return 1;
+	}
 	rb = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(obj, "rb")), drain, NULL,
 			      NULL);
 	if (!rb) {
@@ -1274,6 +1378,15 @@ static int run_cleanup(const char *path, int n)
 	} else {
 		result("cleanup", "probe_sees_a_held_task", NULL, false);
 	}
+	/* sk_probe sees a reference of the socket's: a second lookup's. */
+	if (after.sk_refs == 0 || after.sk_refs2 != after.sk_refs + 1) {
+		snprintf(why, sizeof(why), "sk_refcnt %llu with one lookup held, %llu with two",
+			 after.sk_refs, after.sk_refs2);
+		result("cleanup", "probe_sees_a_socket_reference", why, false);
+		failed++;
+	} else {
+		result("cleanup", "probe_sees_a_socket_reference", NULL, false);
+	}
 
 	bpf_object__for_each_program(p, obj) {
 		const char *pn = bpf_program__name(p);
@@ -1288,14 +1401,14 @@ static int run_cleanup(const char *path, int n)
 		 * discarded record takes its room until then. Preemption
 		 * left disabled: "scheduling while atomic" at the yield.
 		 */
-		err = take_snap(probe_fd, bss_fd, rb, &before);
+		err = take_settled(probe_fd, bss_fd, rb, &before);
 		for (i = 0; !err && i < n; i += 16) {
 			err = run_n(bpf_program__fd(p), n - i < 16 ? n - i : 16, &ret) ||
 			      ring_buffer__consume(rb) < 0 || sched_yield();
 			if (ret != 7)
 				break;
 		}
-		if (err || take_snap(probe_fd, bss_fd, rb, &after)) {
+		if (err || take_until(probe_fd, bss_fd, rb, &after, &before)) {
 			result("cleanup", name, "BPF_PROG_TEST_RUN failed", false);
 			failed++;
 			continue;
@@ -1308,9 +1421,8 @@ static int run_cleanup(const char *path, int n)
 			result("cleanup", name, NULL, false);
 		}
 		snprintf(name, sizeof(name), "%s_leaves_nothing_held", pn);
-		printf("BPFEXC-INFO cleanup %s: %d runs: rcu_users %llu -> %llu, rcu_read_lock_nesting %lld -> %lld, ring buffer bytes %llu -> %llu\n",
-		       pn, n, before.rcu_users, after.rcu_users, before.rcu_nesting,
-		       after.rcu_nesting, before.rb_avail, after.rb_avail);
+		snap_diff(why, sizeof(why), &before, &after);
+		printf("BPFEXC-INFO cleanup %s: %d runs: %s\n", pn, n, why);
 		if (memcmp(&before, &after, sizeof(before))) {
 			snap_diff(why, sizeof(why), &before, &after);
 			result("cleanup", name, why, false);
@@ -1321,6 +1433,8 @@ static int run_cleanup(const char *path, int n)
 	}
 	ring_buffer__free(rb);
 	bpf_object__close(obj);
+	for (i = 0; i < 3; i++)
+		close(sk_fds[i]);
 	return failed != 0;
 }
 

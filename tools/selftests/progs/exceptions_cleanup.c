@@ -9,8 +9,11 @@
  * "cleanup", which runs every throw_* program N times on pkt_v4 and checks
  * that it returned its cookie and left nothing held: probe (run before and
  * after) reads the current task's rcu_users (the reference
- * bpf_task_acquire() takes), its RCU read nesting and the ring buffer's
- * unconsumed bytes. Preemption left disabled is caught by the scheduler
+ * bpf_task_acquire() takes), its usage and its mm's mm_users (which a
+ * task_vma iterator takes), its RCU read nesting and the ring buffer's
+ * unconsumed bytes (a record or dynptr neither submitted nor discarded
+ * keeps them), and sk_probe the reference count of the loader's TCP
+ * socket (which bpf_sk_lookup_tcp() takes). Preemption left disabled is caught by the scheduler
  * ("BUG: scheduling while atomic") when the loader yields after each
  * program, which fails the run. Objects of bpf_obj_new() hold a
  * task in a kptr field, so dropping them shows in rcu_users too.
@@ -27,6 +30,10 @@
 
 #define COOKIE 7
 
+#ifndef BPF_F_CURRENT_NETNS
+#define BPF_F_CURRENT_NETNS (-1L)
+#endif
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4096);
@@ -42,6 +49,23 @@ struct snap {
 	__u64 rcu_users;
 	__s64 rcu_nesting;
 	__u64 rb_avail;
+	/* The task's usage and its mm's mm_users, which a task_vma
+	 * iterator holds (with a VMA read-locked, which it drops at each
+	 * step).
+	 */
+	__u64 usage;
+	__s64 mm_users;
+	/* sk_refcnt of the loader's TCP socket, with one lookup held and
+	 * with two (sk_probe): a lookup takes a reference.
+	 */
+	__u64 sk_refs;
+	__u64 sk_refs2;
+	/* In: that socket, as the lookups of a packet to it see it. */
+	__u32 saddr;
+	__u32 daddr;
+	__u16 sport;
+	__u16 dport;
+	__u32 pad;
 };
 
 struct snap snap;
@@ -54,6 +78,45 @@ int probe(void *ctx)
 	snap.rcu_users = t->rcu_users.refs.counter;
 	snap.rcu_nesting = t->rcu_read_lock_nesting;
 	snap.rb_avail = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);
+	snap.usage = t->usage.refs.counter;
+	snap.mm_users = t->mm ? t->mm->mm_users.counter : -1;
+	return 0;
+}
+
+/* The loader's connected TCP socket (see struct snap), or NULL. */
+static __always_inline struct bpf_sock *lookup(struct __sk_buff *skb)
+{
+	struct bpf_sock_tuple t = {};
+
+	t.ipv4.saddr = snap.saddr;
+	t.ipv4.daddr = snap.daddr;
+	t.ipv4.sport = snap.sport;
+	t.ipv4.dport = snap.dport;
+	return bpf_sk_lookup_tcp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+}
+
+static __always_inline __u64 sk_refcnt(struct bpf_sock *sk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+
+	return tp ? tp->inet_conn.icsk_inet.sk.__sk_common.skc_refcnt.refs.counter : 0;
+}
+
+SEC("?tc")
+int sk_probe(struct __sk_buff *skb)
+{
+	struct bpf_sock *a = lookup(skb), *b;
+
+	snap.sk_refs = snap.sk_refs2 = 0;
+	if (!a)
+		return 0;
+	snap.sk_refs = sk_refcnt(a);
+	b = lookup(skb);
+	if (b) {
+		snap.sk_refs2 = sk_refcnt(b);
+		bpf_sk_release(b);
+	}
+	bpf_sk_release(a);
 	return 0;
 }
 
@@ -774,17 +837,266 @@ int reject_spin_lock(struct __sk_buff *skb)
 	return 0;
 }
 
-/* A ring buffer dynptr is not released by a throw yet. */
+/* A ring buffer dynptr in main's stack, thrown from depth 2. */
 SEC("?tc")
-__failure __msg("Unreleased reference")
-int reject_dynptr(struct __sk_buff *skb)
+__success __retval(7)
+int throw_dynptr(struct __sk_buff *skb)
 {
 	struct bpf_dynptr ptr;
 	int r;
 
 	bpf_ringbuf_reserve_dynptr(&rb, 8, 0, &ptr);
-	r = throw_at(skb, 1);
+	r = throw_at(skb, 2);
 	bpf_ringbuf_discard_dynptr(&ptr, 0);
+	return r;
+}
+
+extern int bpf_dynptr_clone(const struct bpf_dynptr *ptr, struct bpf_dynptr *clone__init) __ksym __weak;
+
+/* Two dynptrs of one record: discarded once (twice would corrupt the
+ * ring buffer's header and its positions), in a subprog's stack.
+ */
+static __noinline int dynptr_clone(struct __sk_buff *skb)
+{
+	struct bpf_dynptr ptr, clone;
+	int r;
+
+	bpf_ringbuf_reserve_dynptr(&rb, 16, 0, &ptr);
+	bpf_dynptr_clone(&ptr, &clone);
+	r = throw_at(skb, 1);
+	bpf_ringbuf_discard_dynptr(&clone, 0);
+	return r;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_dynptr_clone(struct __sk_buff *skb)
+{
+	return dynptr_clone(skb);
+}
+
+/* A dynptr on some paths, zero bytes on the others, thrown from one
+ * call site (in asm: clang would duplicate the call into both paths):
+ * discarded only where it was reserved. The verifier walks the
+ * reserving fall-through first.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_dynptr_maybe(void)
+{
+	asm volatile (
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"r7 &= 1;"
+	"r1 = 0;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"*(u64 *)(r10 - 16) = r1;"
+	"if r7 == 0 goto 1f;"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"r4 = r10;"
+	"r4 += -16;"
+	"call %[bpf_ringbuf_reserve_dynptr];"
+"1:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"if r7 == 0 goto 2f;"
+	"r1 = r10;"
+	"r1 += -16;"
+	"r2 = 0;"
+	"call %[bpf_ringbuf_discard_dynptr];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm_addr(rb), __imm(bpf_ringbuf_reserve_dynptr),
+	  __imm(bpf_throw), __imm(bpf_ringbuf_discard_dynptr)
+	: __clobber_all);
+}
+
+/* Thrown from inside a bpf_for() loop, and from a loop in a subprog. */
+SEC("?tc")
+__success __retval(7)
+int throw_iter_num(struct __sk_buff *skb)
+{
+	int i, sum = 0;
+
+	bpf_for(i, 0, 16) {
+		if (i == 5 && skb->len)
+			bpf_throw(COOKIE);
+		sum += i;
+	}
+	return sum;
+}
+
+static __noinline int loop_then_throw(struct __sk_buff *skb)
+{
+	int i, sum = 0;
+
+	bpf_for(i, 0, 8)
+		sum += throw_at(skb, 2);
+	return sum;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_iter_num_nested(struct __sk_buff *skb)
+{
+	int i, sum = 0;
+
+	bpf_for(i, 0, 4)
+		sum += loop_then_throw(skb);
+	return sum;
+}
+
+/* A task_vma iterator holds the task (usage) and its mm (mm_users):
+ * the throw from its loop must give both back.
+ */
+SEC("?tc")
+__success __retval(7)
+int throw_iter_task_vma(struct __sk_buff *skb)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct bpf_iter_task_vma it;
+	struct vm_area_struct *vma;
+
+	bpf_iter_task_vma_new(&it, t, 0);
+	while ((vma = bpf_iter_task_vma_next(&it)))
+		throw_at(skb, 2);
+	bpf_iter_task_vma_destroy(&it);
+	return 1;
+}
+
+/* An iterator and a task of the iterated tasks, under RCU. */
+SEC("?tc")
+__success __retval(7)
+int throw_iter_task(struct __sk_buff *skb)
+{
+	struct task_struct *pos, *t = NULL;
+	struct bpf_iter_task it;
+	int r = 1;
+
+	bpf_rcu_read_lock();
+	bpf_iter_task_new(&it, NULL, BPF_TASK_ITER_ALL_PROCS);
+	while ((pos = bpf_iter_task_next(&it))) {
+		t = bpf_task_acquire(pos);
+		if (t) {
+			r = throw_at(skb, 1);
+			bpf_task_release(t);
+		}
+	}
+	bpf_iter_task_destroy(&it);
+	bpf_rcu_read_unlock();
+	return r;
+}
+
+/* An iterator zero on the other path cannot be told from one that is
+ * live: refused.
+ */
+SEC("?tc")
+__failure __msg("leaves different resources held on different paths")
+__naked int reject_iter_or_zero(void)
+{
+	asm volatile (
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"r1 = 0;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"if r7 == 0 goto 1f;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"r2 = 0;"
+	"r3 = 4;"
+	"call %[bpf_iter_num_new];"
+"1:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"if r7 == 0 goto 2f;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"call %[bpf_iter_num_destroy];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_iter_num_new), __imm(bpf_throw),
+	  __imm(bpf_iter_num_destroy)
+	: __clobber_all);
+}
+
+/* NULL on the path walked first (the fall-through), a task on the other:
+ * that zero was not marked precise, so the program is refused.
+ */
+SEC("?tc")
+__failure __msg("leaves different resources held on different paths")
+__naked int reject_null_walked_first(void)
+{
+	asm volatile (
+	"call %[bpf_get_prandom_u32];"
+	"r6 = 0;"
+	"if r0 != 0 goto 1f;"
+	"goto 2f;"
+"1:"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+"2:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"if r6 == 0 goto 3f;"
+	"r1 = r6;"
+	"call %[bpf_task_release];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm(bpf_throw), __imm(bpf_task_release)
+	: __clobber_all);
+}
+
+/* The socket of a lookup, in main, thrown from depth 3. Without the
+ * loader's connection the lookup finds nothing: it returns 1.
+ */
+SEC("?tc")
+__success
+int throw_sk(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = lookup(skb);
+	int r;
+
+	if (!sk)
+		return 1;
+	r = level1(skb);
+	bpf_sk_release(sk);
+	return r;
+}
+
+/* A sock_common of bpf_skc_lookup_tcp() with its bpf_tcp_sock(), which
+ * holds the same reference (or NULL): released once.
+ */
+SEC("?tc")
+__success
+int throw_skc_cast(struct __sk_buff *skb)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	struct bpf_tcp_sock *tp;
+	int r;
+
+	t.ipv4.saddr = snap.saddr;
+	t.ipv4.daddr = snap.daddr;
+	t.ipv4.sport = snap.sport;
+	t.ipv4.dport = snap.dport;
+	sk = bpf_skc_lookup_tcp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 1;
+	tp = bpf_tcp_sock(sk);
+	r = throw_at(skb, tp ? 2 : 1);
+	bpf_sk_release(sk);
 	return r;
 }
 

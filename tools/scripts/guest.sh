@@ -133,7 +133,7 @@ for suite in exceptions exceptions_fail exceptions_assert exceptions_ext; do
 	bpf_cc -c "$self/progs/$suite.c" -o "$obj/$suite.bpf.o"
 done
 for suite in exceptions_hole exceptions_faults exceptions_faults_ext exceptions_tracing \
-	exceptions_norust exceptions_throwtrace exceptions_cleanup; do
+	exceptions_norust exceptions_throwtrace exceptions_cleanup exceptions_progtypes; do
 	bpf_cc -c "$repo/tools/selftests/progs/$suite.c" -o "$obj/$suite.bpf.o"
 done
 python3 "$repo/tools/selftests/ext-checks.py" "$self/prog_tests/exceptions.c" \
@@ -144,7 +144,7 @@ bpf_cc -c "$repo/tools/stress/stress.bpf.c" -o "$obj/stress.bpf.o"
 ucc "$repo/tools/stress/stress.c" -lbpf -lpthread -o "$obj/stress"
 # Each spec suite has one check per program of its object.
 for suite in exceptions_fail exceptions_assert exceptions_hole exceptions_faults exceptions_tracing \
-	exceptions_norust exceptions_cleanup; do
+	exceptions_norust exceptions_cleanup exceptions_progtypes; do
 	bpftool gen skeleton "$obj/$suite.bpf.o" name "$suite" |
 		sed -n '/^\tstruct {$/,/^\t} progs;$/p' | grep -c 'struct bpf_program \*' >"$obj/$suite.count"
 done
@@ -373,7 +373,7 @@ selftests)
 	all_failed=$failed
 	# The tracing checks drive bpftool, which the arm64 guest lacks; a
 	# throw releases what the program holds on x86-64 only.
-	tracing="tracing exceptions_cleanup cleanup"
+	tracing="tracing exceptions_cleanup cleanup exceptions_progtypes progtypes"
 	[ "$arch" = x86 ] || tracing=
 	for suite in exceptions_fail exceptions_assert exceptions_ext exceptions_hole \
 		exceptions_hole_ext exceptions_faults exceptions_faults_ext throwtrace $tracing \
@@ -389,6 +389,10 @@ selftests)
 			want=1
 		elif [ $suite = cleanup ]; then
 			want=$(cat "$obj/cleanup.count")
+		elif [ $suite = progtypes ]; then
+			# exc_loader progtypes: three checks each for the kprobe
+			# and the LSM program.
+			want=6
 		elif [ $suite = throwtrace ]; then
 			# exc_loader throwtrace: four checks for each of its three
 			# throwing programs, and six more.

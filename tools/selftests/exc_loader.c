@@ -58,6 +58,12 @@
  *	count; the loader yields after each, for the scheduler to catch
  *	disabled preemption.
  *
+ *   exc_loader progtypes OBJ N
+ *	bpf_throw() outside the types stock gives it to, with OBJ =
+ *	exceptions_progtypes.bpf.o: a kprobe on getppid() and an LSM program
+ *	on file_mprotect that throw in this process while they hold an RCU
+ *	read section and an iterator, or a task: see run_progtypes().
+ *
  *   exc_loader throwtrace OBJ PKT N
  *	The bpf:bpf_throw tracepoint and the "throws:" line of fdinfo, with
  *	OBJ = exceptions_throwtrace.bpf.o: with the tracepoint enabled in
@@ -91,6 +97,8 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -1438,6 +1446,142 @@ static int run_cleanup(const char *path, int n)
 	return failed != 0;
 }
 
+/* What exceptions_progtypes.c keeps in .bss: see there. */
+struct pt_state {
+	__u32 target_pid;
+	__u32 pad;
+	__s64 rcu_nesting;
+	__u64 rcu_users;
+};
+
+#if defined(__x86_64__)
+#define SYS_PREFIX "__x64_"
+#elif defined(__aarch64__)
+#define SYS_PREFIX "__arm64_"
+#else
+#define SYS_PREFIX ""
+#endif
+
+static int pt_probe(struct bpf_object *obj, int bss_fd, struct pt_state *s)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	struct bpf_program *p = bpf_object__find_program_by_name(obj, "probe");
+
+	if (!p || bpf_prog_test_run_opts(bpf_program__fd(p), &opts))
+		return -1;
+	return bpf_map_lookup_elem(bss_fd, &(int){ 0 }, s);
+}
+
+static void pt_result(const char *name, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void pt_result(const char *name, bool ok, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	result("progtypes", name, ok ? NULL : why, false);
+}
+
+/*
+ * exc_loader progtypes OBJ N: attaches kprobe_throw_held to getppid() and
+ * lsm_throw_held to file_mprotect, and runs each N times in this process
+ * with kernel.bpf_stats_enabled on. Six checks: getppid() still returns
+ * the parent, the kprobe threw N times and left no RCU read section held;
+ * mprotect() to rwx fails with EPERM (the cookie) and to r succeeds, the
+ * LSM program threw N times and left no task reference held.
+ */
+static int run_progtypes(const char *path, int n)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	struct bpf_link *kl = NULL, *ll = NULL;
+	struct pt_state before, after;
+	struct bpf_program *p, *kp, *lp;
+	int bss_fd, i, wrong = 0, denied = 0, failed = 0;
+	pid_t parent = getppid();
+	long long throws;
+	void *page;
+
+	if (!obj)
+		goto fail;
+	bpf_object__for_each_program(p, obj) {
+		const char *pn = bpf_program__name(p);
+
+		bpf_program__set_autoload(p, !strcmp(pn, "probe") ||
+					      !strcmp(pn, "kprobe_throw_held") ||
+					      !strcmp(pn, "lsm_throw_held"));
+	}
+	if (bpf_object__load(obj))
+		goto fail;
+	bss_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, ".bss"));
+	kp = bpf_object__find_program_by_name(obj, "kprobe_throw_held");
+	lp = bpf_object__find_program_by_name(obj, "lsm_throw_held");
+	memset(&before, 0, sizeof(before));
+	before.target_pid = getpid();
+	if (bpf_map_update_elem(bss_fd, &(int){ 0 }, &before, 0) ||
+	    write_file("/proc/sys/kernel/bpf_stats_enabled", "1"))
+		goto fail;
+
+	kl = bpf_program__attach_kprobe(kp, false, SYS_PREFIX "sys_getppid");
+	if (!kl || pt_probe(obj, bss_fd, &before))
+		goto fail;
+	for (i = 0; i < n; i++)
+		wrong += syscall(SYS_getppid) != parent;
+	bpf_link__destroy(kl);
+	kl = NULL;
+	throws = fdinfo(bpf_program__fd(kp), "throws");
+	if (pt_probe(obj, bss_fd, &after))
+		goto fail;
+	pt_result("kprobe_syscall_unchanged", !wrong, "getppid() wrong %d times of %d", wrong, n);
+	pt_result("kprobe_throws_counted", throws == n, "throws: %lld, want %d", throws, n);
+	pt_result("kprobe_leaves_nothing_held", before.rcu_nesting == after.rcu_nesting,
+		  "rcu_read_lock_nesting %lld -> %lld", (long long)before.rcu_nesting,
+		  (long long)after.rcu_nesting);
+	failed += !!wrong + (throws != n) + (before.rcu_nesting != after.rcu_nesting);
+	printf("BPFEXC-INFO progtypes kprobe: %d calls, throws %lld, rcu_read_lock_nesting %lld -> %lld\n",
+	       n, throws, (long long)before.rcu_nesting, (long long)after.rcu_nesting);
+
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ll = bpf_program__attach_lsm(lp);
+	if (page == MAP_FAILED || !ll || pt_probe(obj, bss_fd, &before))
+		goto fail;
+	wrong = 0;
+	for (i = 0; i < n; i++) {
+		errno = 0;
+		denied += mprotect(page, 4096, PROT_READ | PROT_WRITE | PROT_EXEC) == -1 &&
+			  errno == EPERM;
+		wrong += mprotect(page, 4096, PROT_READ) != 0;
+	}
+	bpf_link__destroy(ll);
+	ll = NULL;
+	throws = fdinfo(bpf_program__fd(lp), "throws");
+	if (pt_probe(obj, bss_fd, &after))
+		goto fail;
+	pt_result("lsm_denies_by_throwing", denied == n && !wrong,
+		  "mprotect(rwx) denied with EPERM %d times of %d, mprotect(r) refused %d times",
+		  denied, n, wrong);
+	pt_result("lsm_throws_counted", throws == n, "throws: %lld, want %d", throws, n);
+	pt_result("lsm_leaves_nothing_held", before.rcu_users == after.rcu_users,
+		  "rcu_users %llu -> %llu", (unsigned long long)before.rcu_users,
+		  (unsigned long long)after.rcu_users);
+	failed += (denied != n || wrong) + (throws != n) + (before.rcu_users != after.rcu_users);
+	printf("BPFEXC-INFO progtypes lsm: %d calls, %d denied, throws %lld, rcu_users %llu -> %llu\n",
+	       n, denied, throws, (unsigned long long)before.rcu_users,
+	       (unsigned long long)after.rcu_users);
+	write_file("/proc/sys/kernel/bpf_stats_enabled", "0");
+	bpf_object__close(obj);
+	return failed != 0;
+fail:
+	printf("BPFEXC-LOADFAIL progtypes: cannot load, attach or probe %s: %s\nBPFEXC-LOADEND\n",
+	       path, strerror(errno));
+	bpf_link__destroy(kl);
+	bpf_link__destroy(ll);
+	bpf_object__close(obj);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1462,6 +1606,9 @@ int main(int argc, char **argv)
 			return 1;
 		return run_ext_checks(argv[2], argv[3], argv[4], argv[6]);
 	}
+	if (argc == 4 && !strcmp(argv[1], "progtypes")) {
+		return run_progtypes(argv[2], atoi(argv[3]));
+	}
 	if (argc == 5 && !strcmp(argv[1], "cleanup")) {
 		if (read_pkt(argv[3]))
 			return 1;
@@ -1473,7 +1620,7 @@ int main(int argc, char **argv)
 		return run_throwtrace(argv[2], atoi(argv[4]));
 	}
 	fprintf(stderr,
-		"usage: %s spec SUITE OBJ PKT [DIFF] | ext SUITE TARGET_OBJ EXT_OBJ PKT CHECKS | each OBJ PKT [SKIP] | run OBJ PKT EXPECT | throwtrace OBJ PKT N | cleanup OBJ PKT N\n",
+		"usage: %s spec SUITE OBJ PKT [DIFF] | ext SUITE TARGET_OBJ EXT_OBJ PKT CHECKS | each OBJ PKT [SKIP] | run OBJ PKT EXPECT | throwtrace OBJ PKT N | cleanup OBJ PKT N | progtypes OBJ N\n",
 		argv[0]);
 	return 2;
 }

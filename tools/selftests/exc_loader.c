@@ -1343,9 +1343,9 @@ static int run_cleanup(const char *path, int n)
 		const char *pn = bpf_program__name(p);
 		struct spec s;
 
-		bpf_program__set_autoload(p, has_pfx(pn, "throw_") || !strcmp(pn, "probe") ||
-					      !strcmp(pn, "sk_probe") || !strcmp(pn, "keep_task") ||
-					      !strcmp(pn, "drop_task"));
+		bpf_program__set_autoload(p, has_pfx(pn, "throw_") || has_pfx(pn, "attack_") ||
+					      !strcmp(pn, "probe") || !strcmp(pn, "sk_probe") ||
+					      !strcmp(pn, "keep_task") || !strcmp(pn, "drop_task"));
 		/* The load flags its tags ask for (__flag). */
 		if (!parse_spec(bpf_object__btf(obj), pn, &s))
 			bpf_program__set_flags(p, bpf_program__flags(p) | s.flags);
@@ -1433,6 +1433,55 @@ static int run_cleanup(const char *path, int n)
 		printf("BPFEXC-INFO cleanup %s: %d runs: %s\n", pn, n, why);
 		if (memcmp(&before, &after, sizeof(before))) {
 			snap_diff(why, sizeof(why), &before, &after);
+			result("cleanup", name, why, false);
+			failed++;
+		} else {
+			result("cleanup", name, NULL, false);
+		}
+	}
+	/* Programs on the destructor that throw inside each release of
+	 * throw_task_d0's task; throws counted with bpf_stats_enabled.
+	 */
+	bpf_object__for_each_program(p, obj) {
+		const char *pn = bpf_program__name(p);
+		struct bpf_program *victim;
+		struct bpf_link *link;
+		long long throws;
+		int runs = n / 10;
+
+		if (!has_pfx(pn, "attack_"))
+			continue;
+		victim = bpf_object__find_program_by_name(obj, "throw_task_d0");
+		link = bpf_program__attach(p);
+		if (!victim || !link || write_file("/proc/sys/kernel/bpf_stats_enabled", "1") ||
+		    take_settled(probe_fd, bss_fd, rb, &before) ||
+		    run_n(bpf_program__fd(victim), runs, &ret) ||
+		    take_until(probe_fd, bss_fd, rb, &after, &before)) {
+			snprintf(name, sizeof(name), "%s_in_release", pn);
+			result("cleanup", name, "cannot attach it or run throw_task_d0", false);
+			snprintf(name, sizeof(name), "%s_threw", pn);
+			result("cleanup", name, "cannot attach it or run throw_task_d0", false);
+			failed += 2;
+			bpf_link__destroy(link);
+			continue;
+		}
+		bpf_link__destroy(link);
+		write_file("/proc/sys/kernel/bpf_stats_enabled", "0");
+		throws = fdinfo(bpf_program__fd(p), "throws");
+		snap_diff(why, sizeof(why), &before, &after);
+		printf("BPFEXC-INFO cleanup %s: throw_task_d0 %d runs, returned %d, %s; %s threw %lld times\n",
+		       pn, runs, ret, why, pn, throws);
+		snprintf(name, sizeof(name), "%s_in_release", pn);
+		if (ret != 7 || memcmp(&before, &after, sizeof(before))) {
+			snprintf(why + strlen(why), sizeof(why) - strlen(why), ", returned %d", ret);
+			result("cleanup", name, why, false);
+			failed++;
+		} else {
+			result("cleanup", name, NULL, false);
+		}
+		snprintf(name, sizeof(name), "%s_threw", pn);
+		if (throws < runs) {
+			snprintf(why, sizeof(why), "threw %lld times, want at least %d", throws, runs);
 			result("cleanup", name, why, false);
 			failed++;
 		} else {

@@ -23,6 +23,7 @@
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 #include "bpf_misc.h"
 #include "bpf_experimental.h"
 
@@ -1098,6 +1099,26 @@ int throw_skc_cast(struct __sk_buff *skb)
 	r = throw_at(skb, tp ? 2 : 1);
 	bpf_sk_release(sk);
 	return r;
+}
+
+/*
+ * Attackers of a release, which exc_loader cleanup attaches while
+ * throw_task_d0 runs: programs on the destructor that the throw calls
+ * for the task it holds, which throw themselves, inside the release. Each
+ * unwinds only its own frames; the release then goes on.
+ */
+SEC("?fentry/bpf_task_release_dtor")
+int BPF_PROG(attack_fentry_dtor, void *p)
+{
+	bpf_throw(0);
+	return 0;
+}
+
+SEC("?kprobe/put_task_struct_rcu_user")
+int attack_kprobe_put(struct pt_regs *ctx)
+{
+	bpf_throw(0);
+	return 0;
 }
 
 char _license[] SEC("license") = "GPL";

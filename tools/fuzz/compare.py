@@ -21,7 +21,11 @@ and 'fexit' attachments (fexit on a subprog that may
 throw), which ours refuses and stock takes, to crash when a throw goes
 through the trampoline: stock does not run them; and 'cleanup' programs
 (a throw while holding an RCU read section, an object or disabled
-preemption), which ours loads and runs, releasing them, and stock refuses. An attachment's result
+preemption), which ours loads and runs, releasing them, and stock refuses.
+On ours, each program that loads runs 100 times between two probes of the
+task's rcu_users (an object holds a task) and RCU read nesting: any
+difference ("leak=" in OURS) is a failure; preemption left disabled shows
+as an oops ("scheduling while atomic"). An attachment's result
 is RET/HITS/LAST (see exc_loader each), where the model's '*' matches
 anything. Each failing program's name and batch go to FAILDIR/list
 and its source, alone, to FAILDIR/NAME.c, ready to become a regression
@@ -35,6 +39,8 @@ LOGS = {}
 # What our verifier says when it refuses a program for the hole, or fexit
 # on a subprog that may throw: a rejection for another reason is a failure.
 REASONS = {"fexit": "which may throw"}
+# exc_loader each's runs of a program between two leak probes.
+LEAK_RUNS = 100
 
 
 def results(path):
@@ -55,7 +61,7 @@ def results(path):
             out[name] = "skipped"
             continue
         kv = dict(x.split("=", 1) for x in f[1:])
-        out[name] = (int(kv["load"]), kv["ret"])
+        out[name] = (int(kv["load"]), kv["ret"], kv.get("leak", "0"))
     return out, bad
 
 
@@ -90,6 +96,8 @@ def main():
             why = f"our kernel rejects it ({o[0]}), the model loads it"
         elif cls in ("ok", "cleanup", "hole") and not same(o[1], ret):
             why = f"our kernel returns {o[1]}, the model {ret}"
+        elif o[2] != "0":
+            why = f"our kernel leaves something held after {LEAK_RUNS} runs: {o[2]}"
         elif cls in ("reject", "fexit") and o[0] == 0:
             why = f"our kernel loads it (returns {o[1]}), the model rejects it"
         elif cls in REASONS and REASONS[cls] not in LOGS.get((ours_p, name), ""):
@@ -126,6 +134,11 @@ def main():
         print(f"  FAIL {name} ({batches.get(name, '?')}.c): {why}")
     if len(fails) > 40:
         print(f"  ... {len(fails) - 40} more in {faildir}/list")
+    checked = sum(1 for v in ours.values() if v != "skipped" and v[0] == 0 and v[1] != "-"
+                  and "/" not in v[1])
+    leaked = sum(1 for v in ours.values() if v != "skipped" and v[2] != "0")
+    print(f"fuzz leak check{label}: {checked} programs run {LEAK_RUNS} times each on ours, "
+          f"{leaked} left a task reference or an RCU read section held")
     print(f"fuzz{label}: {passed} passed, {failed} failed")
     return failed != 0
 

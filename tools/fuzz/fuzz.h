@@ -4,9 +4,29 @@
 #ifndef BPFEXC_FUZZ_H
 #define BPFEXC_FUZZ_H
 
+/* An object holds a task: an object a throw leaves held shows in the
+ * task's rcu_users (see fz_probe). */
 struct fz_obj {
 	long v;
+	struct task_struct __kptr *task;
 };
+
+extern struct task_struct *bpf_task_acquire(struct task_struct *p) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
+
+/* Written by fz_probe, which exc_loader each runs before and after a
+ * program's runs: the current task's rcu_users and RCU read nesting. */
+SEC(".bss.fz_leak") __hidden __attribute__((aligned(8))) __s64 fz_leak[2];
+
+SEC("?syscall")
+int fz_probe(void *ctx)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	fz_leak[0] = t->rcu_users.refs.counter;
+	fz_leak[1] = t->rcu_read_lock_nesting;
+	return 0;
+}
 
 /* 0 at load time: what it guards is dead code. */
 const volatile int fz_off;

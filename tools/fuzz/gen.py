@@ -20,7 +20,9 @@ bits 16 and up, which the verifier cannot know, so that its verdict is the
 model's),
 may run a bpf_loop() callback (which may itself try to throw), and calls
 its children, each call maybe inside bpf_rcu_read_lock(), holding a
-bpf_obj_new() object, with preemption disabled or holding a bpf_spin_lock,
+bpf_obj_new() object (which holds a reference of the current task, so that
+exc_loader's leak check sees an object left held), with preemption
+disabled or holding a bpf_spin_lock,
 or under a const volatile
 flag that is 0 at load time (dead code). The main function may name a
 custom exception callback. A function up to depth 5 may tail call
@@ -429,8 +431,12 @@ def emit_body(f):
         elif c.wrap == 'preempt':
             call = f"bpf_preempt_disable();\n\t\t{call}\n\t\tbpf_preempt_enable();"
         elif c.wrap == 'obj':
-            call = ("struct fz_obj *o = bpf_obj_new(typeof(*o));\n\n"
+            call = ("struct fz_obj *o = bpf_obj_new(typeof(*o));\n"
+                    "\t\tstruct task_struct *t;\n\n"
                     "\t\tif (!o)\n\t\t\treturn 0;\n"
+                    "\t\tt = bpf_task_acquire(bpf_get_current_task_btf());\n"
+                    "\t\tif (t) {\n\t\t\tt = bpf_kptr_xchg(&o->task, t);\n"
+                    "\t\t\tif (t)\n\t\t\t\tbpf_task_release(t);\n\t\t}\n"
                     f"\t\t{call}\n\t\tbpf_obj_drop(o);")
         if c.dead:
             lines.append(f"\tif (fz_off) {{\n\t\t{call}\n\t}}\n")

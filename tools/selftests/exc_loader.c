@@ -26,8 +26,10 @@
  *	For differential fuzzing (tools/fuzz): every program of OBJ whose
  *	name has no '_' is loaded on its own, with its tail call targets
  *	(NAME_tcK, put in slot K of the object's map fz_jmp), and when it
- *	loads run once on PKT; prints "BPFEXC-FUZZ NAME load=ERR ret=RETVAL"
- *	(ret=- when it did not load). Then its attachment NAME_at, if there
+ *	loads run LEAK_RUNS times on PKT between two runs of the object's
+ *	fz_probe; prints "BPFEXC-FUZZ NAME load=ERR ret=RETVAL leak=0"
+ *	(ret=- when it did not load; leak= what the probe saw change, or
+ *	the return value of the last run if it differs). Then its attachment NAME_at, if there
  *	is one (section fentry/FUNC, fexit/FUNC or freplace/FUNC, FUNC a
  *	function of NAME), is loaded from a second instance of OBJ, attached
  *	to NAME and NAME is run again: "BPFEXC-FUZZ NAME_at load=ERR
@@ -701,6 +703,28 @@ out:
 	bpf_object__close(obj);
 }
 
+/* How many times exc_loader each runs a program, between two runs of the
+ * object's fz_probe (tools/fuzz/fuzz.h), to see it leave nothing held.
+ */
+#define LEAK_RUNS 100
+
+static int run_n(int fd, int n, int *retval);
+
+/* fz_probe into *v: rcu_users and RCU read nesting; zeros without it. */
+static int fz_probe(struct bpf_object *obj, long long v[2])
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	struct bpf_program *p = bpf_object__find_program_by_name(obj, "fz_probe");
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, ".bss.fz_leak");
+
+	v[0] = v[1] = 0;
+	if (!p || !m)
+		return 0;
+	if (bpf_prog_test_run_opts(bpf_program__fd(p), &opts))
+		return -1;
+	return bpf_map_lookup_elem(bpf_map__fd(m), &(int){ 0 }, v);
+}
+
 static int run_each(const char *path, const char *skip)
 {
 	struct bpf_object *obj;
@@ -711,8 +735,9 @@ static int run_each(const char *path, const char *skip)
 		return 1;
 	for (int i = 0; i < n; i++) {
 		struct bpf_program *prog = NULL, *p;
+		long long before[2], after[2];
 		char at[256];
-		int err, ret;
+		int err, ret, again;
 
 		if (strchr(names[i], '_'))
 			continue;
@@ -733,7 +758,8 @@ static int run_each(const char *path, const char *skip)
 		}
 		prog = only(obj, names[i]);
 		bpf_object__for_each_program(p, obj)
-			if (tail_slot(bpf_program__name(p), names[i]) >= 0)
+			if (tail_slot(bpf_program__name(p), names[i]) >= 0 ||
+			    !strcmp(bpf_program__name(p), "fz_probe"))
 				bpf_program__set_autoload(p, true);
 		log_buf[0] = 0;
 		bpf_program__set_log_buf(prog, log_buf, sizeof(log_buf));
@@ -753,10 +779,15 @@ static int run_each(const char *path, const char *skip)
 		if (err)
 			printf("BPFEXC-FUZZ %s load=%d ret=-\nBPFEXC-FUZZ-LOG %s %s\n", names[i], err,
 			       names[i], last_lines(log_buf));
-		else if (test_run(bpf_program__fd(prog), &ret))
+		else if (fz_probe(obj, before) || test_run(bpf_program__fd(prog), &ret) ||
+			 run_n(bpf_program__fd(prog), LEAK_RUNS - 1, &again) || fz_probe(obj, after))
 			printf("BPFEXC-FUZZ %s load=0 ret=run-failed\n", names[i]);
+		else if (memcmp(before, after, sizeof(before)) || again != ret)
+			printf("BPFEXC-FUZZ %s load=0 ret=%u leak=rcu_users:%lld->%lld,rcu_read_lock_nesting:%lld->%lld,last_ret:%u\n",
+			       names[i], (unsigned int)ret, before[0], after[0], before[1], after[1],
+			       (unsigned int)again);
 		else
-			printf("BPFEXC-FUZZ %s load=0 ret=%u\n", names[i], (unsigned int)ret);
+			printf("BPFEXC-FUZZ %s load=0 ret=%u leak=0\n", names[i], (unsigned int)ret);
 		fflush(stdout);
 		for (int j = 0; j < n; j++) {
 			if (strcmp(names[j], at))

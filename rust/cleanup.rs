@@ -100,6 +100,17 @@ pub struct Release {
     pub loc: Loc,
     /// How to release it.
     pub kind: Kind,
+    /// Where the place points in the resource (a pointer to a field, such
+    /// as the list node of an object popped from a list): the resource
+    /// starts `off` bytes before the value. 0 for a resource in place.
+    pub off: i16,
+}
+
+impl Release {
+    /// The pointer to release, from `value`, what the place holds.
+    pub fn base(&self, value: u64) -> u64 {
+        value.wrapping_sub(self.off as i64 as u64)
+    }
 }
 
 /// What the throws from one chain of calls leave held.
@@ -214,7 +225,7 @@ pub fn merge(
             (Some(&&x), Some(&&y)) if (x.frame, x.loc) == (y.frame, y.loc) => {
                 a.next();
                 b.next();
-                if x.kind != y.kind {
+                if (x.kind, x.off) != (y.kind, y.off) {
                     return Err(Conflict);
                 }
                 x
@@ -380,11 +391,13 @@ mod tests {
             frame: 0,
             loc: Loc::Reg(6),
             kind: TASK,
+            off: 0,
         };
         let rb = Release {
             frame: 1,
             loc: Loc::Slot(0),
             kind: Kind::RingbufDiscard,
+            off: 0,
         };
         let none = Zeros::default();
         let mut r6 = Zeros::default();
@@ -415,6 +428,12 @@ mod tests {
         let mut both = r6;
         both.set(0, Loc::Reg(7));
         assert_eq!(merged(&[task, r7], &[], &both), Ok(vec![task, r7]));
+        // The same reference through another field: another release.
+        let node = Release { off: 16, ..task };
+        assert_eq!(merged(&[task], &[node], &none), Err(Conflict));
+        assert_eq!(merged(&[node], &[node], &none), Ok(vec![node]));
+        assert_eq!(node.base(0xffff_8800_0000_1010), 0xffff_8800_0000_1000);
+        assert_eq!(Release { off: -8, ..task }.base(0x1000), 0x1008);
         // Out of memory stops the merge.
         assert_eq!(merge(&[task], &[task], &none, |_| false), Ok(false));
         let h = held(&[4, 20], 0, 2);
@@ -450,6 +469,7 @@ mod tests {
             frame,
             loc,
             kind: TASK,
+            off: 0,
         };
         let mut v = vec![
             r(1, Loc::Slot(3)),
@@ -547,6 +567,7 @@ mod tests {
             frame: 0,
             loc: Loc::Slot(2),
             kind,
+            off: 0,
         };
         let (iter, dynptr) = (slot(Kind::IterDestroy(0x1000)), slot(Kind::DynptrDiscard));
         let none = Zeros::default();

@@ -199,7 +199,7 @@ fn release_chain(table: &ExceptionTable, held: &Held, frames: &[Frame], scratch:
                 None => continue,
             }
         } else {
-            p
+            r.base(p)
         };
         // SAFETY: The verifier found, on every path to this chain, a
         // reference of this kind held at `r.loc` (or NULL, for a kind that

@@ -600,12 +600,19 @@ fn dtor_of(btf: *mut bindings::btf, id: u32) -> Option<usize> {
 }
 
 /// How a throw releases the reference in `reg`, a register or spilled
-/// slot whose `ref_obj_id` is that reference's: `None` if it cannot, or
-/// if `reg` points into the object rather than at it.
-fn kind_of(reg: &bindings::bpf_reg_state) -> Option<Kind> {
-    if reg.off != 0 || reg.var_off.value != 0 || reg.var_off.mask != 0 {
+/// slot whose `ref_obj_id` is that reference's, and how far into the
+/// object `reg` points (a constant offset, such as that of the list node
+/// of an object popped from a list): `None` if it cannot.
+fn kind_of(reg: &bindings::bpf_reg_state) -> Option<(Kind, i16)> {
+    if reg.var_off.mask != 0 {
         return None;
     }
+    let off = i16::try_from(i64::from(reg.off).checked_add(reg.var_off.value as i64)?).ok()?;
+    kind_at(reg).map(|k| (k, off))
+}
+
+/// [`kind_of`] without the offset.
+fn kind_at(reg: &bindings::bpf_reg_state) -> Option<Kind> {
     let base = reg.type_ & BASE_TYPE_MASK;
     let flags = reg.type_ & !BASE_TYPE_MASK;
     if base == bindings::bpf_reg_type_PTR_TO_BTF_ID {
@@ -696,10 +703,11 @@ fn regs_of(frames_len: usize, fi: usize, scratch: bool) -> &'static [u8] {
 /// Where, among `frames` (the outermost first), a throw finds reference
 /// `id` and how it releases it: see [`cleanup::choose`], but a place whose
 /// type says it may be NULL (a cast such as `bpf_sk_fullsock()` may be
-/// NULL where the reference is not) only if no other holds it. An
-/// iterator or a ring buffer dynptr is released in its stack slots, and a
-/// pointer into its memory never released. `None` if no place holds it as
-/// something a throw can release.
+/// NULL where the reference is not) only if no other holds it, and a
+/// pointer into the object (to one of its fields) only if no place holds
+/// a pointer to its start. An iterator or a ring buffer dynptr is released
+/// in its stack slots, and a pointer into its memory never released.
+/// `None` if no place holds it as something a throw can release.
 ///
 /// # Safety
 ///
@@ -708,10 +716,13 @@ unsafe fn place_of(
     frames: &[&bindings::bpf_func_state],
     id: u32,
     scratch: bool,
-) -> Option<(u8, Loc, Kind)> {
-    let best_of = |best: Option<(bool, u8, Loc, Kind)>, null: bool, fi: u8, loc: Loc, kind| {
-        let key = |n: bool, f: u8, l: Loc| (n, cleanup::rank(f, l));
-        if best.is_none_or(|(bn, bf, bl, _)| key(null, fi, loc) < key(bn, bf, bl)) {
+) -> Option<(u8, Loc, Kind, i16)> {
+    type Best = Option<(bool, u8, Loc, (Kind, i16))>;
+    let best_of = |best: Best, null: bool, fi: u8, loc: Loc, kind: (Kind, i16)| {
+        // Not NULL, then at the object rather than into it, then by rank.
+        let key = |n: bool, f: u8, l: Loc, o: i16| (n, o != 0, cleanup::rank(f, l));
+        if best.is_none_or(|(bn, bf, bl, (_, bo))| key(null, fi, loc, kind.1) < key(bn, bf, bl, bo))
+        {
             Some((null, fi, loc, kind))
         } else {
             best
@@ -730,20 +741,20 @@ unsafe fn place_of(
             }
             let loc = Loc::Slot(n as u16);
             if t == bindings::bpf_stack_slot_type_STACK_ITER {
-                return iter_kind(reg).map(|k| (fi as u8, loc, k));
+                return iter_kind(reg).map(|k| (fi as u8, loc, k, 0));
             }
             if t == bindings::bpf_stack_slot_type_STACK_DYNPTR {
                 in_stack = true;
                 // SAFETY: A dynptr slot's union holds its type.
                 let d = unsafe { reg.__bindgen_anon_1.dynptr };
                 if d.first_slot && d.type_ == bindings::bpf_dynptr_type_BPF_DYNPTR_TYPE_RINGBUF {
-                    best = best_of(best, false, fi as u8, loc, Kind::DynptrDiscard);
+                    best = best_of(best, false, fi as u8, loc, (Kind::DynptrDiscard, 0));
                 }
             }
         }
     }
     if in_stack {
-        return best.map(|(_, f, l, k)| (f, l, k));
+        return best.map(|(_, f, l, (k, o))| (f, l, k, o));
     }
     for (fi, f) in frames.iter().enumerate() {
         // SAFETY: Guaranteed by the caller.
@@ -766,7 +777,7 @@ unsafe fn place_of(
             }
         }
     }
-    best.map(|(_, f, l, k)| (f, l, k))
+    best.map(|(_, f, l, (k, o))| (f, l, k, o))
 }
 
 /// Whether `reg` is a scalar known to be zero.
@@ -816,7 +827,15 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
     for r in refs {
         // SAFETY: `frames` are the state's.
         match unsafe { place_of(frames, r.id as u32, scratch) } {
-            Some((frame, loc, kind)) => rel.push(Release { frame, loc, kind }, GFP_KERNEL)?,
+            Some((frame, loc, kind, off)) => rel.push(
+                Release {
+                    frame,
+                    loc,
+                    kind,
+                    off,
+                },
+                GFP_KERNEL,
+            )?,
             None => {
                 verbose!(
                     envp,

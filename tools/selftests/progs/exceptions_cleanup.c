@@ -785,9 +785,8 @@ private(A) struct bpf_spin_lock lock;
 
 /*
  * An owning reference from a collection, held as the pointer to its list
- * node (clang computes container_of() only where it drops it): a throw
- * does not release a pointer into an object yet, so the program is
- * refused with upstream's message.
+ * node (clang computes container_of() only where it drops it): the throw
+ * drops the object from the node's offset, and with it the task it holds.
  */
 struct elem {
 	long v;
@@ -799,8 +798,8 @@ private(L) struct bpf_spin_lock list_lock;
 private(L) struct bpf_list_head list __contains(elem, node);
 
 SEC("?tc")
-__failure __msg("Unreleased reference")
-int reject_list_node_pointer(struct __sk_buff *skb)
+__success __retval(7)
+int throw_list_node_pointer(struct __sk_buff *skb)
 {
 	struct elem *e = bpf_obj_new(typeof(*e));
 	struct bpf_list_node *n;
@@ -826,6 +825,42 @@ int reject_list_node_pointer(struct __sk_buff *skb)
 	e = container_of(n, struct elem, node);
 	r = throw_at(skb, 2);
 	bpf_obj_drop(e);
+	return r;
+}
+
+/* Two owning references of one refcounted object: each is dropped once,
+ * the second drop frees it and releases the task it holds.
+ */
+struct relem {
+	long v;
+	struct task_struct __kptr *task;
+	struct bpf_refcount ref;
+};
+
+SEC("?tc")
+__success __retval(7)
+int throw_refcount(struct __sk_buff *skb)
+{
+	struct relem *a = bpf_obj_new(typeof(*a)), *b;
+	struct task_struct *t;
+	int r;
+
+	if (!a)
+		return 1;
+	t = task();
+	if (t) {
+		t = bpf_kptr_xchg(&a->task, t);
+		if (t)
+			bpf_task_release(t);
+	}
+	b = bpf_refcount_acquire(a);
+	if (!b) {
+		bpf_obj_drop(a);
+		return 1;
+	}
+	r = throw_at(skb, 2);
+	bpf_obj_drop(b);
+	bpf_obj_drop(a);
 	return r;
 }
 

@@ -71,9 +71,46 @@ pub enum Kind {
     /// the record, zero when there is none.
     DynptrDiscard,
     /// An open-coded iterator that the stack slot starts, by its
-    /// `bpf_iter_<type>_destroy(&iter)` at this address. It is destroyed
-    /// whatever its bytes hold, so it may not be zero on another path.
-    IterDestroy(usize),
+    /// `bpf_iter_<type>_destroy(&iter)`. It is destroyed whatever its bytes
+    /// hold, so it may not be zero on another path.
+    IterDestroy(Iter),
+}
+
+/// The open-coded iterators of vmlinux that a throw destroys. Each is
+/// destroyed by a direct call of its `bpf_iter_<type>_destroy()`: the
+/// kernel never calls those through a pointer, so with IBT they have no
+/// `endbr64` to land on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Iter {
+    /// `bpf_iter_num`, of `bpf_for()`.
+    Num,
+    /// `bpf_iter_bits`.
+    Bits,
+    /// `bpf_iter_task_vma`.
+    TaskVma,
+    /// `bpf_iter_task`.
+    Task,
+    /// `bpf_iter_css`.
+    Css,
+    /// `bpf_iter_css_task`.
+    CssTask,
+}
+
+impl Iter {
+    /// The iterator whose BTF type is named `name`; `None` for another
+    /// (`bpf_iter_scx_dsq` of sched_ext, or a module's), which a throw
+    /// does not destroy.
+    pub fn of_name(name: &[u8]) -> Option<Iter> {
+        Some(match name {
+            b"bpf_iter_num" => Iter::Num,
+            b"bpf_iter_bits" => Iter::Bits,
+            b"bpf_iter_task_vma" => Iter::TaskVma,
+            b"bpf_iter_task" => Iter::Task,
+            b"bpf_iter_css" => Iter::Css,
+            b"bpf_iter_css_task" => Iter::CssTask,
+            _ => return None,
+        })
+    }
 }
 
 impl Kind {
@@ -569,7 +606,10 @@ mod tests {
             kind,
             off: 0,
         };
-        let (iter, dynptr) = (slot(Kind::IterDestroy(0x1000)), slot(Kind::DynptrDiscard));
+        let (iter, dynptr) = (
+            slot(Kind::IterDestroy(Iter::Num)),
+            slot(Kind::DynptrDiscard),
+        );
         let none = Zeros::default();
         let mut zero = Zeros::default();
         zero.set(0, Loc::Slot(2));
@@ -581,5 +621,9 @@ mod tests {
         assert_eq!(merged(&[iter], &[dynptr], &none), Err(Conflict));
         assert!(iter.kind.in_place() && dynptr.kind.in_place());
         assert!(!Kind::SkRelease.in_place() && Kind::SkRelease.may_be_zero());
+        assert_eq!(Iter::of_name(b"bpf_iter_task_vma"), Some(Iter::TaskVma));
+        assert_eq!(Iter::of_name(b"bpf_iter_num"), Some(Iter::Num));
+        assert_eq!(Iter::of_name(b"bpf_iter_scx_dsq"), None);
+        assert_eq!(Iter::of_name(b"bpf_iter_num_destroy"), None);
     }
 }

@@ -13,7 +13,7 @@
 //! program's caller (x86-64; on arm64 the callback does) and jumps to the
 //! exception callback.
 
-use crate::cleanup::{self, Held, Kind, Release, Scratch, MAX_FRAMES};
+use crate::cleanup::{self, Held, Iter, Kind, Release, Scratch, MAX_FRAMES};
 use crate::unwind::{self, Frame, Func, Geometry, Map, Regs, SavedRegs, Site, Stack};
 
 use core::ffi::{c_int, c_void};
@@ -139,6 +139,16 @@ extern "C" {
     // net/core/filter.c.
     #[cfg(CONFIG_INET)]
     fn bpf_sk_release(sk: u64) -> u64;
+    // The destroy kfuncs of the iterators (kernel/bpf/bpf_iter.c,
+    // helpers.c, task_iter.c, cgroup_iter.c).
+    fn bpf_iter_num_destroy(it: *mut c_void);
+    fn bpf_iter_bits_destroy(it: *mut c_void);
+    fn bpf_iter_task_vma_destroy(it: *mut c_void);
+    fn bpf_iter_task_destroy(it: *mut c_void);
+    #[cfg(CONFIG_CGROUPS)]
+    fn bpf_iter_css_destroy(it: *mut c_void);
+    #[cfg(CONFIG_CGROUPS)]
+    fn bpf_iter_css_task_destroy(it: *mut c_void);
     fn bpf_rcu_read_unlock();
     fn bpf_preempt_enable();
 }
@@ -207,7 +217,8 @@ fn release_chain(table: &ExceptionTable, held: &Held, frames: &[Frame], scratch:
         // program itself would release it with, in this context.
         unsafe {
             match r.kind {
-                Kind::Dtor(f) | Kind::IterDestroy(f) => {
+                Kind::IterDestroy(it) => destroy(it, arg as *mut c_void),
+                Kind::Dtor(f) => {
                     let f = core::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void)>(f);
                     f(arg as *mut c_void)
                 }
@@ -238,6 +249,30 @@ fn release_chain(table: &ExceptionTable, held: &Held, frames: &[Frame], scratch:
     for _ in 0..held.preempt {
         // SAFETY: The program disabled preemption that many times.
         unsafe { bpf_preempt_enable() };
+    }
+}
+
+/// Destroys the iterator `it` of type `iter`.
+///
+/// # Safety
+///
+/// `it` must be a live iterator of that type, which nothing uses after.
+unsafe fn destroy(iter: Iter, it: *mut c_void) {
+    // SAFETY: Guaranteed by the caller.
+    unsafe {
+        match iter {
+            Iter::Num => bpf_iter_num_destroy(it),
+            Iter::Bits => bpf_iter_bits_destroy(it),
+            Iter::TaskVma => bpf_iter_task_vma_destroy(it),
+            Iter::Task => bpf_iter_task_destroy(it),
+            #[cfg(CONFIG_CGROUPS)]
+            Iter::Css => bpf_iter_css_destroy(it),
+            #[cfg(CONFIG_CGROUPS)]
+            Iter::CssTask => bpf_iter_css_task_destroy(it),
+            // The verifier records no css iterator without cgroups.
+            #[cfg(not(CONFIG_CGROUPS))]
+            Iter::Css | Iter::CssTask => {}
+        }
     }
 }
 

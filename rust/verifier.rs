@@ -43,7 +43,7 @@ use kernel::error::{code::*, Error, Result};
 use kernel::prelude::*;
 
 use crate::callgraph::{CallGraph, SubprogSet};
-use crate::cleanup::{self, Held, Kind, Loc, Release, Zeros, MAX_FRAMES};
+use crate::cleanup::{self, Held, Iter, Kind, Loc, Release, Zeros, MAX_FRAMES};
 use crate::insn::BPF_PSEUDO_CALL;
 use crate::throw::{Pending, ThrowSites};
 
@@ -649,18 +649,26 @@ fn kind_at(reg: &bindings::bpf_reg_state) -> Option<Kind> {
     None
 }
 
-/// How a throw destroys the open-coded iterator whose first slot is
-/// `reg`: by `bpf_iter_<type>_destroy()` of its vmlinux type. `None` for an
-/// iterator of a module.
-fn iter_kind(reg: &bindings::bpf_reg_state) -> Option<Kind> {
-    const SUFFIX: &[u8] = b"_destroy\0";
-    // SAFETY: The first slot of an iterator holds its BTF type in `iter`;
-    // the BTF is vmlinux's (checked), which lives as long as the kernel.
-    let name = unsafe {
-        let (btf, id) = (
-            reg.__bindgen_anon_1.iter.btf,
-            reg.__bindgen_anon_1.iter.btf_id,
-        );
+/// How a throw destroys the open-coded iterator whose first slot is slot
+/// `n` of `slots`, a frame's stack: by `bpf_iter_<type>_destroy()` of its
+/// vmlinux type. `None`, and the throw is refused, for an iterator of
+/// another type ([`Iter::of_name`]), or if a slot of the iterator is no
+/// longer the iterator's: the verifier lets a program overwrite an
+/// iterator's other slots (it then cannot pass it to its kfuncs, and
+/// leaks it), and a destroy of what it wrote there could free memory of
+/// the program's choosing. The checks are `is_iter_reg_valid_init()`'s.
+fn iter_at(slots: &[bindings::bpf_stack_state], n: usize) -> Option<Kind> {
+    let first = &slots.get(n)?.spilled_ptr;
+    // SAFETY: An iterator's slots hold its BTF type in `iter`.
+    let (btf, id) = unsafe {
+        (
+            first.__bindgen_anon_1.iter.btf,
+            first.__bindgen_anon_1.iter.btf_id,
+        )
+    };
+    // SAFETY: The BTF is vmlinux's (checked), which lives as long as the
+    // kernel; the lookups check the id.
+    let (size, name) = unsafe {
         if btf.is_null() || !bindings::btf_is_kernel(btf) || bindings::btf_is_module(btf) {
             return None;
         }
@@ -672,20 +680,40 @@ fn iter_kind(reg: &bindings::bpf_reg_state) -> Option<Kind> {
         if name.is_null() {
             return None;
         }
-        CStr::from_ptr(name.cast()).to_bytes()
+        (
+            (*t).__bindgen_anon_1.size,
+            CStr::from_ptr(name.cast()).to_bytes(),
+        )
     };
-    // The verifier checked that the iterator's kfuncs are named after it
-    // (`btf_check_iter_kfuncs()`): "bpf_iter_num" is destroyed by
-    // "bpf_iter_num_destroy".
-    let mut buf = [0u8; 64];
-    let n = name.len();
-    buf.get_mut(..n)?.copy_from_slice(name);
-    buf.get_mut(n..n + SUFFIX.len())?.copy_from_slice(SUFFIX);
-    // SAFETY: `buf` holds a NUL-terminated name.
-    match unsafe { bindings::kallsyms_lookup_name(buf.as_ptr().cast()) } {
-        0 => None,
-        a => Some(Kind::IterDestroy(a as usize)),
+    let iter = Iter::of_name(name)?;
+    let nr_slots = (size / bindings::BPF_REG_SIZE) as usize;
+    if nr_slots == 0 {
+        return None;
     }
+    for i in 0..nr_slots {
+        let slot = slots.get(n.checked_sub(i)?)?;
+        let st = &slot.spilled_ptr;
+        // SAFETY: As above; a slot that is not the iterator's fails the
+        // type test below whatever its union holds.
+        let (b, bid) = unsafe {
+            (
+                st.__bindgen_anon_1.iter.btf,
+                st.__bindgen_anon_1.iter.btf_id,
+            )
+        };
+        let ours = st.type_ & bindings::bpf_type_flag_PTR_UNTRUSTED == 0
+            && (i == 0) == (st.ref_obj_id != 0)
+            && b == btf
+            && bid == id
+            && slot
+                .slot_type
+                .iter()
+                .all(|&t| u32::from(t) == bindings::bpf_stack_slot_type_STACK_ITER);
+        if !ours {
+            return None;
+        }
+    }
+    Some(Kind::IterDestroy(iter))
 }
 
 /// The registers a throw may release in frame `fi` of `frames`: R6 to R9,
@@ -702,8 +730,9 @@ fn regs_of(frames_len: usize, fi: usize, scratch: bool) -> &'static [u8] {
 
 /// Where, among `frames` (the outermost first), a throw finds reference
 /// `id` and how it releases it: see [`cleanup::choose`], but a place whose
-/// type says it may be NULL (a cast such as `bpf_sk_fullsock()` may be
-/// NULL where the reference is not) only if no other holds it, and a
+/// type says it may be NULL only if no other holds it and only if it is
+/// the acquiring call's result (a cast such as `bpf_sk_fullsock()` may be
+/// NULL where the reference is not: never), and a
 /// pointer into the object (to one of its fields) only if no place holds
 /// a pointer to its start. An iterator or a ring buffer dynptr is released
 /// in its stack slots, and a pointer into its memory never released.
@@ -733,7 +762,8 @@ unsafe fn place_of(
     let mut best = None;
     for (fi, f) in frames.iter().enumerate() {
         // SAFETY: Guaranteed by the caller.
-        for (n, slot) in unsafe { slots_of(f) }.iter().enumerate() {
+        let slots = unsafe { slots_of(f) };
+        for (n, slot) in slots.iter().enumerate() {
             let t = u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1]);
             let reg = &slot.spilled_ptr;
             if reg.ref_obj_id != id {
@@ -741,7 +771,7 @@ unsafe fn place_of(
             }
             let loc = Loc::Slot(n as u16);
             if t == bindings::bpf_stack_slot_type_STACK_ITER {
-                return iter_kind(reg).map(|k| (fi as u8, loc, k, 0));
+                return iter_at(slots, n).map(|k| (fi as u8, loc, k, 0));
             }
             if t == bindings::bpf_stack_slot_type_STACK_DYNPTR {
                 in_stack = true;
@@ -771,8 +801,15 @@ unsafe fn place_of(
             if reg.ref_obj_id != id {
                 continue;
             }
+            let null = reg.type_ & bindings::bpf_type_flag_PTR_MAYBE_NULL != 0;
+            // A place that may be NULL must be the acquiring call's own
+            // result (or a copy), NULL only if nothing was acquired; a
+            // cast such as `bpf_sk_fullsock()` may be NULL where the
+            // reference is not.
+            if null && reg.id != reg.ref_obj_id {
+                continue;
+            }
             if let Some(kind) = kind_of(reg) {
-                let null = reg.type_ & bindings::bpf_type_flag_PTR_MAYBE_NULL != 0;
                 best = best_of(best, null, fi as u8, loc, kind);
             }
         }

@@ -18,7 +18,8 @@ callback and a throw after a tail call. Program names are
 
 With the argument "cleanup" it writes the programs of cleanup on throw
 instead: <variant>_<kind>_<n>_<d>, main holding n tasks, bpf_obj_new()
-objects, preemption-disabled regions or (n = 1) an RCU read section while
+objects, preemption-disabled regions, bpf_iter_num iterators or (n = 1)
+an RCU read section while
 it calls a static chain of depth d whose deepest function throws
 (hthrow), could throw but does not (hnothrow) or has no throw (hret).
 """
@@ -122,6 +123,8 @@ HOLD = {
     "obj": ("struct bench_obj *", "bpf_obj_new(struct bench_obj)", "bpf_obj_drop({v});"),
     "preempt": (None, "bpf_preempt_disable()", "bpf_preempt_enable();"),
     "rcu": (None, "bpf_rcu_read_lock()", "bpf_rcu_read_unlock();"),
+    # In place ("@"): an open-coded iterator in main's stack.
+    "iter": ("@struct bpf_iter_num", "bpf_iter_num_new(&{v}, 0, 1)", "bpf_iter_num_destroy(&{v});"),
 }
 VARIANTS = {"hthrow": "throw", "hnothrow": "nothrow", "hret": "plain"}
 
@@ -131,7 +134,12 @@ def held(kind, n, d):
     for var, chain_kind in VARIANTS.items():
         name = f"{var}_{kind}_{n}_{d}"
         body = []
-        if decl:
+        if decl and decl.startswith("@"):
+            for i in range(n):
+                body.append(f"\t{decl[1:]} v{i};")
+            for i in range(n):
+                body.append(f"\t{acquire.format(v=f'v{i}')};")
+        elif decl:
             for i in range(n):
                 body.append(f"\t{decl}v{i} = {acquire};")
                 fail = "return 0;" if i == 0 else f"goto out{i - 1};"
@@ -143,7 +151,11 @@ def held(kind, n, d):
         else:
             chain(chain_kind, "static", d, f"f_{name}")
             body.append(f"\tx = f_{name}_1(skb->len);")
-        if decl:
+        if decl and decl.startswith("@"):
+            for i in range(n - 1, -1, -1):
+                body.append("\t" + release.format(v=f"v{i}"))
+            body.append("\treturn x;")
+        elif decl:
             for i in range(n - 1, -1, -1):
                 if i < n - 1:
                     body.append(f"out{i}:")

@@ -132,6 +132,7 @@ elif [ "$mode" != test_bpf ]; then
 for suite in exceptions exceptions_fail exceptions_assert exceptions_ext; do
 	bpf_cc -c "$self/progs/$suite.c" -o "$obj/$suite.bpf.o"
 done
+python3 "$repo/tools/selftests/cleanup-matrix.py" >"$obj/exceptions_cleanup_matrix.h"
 for suite in exceptions_hole exceptions_faults exceptions_faults_ext exceptions_tracing \
 	exceptions_norust exceptions_throwtrace exceptions_cleanup exceptions_progtypes; do
 	bpf_cc -c "$repo/tools/selftests/progs/$suite.c" -o "$obj/$suite.bpf.o"

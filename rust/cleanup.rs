@@ -267,7 +267,7 @@ pub fn merge(
                 }
                 x
             }
-            (Some(&&x), y) if y.is_none_or(|y| (x.frame, x.loc) < (y.frame, y.loc)) => {
+            (Some(&&x), y) if y.map_or(true, |y| (x.frame, x.loc) < (y.frame, y.loc)) => {
                 a.next();
                 if !new_zeros.has(x.frame, x.loc) || !x.kind.may_be_zero() {
                     return Err(Conflict);

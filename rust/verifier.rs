@@ -352,12 +352,12 @@ pub unsafe extern "C" fn bpf_exceptions_check_global_call(
     // their own; 6.12 refuses a global call with a lock held or
     // preemption disabled before this.
     // SAFETY: `st` is the state being verified.
+    // SAFETY: `st` is the state being verified.
     if st.active_preempt_lock == 0 && unsafe { releases_at(st) } {
+        // The callee clobbers R0-R5: only R6-R9 and the stack count.
         // SAFETY: Guaranteed by the caller: at a call.
-        return to_c(
-            // The callee clobbers R0-R5: only R6-R9 and the stack count.
-            unsafe { record(envp, c"call of a global function that may throw", false) }.map(|()| 0),
-        );
+        let r = unsafe { record(envp, c"call of a global function that may throw", false) };
+        return to_c(r.map(|()| 0));
     }
     let what = if !st.active_lock.ptr.is_null() {
         c"bpf_spin_lock-ed region"
@@ -594,7 +594,7 @@ fn dtor_of(btf: *mut bindings::btf, id: u32) -> Option<usize> {
         }
         match bindings::kallsyms_lookup_name(name) {
             0 => None,
-            a => Some(a as usize),
+            a => Some(a),
         }
     }
 }
@@ -750,8 +750,9 @@ unsafe fn place_of(
     let best_of = |best: Best, null: bool, fi: u8, loc: Loc, kind: (Kind, i16)| {
         // Not NULL, then at the object rather than into it, then by rank.
         let key = |n: bool, f: u8, l: Loc, o: i16| (n, o != 0, cleanup::rank(f, l));
-        if best.is_none_or(|(bn, bf, bl, (_, bo))| key(null, fi, loc, kind.1) < key(bn, bf, bl, bo))
-        {
+        if best.map_or(true, |(bn, bf, bl, (_, bo))| {
+            key(null, fi, loc, kind.1) < key(bn, bf, bl, bo)
+        }) {
             Some((null, fi, loc, kind))
         } else {
             best
@@ -902,14 +903,10 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
         }
         // SAFETY: `f` is a frame of the state.
         for (n, slot) in unsafe { slots_of(f) }.iter().enumerate() {
-            let zero = u32::from(bindings::bpf_stack_slot_type_STACK_ZERO);
-            let spill = u32::from(bindings::bpf_stack_slot_type_STACK_SPILL);
-            if slot.slot_type.iter().all(|&t| u32::from(t) == zero) {
-                zeros.set(fi, Loc::Slot(n as u16));
-                zero_scalars.push((fi, Loc::Slot(n as u16)), GFP_KERNEL)?;
-            } else if slot.slot_type.iter().all(|&t| u32::from(t) == spill)
-                && is_zero(&slot.spilled_ptr)
-            {
+            let zero = bindings::bpf_stack_slot_type_STACK_ZERO;
+            let spill = bindings::bpf_stack_slot_type_STACK_SPILL;
+            let all = |k: u32| slot.slot_type.iter().all(|&t| u32::from(t) == k);
+            if all(zero) || (all(spill) && is_zero(&slot.spilled_ptr)) {
                 zeros.set(fi, Loc::Slot(n as u16));
                 zero_scalars.push((fi, Loc::Slot(n as u16)), GFP_KERNEL)?;
             }
@@ -993,9 +990,9 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                 let Some(slot) = slots.get(m) else { break };
                 let t = u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1]);
                 let same = match r.kind {
-                    // SAFETY: A dynptr slot's union holds its dynptr.
                     Kind::DynptrDiscard => {
                         t == bindings::bpf_stack_slot_type_STACK_DYNPTR
+                            // SAFETY: A dynptr slot's union holds its dynptr.
                             && !unsafe { slot.spilled_ptr.__bindgen_anon_1.dynptr.first_slot }
                     }
                     _ => {
@@ -1032,8 +1029,7 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                     let f = &*st.frame[usize::from(frame)];
                     let slot = &*f.stack.add(usize::from(n));
                     (
-                        u32::from(slot.slot_type[7])
-                            == u32::from(bindings::bpf_stack_slot_type_STACK_SPILL),
+                        u32::from(slot.slot_type[7]) == bindings::bpf_stack_slot_type_STACK_SPILL,
                         -1,
                         c_int::from(n),
                     )
@@ -1420,7 +1416,7 @@ pub unsafe extern "C" fn bpf_exceptions_jit_done(
                 func,
                 env.subprog_cnt,
                 insns(env),
-                |i| env.subprog_info.get(i).map_or(0, |s| s.start as u32),
+                |i| env.subprog_info.get(i).map_or(0, |s| s.start),
                 |j| orig_idx(env, j),
             )
         };

@@ -352,7 +352,6 @@ pub unsafe extern "C" fn bpf_exceptions_check_global_call(
     // their own; 6.12 refuses a global call with a lock held or
     // preemption disabled before this.
     // SAFETY: `st` is the state being verified.
-    // SAFETY: `st` is the state being verified.
     if st.active_preempt_lock == 0 && unsafe { releases_at(st) } {
         // The callee clobbers R0-R5: only R6-R9 and the stack count.
         // SAFETY: Guaranteed by the caller: at a call.

@@ -573,17 +573,32 @@ unsafe fn slots_of(frame: &bindings::bpf_func_state) -> &[bindings::bpf_stack_st
 /// The address of the BTF destructor of kernel type `id` of `btf`, if it
 /// has one (`register_btf_id_dtor_kfuncs()`): vmlinux types only.
 fn dtor_of(btf: *mut bindings::btf, id: u32) -> Option<usize> {
-    // SAFETY: `btf` is the BTF of a register's type, alive while the
-    // program under verification holds it; the lookups check the ids.
+    vmlinux_type(btf, id)?;
+    // SAFETY: `btf` is vmlinux's (checked above); the lookup checks `id`.
+    let k = u32::try_from(unsafe { bindings::btf_find_dtor_kfunc(btf, id) }).ok()?;
+    let (_, name) = vmlinux_type(btf, k)?;
+    // SAFETY: `name` is a NUL-terminated name of vmlinux's BTF.
+    match unsafe { bindings::kallsyms_lookup_name(name.as_ptr().cast()) } {
+        0 => None,
+        a => Some(a),
+    }
+}
+
+/// Type `id` of `btf` and its name, if `btf` is vmlinux's (which lives as
+/// long as the kernel): the destructors and iterators a throw calls are
+/// vmlinux's only.
+fn vmlinux_type(
+    btf: *mut bindings::btf,
+    id: u32,
+) -> Option<(&'static bindings::btf_type, &'static CStr)> {
+    // SAFETY: `btf` is a BTF the program under verification holds (of a
+    // register's or a slot's type), or NULL; the lookups check `id`, and
+    // vmlinux's BTF is never freed.
     unsafe {
         if btf.is_null() || !bindings::btf_is_kernel(btf) || bindings::btf_is_module(btf) {
             return None;
         }
-        let k = bindings::btf_find_dtor_kfunc(btf, id);
-        if k < 0 {
-            return None;
-        }
-        let t = bindings::btf_type_by_id(btf, k as u32);
+        let t = bindings::btf_type_by_id(btf, id);
         if t.is_null() {
             return None;
         }
@@ -591,10 +606,7 @@ fn dtor_of(btf: *mut bindings::btf, id: u32) -> Option<usize> {
         if name.is_null() {
             return None;
         }
-        match bindings::kallsyms_lookup_name(name) {
-            0 => None,
-            a => Some(a),
-        }
+        Some((&*t, CStr::from_ptr(name.cast())))
     }
 }
 
@@ -665,26 +677,10 @@ fn iter_at(slots: &[bindings::bpf_stack_state], n: usize) -> Option<Kind> {
             first.__bindgen_anon_1.iter.btf_id,
         )
     };
-    // SAFETY: The BTF is vmlinux's (checked), which lives as long as the
-    // kernel; the lookups check the id.
-    let (size, name) = unsafe {
-        if btf.is_null() || !bindings::btf_is_kernel(btf) || bindings::btf_is_module(btf) {
-            return None;
-        }
-        let t = bindings::btf_type_by_id(btf, id);
-        if t.is_null() {
-            return None;
-        }
-        let name = bindings::btf_name_by_offset(btf, (*t).name_off);
-        if name.is_null() {
-            return None;
-        }
-        (
-            (*t).__bindgen_anon_1.size,
-            CStr::from_ptr(name.cast()).to_bytes(),
-        )
-    };
-    let iter = Iter::of_name(name)?;
+    let (t, name) = vmlinux_type(btf, id)?;
+    // SAFETY: A struct's BTF type holds its size in the union.
+    let size = unsafe { t.__bindgen_anon_1.size };
+    let iter = Iter::of_name(name.to_bytes())?;
     let nr_slots = (size / bindings::BPF_REG_SIZE) as usize;
     if nr_slots == 0 {
         return None;

@@ -19,7 +19,7 @@ IN_ROOT := tools/scripts/in-root.sh $(ROOT) $(CACHE) $(CURDIR)
 
 .PHONY: all run-sample toolchain kernel stock bench check host-test kunit selftests test-bpf \
 	test-verifier test-progs hole-stock faults-stock fuzz check-debug norust arm64 arches \
-	series clean-cache
+	series series-bisect clean-cache
 
 all: run-sample
 
@@ -103,6 +103,13 @@ arm64: kernel
 SERIES ?= $(CURDIR)/series
 series: kernel
 	@tools/scripts/series.sh $(CACHE) $(SERIES)
+
+# Build every patch of that series on its own (git rebase -x style), with
+# Rust and without (BISECT_CONFIGS="ours norust"). Not part of check: about
+# 10 minutes per configuration plus 1 to 3 per patch.
+BISECT_CONFIGS ?= ours norust
+series-bisect: kernel
+	@tools/scripts/series-bisect.sh $(CACHE) $(BISECT_CONFIGS)
 
 # Build-test other architectures (defconfig plus BPF): s390, riscv.
 arches: kernel

@@ -43,9 +43,9 @@ esac
 # applied (the commit message and index lines do not count); the rest are
 # reverted in reverse order and the new ones applied.
 applied=$tree/.bpfexc-applied
-# The MAINTAINERS line of kernel/bpf/exceptions/, which the series adds
-# with the crate (tools/scripts/series.sh): taken out while patches are
-# reverted or applied, put back with the crate below.
+# A tree prepared by an older kernel.sh has the MAINTAINERS line of
+# kernel/bpf/exceptions/ added outside the patches, which now carry it
+# (in the crate patch): take it out before reverting them.
 crate_line=$'F:\tkernel/bpf/exceptions/'
 if [ -f "$applied/crate-maintainers" ]; then
 	grep -vxF "$crate_line" "$tree/MAINTAINERS" >"$tree/MAINTAINERS.tmp"
@@ -64,7 +64,7 @@ while [ "$keep" -lt "${#have[@]}" ] && [ "$keep" -lt "${#want[@]}" ] &&
 done
 for ((i = ${#have[@]} - 1; i >= keep; i--)); do
 	say "reverting ${have[$i]}"
-	patch -d "$tree" -p1 -R -s -N <"$applied/${have[$i]}" ||
+	patch -d "$tree" -p1 -R -s -N --no-backup-if-mismatch <"$applied/${have[$i]}" ||
 		die "cannot revert ${have[$i]}; remove $tree to start afresh"
 	rm -f "$applied/${have[$i]}"
 	printf '%s\n' "${have[@]:0:$i}" | grep . >"$applied/series" || : >"$applied/series"
@@ -85,8 +85,6 @@ rsync -c Kbuild Kconfig "$dest/"
 rsync -rc --delete --include='*.rs' --exclude='*' rust/ "$dest/rust/"
 rm -f "$dest/rust/host.rs"
 rsync -c Documentation/bpf/exceptions-rust.rst "$tree/Documentation/bpf/"
-add_crate_maintainers "$tree/MAINTAINERS" || die "cannot add the crate to MAINTAINERS"
-touch "$applied/crate-maintainers"
 
 # 4. Configure and build.
 mkdir -p "$build"

@@ -75,13 +75,3 @@ unpack() {
 	echo "$pkgver" >"$tree.tmp/.bpfexc-version"
 	mv "$tree.tmp" "$tree"
 }
-
-# add_crate_maintainers FILE: adds "F:	kernel/bpf/exceptions/" to the BPF
-# [EXCEPTIONS IN RUST] entry of MAINTAINERS, in order after
-# include/trace/events/bpf_throw.h, as the series' last patch does with the
-# crate (kernel.sh and series.sh both call it).
-add_crate_maintainers() {
-	local f=$1
-	grep -qxF "$(printf 'F:\tinclude/trace/events/bpf_throw.h')" "$f" || return 1
-	sed -i 's|^F:\tinclude/trace/events/bpf_throw.h$|&\nF:\tkernel/bpf/exceptions/|' "$f"
-}

@@ -3,10 +3,13 @@
 #
 # The whole change as one git format-patch series, for a kernel developer
 # to git am onto a clean Linux 6.12.117 (Debian's linux-source-6.12):
-# patches/series in order, then one patch that adds what kernel.sh copies
-# into the tree (kernel/bpf/exceptions/: Kbuild, Kconfig and the Rust
-# crate; Documentation/bpf/exceptions-rust.rst), and a cover letter from
-# tools/series/cover-letter.txt (first line: the subject).
+# patches/series in order, where the crate patch (the one that sources
+# kernel/bpf/exceptions/Kconfig) also gets what kernel.sh copies into the
+# tree (kernel/bpf/exceptions/: Kbuild, Kconfig and the Rust crate;
+# Documentation/bpf/exceptions-rust.rst), and a cover letter from
+# tools/series/cover-letter.txt (first line: the subject). The patches
+# before the crate give it what it needs from C, the ones after it call
+# it, so that every patch builds (tools/scripts/series-bisect.sh checks).
 #
 #   series.sh CACHEDIR [OUTDIR]   writes the series (default: ./series)
 #   series.sh CACHEDIR --check    make check: writes it to a scratch
@@ -81,11 +84,9 @@ crate_files() {
 	echo kernel/bpf/exceptions/Kconfig
 	(cd "$repo/rust" && ls *.rs) | grep -vx host.rs | sed 's|^|kernel/bpf/exceptions/rust/|'
 	echo Documentation/bpf/exceptions-rust.rst
-	echo MAINTAINERS
 }
 copy_crate() {
 	local dir=$1
-	add_crate_maintainers "$dir/MAINTAINERS" || die "no BPF [EXCEPTIONS IN RUST] entry in MAINTAINERS"
 	mkdir -p "$dir/kernel/bpf/exceptions/rust" "$dir/Documentation/bpf"
 	cp "$repo/Kbuild" "$repo/Kconfig" "$dir/kernel/bpf/exceptions/"
 	(cd "$repo/rust" && ls *.rs) | grep -vx host.rs |
@@ -100,28 +101,18 @@ write_series() {
 	mapfile -t files < <({ touched "${patches[@]}"; crate_files; } | sort -u)
 	new_repo "$r" "${files[@]}"
 	base=$(git -C "$r" rev-parse HEAD)
-	git -C "$r" am -q --committer-date-is-author-date "${patches[@]}" ||
-		die "patches/series does not apply with git am to a clean 6.12.117"
-	copy_crate "$r"
-	git -C "$r" add -A
-	git -C "$r" commit -q -F - <<-'EOF'
-	bpf: add the Rust implementation of BPF exceptions
-
-	kernel/bpf/exceptions/ is the crate behind the hooks of the previous
-	patches: the bpf_throw() unwinder and its per-program table, the
-	architectures' entries into it (x86-64 and arm64), the verifier's
-	exception checks, the x86-64 JIT's prologue and its instruction
-	encoder, and the KUnit suites bpf_exceptions and bpf_exceptions_x86_64
-	with the BPF instruction builder their programs are made with.
-	Documentation/bpf/exceptions-rust.rst says how it works, what it costs
-	against 6.12's C and how to run its tests.
-
-	The modules that need no kernel types (the call graph, the unwinder's
-	walk, the JIT's frame layout, the encoder, the instruction builder) are
-	also built and tested on the host with cargo test.
-
-	Signed-off-by: BPF Exceptions in Rust <bpf-exceptions-rust@example.org>
-	EOF
+	crate=0
+	for p in "${patches[@]}"; do
+		git -C "$r" am -q --committer-date-is-author-date "$p" ||
+			die "patches/series does not apply with git am to a clean 6.12.117: $(basename "$p")"
+		grep -qxF '+source "kernel/bpf/exceptions/Kconfig"' "$p" || continue
+		# The crate patch: the crate comes with it.
+		copy_crate "$r"
+		git -C "$r" add -A
+		git -C "$r" commit -q --amend --no-edit
+		crate=$((crate + 1))
+	done
+	[ "$crate" = 1 ] || die "$crate patches source kernel/bpf/exceptions/Kconfig, not one"
 	rm -rf "$out"
 	mkdir -p "$out"
 	n=$(git -C "$r" rev-list --count "$base..HEAD")

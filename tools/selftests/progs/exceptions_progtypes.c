@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * bpf_throw() in every program type (patch 24 of the series).
+ * bpf_throw() in every program type (patch 14 of the series).
  *
  * Stock 6.12 gives bpf_throw() to the tracing, TC, XDP, struct_ops,
  * syscall and cgroup kfunc hooks (the tracing hook also serves tracepoint,

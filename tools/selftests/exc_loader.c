@@ -101,6 +101,8 @@
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
@@ -245,14 +247,11 @@ static int parse_spec(struct btf *btf, const char *name, struct spec *s)
 	return 0;
 }
 
+static int run_n(int fd, int n, int *retval);
+
 static int test_run(int fd, int *retval)
 {
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = pkt_len,
-		    .repeat = 1);
-	int err = bpf_prog_test_run_opts(fd, &opts);
-
-	*retval = opts.retval;
-	return err;
+	return run_n(fd, 1, retval);
 }
 
 /* The names of the programs of the object at PATH, in *NAMES; their number. */
@@ -1012,12 +1011,32 @@ struct seen {
 	int pass_through;
 };
 
+/* Whether fd is a syscall program, which runs without a packet. */
+static bool is_syscall(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return !bpf_prog_get_info_by_fd(fd, &info, &len) && info.type == BPF_PROG_TYPE_SYSCALL;
+}
+
+/* Runs fd n times on PKT (a syscall program: n times, without). */
 static int run_n(int fd, int n, int *retval)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = pkt_len,
 		    .repeat = n);
-	int err = bpf_prog_test_run_opts(fd, &opts);
+	int err, i;
 
+	if (is_syscall(fd)) {
+		for (i = 0, err = 0; i < n && !err; i++) {
+			LIBBPF_OPTS(bpf_test_run_opts, sys);
+
+			err = bpf_prog_test_run_opts(fd, &sys);
+			*retval = sys.retval;
+		}
+		return err;
+	}
+	err = bpf_prog_test_run_opts(fd, &opts);
 	*retval = opts.retval;
 	return err;
 }
@@ -1243,6 +1262,7 @@ struct snap {
 	__u16 sport;
 	__u16 dport;
 	__u32 pad;
+	__u64 mask_usage;
 };
 
 static int drain(void *ctx, void *data, size_t size)
@@ -1292,7 +1312,8 @@ static bool holds_more(const struct snap *before, const struct snap *after)
 {
 	return after->rcu_users > before->rcu_users || after->rcu_nesting != before->rcu_nesting ||
 	       after->rb_avail > before->rb_avail || after->usage > before->usage ||
-	       after->mm_users > before->mm_users || after->sk_refs > before->sk_refs;
+	       after->mm_users > before->mm_users || after->sk_refs > before->sk_refs ||
+	       after->mask_usage > before->mask_usage;
 }
 
 /* Takes *s until it holds no more than *want, for up to a second: what
@@ -1317,10 +1338,73 @@ static int take_until(int probe_fd, int bss_fd, struct ring_buffer *rb, struct s
 static void snap_diff(char *why, size_t len, const struct snap *a, const struct snap *b)
 {
 	snprintf(why, len,
-		 "rcu_users %llu -> %llu, rcu_read_lock_nesting %lld -> %lld, ring buffer bytes %llu -> %llu, usage %llu -> %llu, mm_users %lld -> %lld, sk_refcnt %llu -> %llu",
+		 "rcu_users %llu -> %llu, rcu_read_lock_nesting %lld -> %lld, ring buffer bytes %llu -> %llu, usage %llu -> %llu, mm_users %lld -> %lld, sk_refcnt %llu -> %llu, cpumask usage %llu -> %llu",
 		 a->rcu_users, b->rcu_users, a->rcu_nesting, b->rcu_nesting, a->rb_avail,
 		 b->rb_avail, a->usage, b->usage, a->mm_users, b->mm_users, a->sk_refs,
-		 b->sk_refs);
+		 b->sk_refs, a->mask_usage, b->mask_usage);
+}
+
+/* cgroup v2, mounted by run_cleanup(). */
+#define CGROOT "/sys/fs/cgroup"
+
+/* The root's nr_dying_descendants: cgroups removed but still referenced
+ * (the count goes down once the last reference of one is gone); -1 on
+ * error.
+ */
+static long long nr_dying(void)
+{
+	char line[128];
+	long long n = -1;
+	FILE *f = fopen(CGROOT "/cgroup.stat", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "nr_dying_descendants %lld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* Waits up to 5 s for nr_dying() to be at most want; returns it. */
+static long long dying_until(long long want)
+{
+	long long n = nr_dying();
+	int i;
+
+	for (i = 0; i < 250 && n > want; i++) {
+		usleep(20000);
+		n = nr_dying();
+	}
+	return n;
+}
+
+/* Makes the cgroup CGROOT/name and points cgid (the map .data.cgid) at it;
+ * with name NULL, points cgid back at the root. 0 or -1.
+ */
+static int use_cgroup(struct bpf_object *obj, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, ".data.cgid");
+	char path[256];
+	struct stat st;
+	__u64 id = 1;
+
+	if (name) {
+		snprintf(path, sizeof(path), CGROOT "/%s", name);
+		if ((mkdir(path, 0755) && errno != EEXIST) || stat(path, &st))
+			return -1;
+		/* A cgroup's id is its kernfs inode number. */
+		id = st.st_ino;
+	}
+	return m ? bpf_map_update_elem(bpf_map__fd(m), &(int){0}, &id, 0) : -1;
+}
+
+static int drop_cgroup_dir(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), CGROOT "/%s", name);
+	return rmdir(path);
 }
 
 /* A TCP connection on 127.0.0.1, its three sockets in fds[], and in *s the
@@ -1391,7 +1475,8 @@ static int run_cleanup(const char *path, int n_all, int n_mx)
 
 		bpf_program__set_autoload(p, has_pfx(pn, "throw_") || has_pfx(pn, "attack_") ||
 					      !strcmp(pn, "probe") || !strcmp(pn, "sk_probe") ||
-					      !strcmp(pn, "keep_task") || !strcmp(pn, "drop_task"));
+					      has_pfx(pn, "keep_") || has_pfx(pn, "drop_") ||
+					      !strcmp(pn, "mask_setup"));
 		/* The load flags its tags ask for (__flag). */
 		if (!parse_spec(bpf_object__btf(obj), pn, &s))
 			bpf_program__set_flags(p, bpf_program__flags(p) | s.flags);
@@ -1414,6 +1499,16 @@ static int run_cleanup(const char *path, int n_all, int n_mx)
 			      NULL);
 	if (!rb) {
 		printf("BPFEXC-LOADFAIL cannot open the ring buffer\nBPFEXC-LOADEND\n");
+		return 1;
+	}
+
+	/* The cpumask whose references the throw_mx_cpumask_* programs take,
+	 * and cgroup v2 for the throw_mx_cgroup_* programs.
+	 */
+	if (run_by_name(obj, "mask_setup", 1, &ret) || ret ||
+	    (mount("cgroup2", CGROOT, "cgroup2", 0, NULL) && errno != EBUSY) || nr_dying() < 0) {
+		printf("BPFEXC-LOADFAIL cannot make the cpumask or mount cgroup2: %s\nBPFEXC-LOADEND\n",
+		       strerror(errno));
 		return 1;
 	}
 
@@ -1442,8 +1537,52 @@ static int run_cleanup(const char *path, int n_all, int n_mx)
 		result("cleanup", "probe_sees_a_socket_reference", NULL, false);
 	}
 
+	/* The probe sees a cpumask reference that is held, and its release. */
+	if (take_snap(probe_fd, bss_fd, rb, &before) || run_by_name(obj, "keep_mask", 1, &ret) ||
+	    take_snap(probe_fd, bss_fd, rb, &held) || run_by_name(obj, "drop_mask", 1, &ret) ||
+	    take_snap(probe_fd, bss_fd, rb, &after)) {
+		result("cleanup", "probe_sees_a_held_cpumask", "cannot run keep_mask, drop_mask or probe",
+		       false);
+		failed++;
+	} else if (before.mask_usage == 0 || held.mask_usage != before.mask_usage + 1 ||
+		   after.mask_usage != before.mask_usage) {
+		snprintf(why, sizeof(why), "cpumask usage %llu, %llu held, %llu released",
+			 before.mask_usage, held.mask_usage, after.mask_usage);
+		result("cleanup", "probe_sees_a_held_cpumask", why, false);
+		failed++;
+	} else {
+		result("cleanup", "probe_sees_a_held_cpumask", NULL, false);
+	}
+	/* A removed cgroup stays dying while a reference is held, and is
+	 * freed once it is released.
+	 */
+	{
+		long long base = dying_until(0), kept = -1, freed = -1;
+
+		err = use_cgroup(obj, "exc_control") || run_by_name(obj, "keep_cgroup", 1, &ret) ||
+		      ret || drop_cgroup_dir("exc_control") || usleep(500000);
+		if (!err) {
+			kept = dying_until(base);
+			err = run_by_name(obj, "drop_cgroup", 1, &ret) || ret;
+			freed = dying_until(base);
+		}
+		use_cgroup(obj, NULL);
+		snprintf(why, sizeof(why),
+			 "nr_dying_descendants %lld, %lld with the removed cgroup held, %lld released%s",
+			 base, kept, freed, err ? " (cannot run keep_cgroup or drop_cgroup)" : "");
+		printf("BPFEXC-INFO cleanup probe_sees_a_held_cgroup: %s\n", why);
+		if (err || base != 0 || kept != base + 1 || freed != base) {
+			result("cleanup", "probe_sees_a_held_cgroup", why, false);
+			failed++;
+		} else {
+			result("cleanup", "probe_sees_a_held_cgroup", NULL, false);
+		}
+	}
+
 	bpf_object__for_each_program(p, obj) {
 		const char *pn = bpf_program__name(p);
+		bool cg = strstr(pn, "_cgroup_");
+		long long dying = 0;
 
 		if (!has_pfx(pn, "throw_"))
 			continue;
@@ -1457,11 +1596,18 @@ static int run_cleanup(const char *path, int n_all, int n_mx)
 		 * left disabled: "scheduling while atomic" at the yield.
 		 */
 		err = take_settled(probe_fd, bss_fd, rb, &before);
+		/* A cgroup of its own, removed after the runs. */
+		if (!err && cg)
+			err = use_cgroup(obj, pn);
 		for (i = 0; !err && i < n; i += 16) {
 			err = run_n(bpf_program__fd(p), n - i < 16 ? n - i : 16, &ret) ||
 			      ring_buffer__consume(rb) < 0 || sched_yield();
 			if (ret != 7)
 				break;
+		}
+		if (!err && cg) {
+			err = use_cgroup(obj, NULL) || drop_cgroup_dir(pn);
+			dying = dying_until(0);
 		}
 		if (err || take_until(probe_fd, bss_fd, rb, &after, &before)) {
 			result("cleanup", name, "BPF_PROG_TEST_RUN failed", false);
@@ -1477,9 +1623,11 @@ static int run_cleanup(const char *path, int n_all, int n_mx)
 		}
 		snprintf(name, sizeof(name), "%s_leaves_nothing_held", pn);
 		snap_diff(why, sizeof(why), &before, &after);
+		if (cg)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+				 ", its cgroup removed: nr_dying_descendants %lld", dying);
 		printf("BPFEXC-INFO cleanup %s: %d runs: %s\n", pn, n, why);
-		if (holds_more(&before, &after)) {
-			snap_diff(why, sizeof(why), &before, &after);
+		if (holds_more(&before, &after) || dying) {
 			result("cleanup", name, why, false);
 			failed++;
 		} else {

@@ -13,10 +13,18 @@
  * task_vma iterator takes), its RCU read nesting and the ring buffer's
  * unconsumed bytes (a record or dynptr neither submitted nor discarded
  * keeps them), and sk_probe the reference count of the loader's TCP
- * socket (which bpf_sk_lookup_tcp() takes). Preemption left disabled is caught by the scheduler
- * ("BUG: scheduling while atomic") when the loader yields after each
- * program, which fails the run. Objects of bpf_obj_new() hold a
- * task in a kptr field, so dropping them shows in rcu_users too.
+ * socket (which bpf_sk_lookup_tcp() takes), and the usage count of the
+ * cpumask in masks[0] (which bpf_cpumask_acquire() takes). Preemption
+ * left disabled is caught by the scheduler ("BUG: scheduling while
+ * atomic") when the loader yields after each program, which fails the
+ * run. Objects of bpf_obj_new() hold a task in a kptr field, so dropping
+ * them shows in rcu_users too. A cgroup of bpf_cgroup_from_id() cannot be
+ * counted from here (its count is a percpu_ref): the loader gives each
+ * throw_mx_cgroup_* program a cgroup of its own (cgid), removes it after
+ * the runs and checks that it is freed (nr_dying_descendants of the root
+ * back to 0), which a single reference left held prevents. Objects of
+ * bpf_percpu_obj_new() are counted by nothing but kmemleak, on the debug
+ * kernel.
  *
  * Stock 6.12 refuses every throw_* program ("Unreleased reference",
  * "bpf_throw cannot be used inside bpf_rcu_read_lock-ed region", ...).
@@ -67,21 +75,97 @@ struct snap {
 	__u16 sport;
 	__u16 dport;
 	__u32 pad;
+	/* The usage of the cpumask in masks[0] (0 without one). */
+	__u64 mask_usage;
 };
 
 struct snap snap;
+
+/* The cgroup that the *_cgroup_* programs take by id: the root unless the
+ * loader makes one for each program.
+ */
+__u64 cgid SEC(".data.cgid") = 1;
+
+/* masks[0]: the cpumask that mask() takes a reference of, once mask_setup
+ * has made it; masks[1]: where keep_mask keeps one more.
+ */
+struct mask_val {
+	struct bpf_cpumask __kptr *m;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, int);
+	__type(value, struct mask_val);
+} masks SEC(".maps");
+
+/* A percpu object of bpf_percpu_obj_new(). */
+struct pcpu_val {
+	long v;
+};
 
 SEC("?syscall")
 int probe(void *ctx)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
+	struct bpf_cpumask *m;
+	struct mask_val *v;
 
 	snap.rcu_users = t->rcu_users.refs.counter;
 	snap.rcu_nesting = t->rcu_read_lock_nesting;
 	snap.rb_avail = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA);
 	snap.usage = t->usage.refs.counter;
 	snap.mm_users = t->mm ? t->mm->mm_users.counter : -1;
+	snap.mask_usage = 0;
+	v = bpf_map_lookup_elem(&masks, &(int){0});
+	bpf_rcu_read_lock();
+	m = v ? v->m : NULL;
+	if (m)
+		snap.mask_usage = m->usage.refs.counter;
+	bpf_rcu_read_unlock();
 	return 0;
+}
+
+SEC("?syscall")
+int mask_setup(void *ctx)
+{
+	struct mask_val *v = bpf_map_lookup_elem(&masks, &(int){0});
+	struct bpf_cpumask *m;
+
+	if (!v)
+		return 1;
+	m = bpf_cpumask_create();
+	if (!m)
+		return 1;
+	m = bpf_kptr_xchg(&v->m, m);
+	if (m)
+		bpf_cpumask_release(m);
+	return 0;
+}
+
+/* A new reference of the cpumask in masks[0], made first if there is
+ * none; NULL if none can be had. The cpumask is taken out of the map,
+ * acquired (bpf_cpumask_acquire() wants a trusted pointer, which an RCU
+ * load of the map's is not) and put back.
+ */
+static __always_inline struct bpf_cpumask *mask(void)
+{
+	struct mask_val *v = bpf_map_lookup_elem(&masks, &(int){0});
+	struct bpf_cpumask *g, *m;
+
+	if (!v)
+		return NULL;
+	g = bpf_kptr_xchg(&v->m, NULL);
+	if (!g)
+		g = bpf_cpumask_create();
+	if (!g)
+		return NULL;
+	m = bpf_cpumask_acquire(g);
+	g = bpf_kptr_xchg(&v->m, g);
+	if (g)
+		bpf_cpumask_release(g);
+	return m;
 }
 
 /* The loader's connected TCP socket (see struct snap), or NULL. */
@@ -188,6 +272,90 @@ int drop_task(struct __sk_buff *skb)
 	return 0;
 }
 
+/* One more reference of the cpumask of masks[0], which keep_mask keeps
+ * in masks[1] and drop_mask releases (syscall programs: the cpumask
+ * kfuncs are not given to tc programs).
+ */
+SEC("?syscall")
+__success __retval(0)
+int keep_mask(void *ctx)
+{
+	struct mask_val *k = bpf_map_lookup_elem(&masks, &(int){1});
+	struct bpf_cpumask *m;
+
+	if (!k)
+		return 1;
+	m = mask();
+	if (!m)
+		return 1;
+	m = bpf_kptr_xchg(&k->m, m);
+	if (m)
+		bpf_cpumask_release(m);
+	return 0;
+}
+
+SEC("?syscall")
+__success __retval(0)
+int drop_mask(void *ctx)
+{
+	struct mask_val *k = bpf_map_lookup_elem(&masks, &(int){1});
+	struct bpf_cpumask *m;
+
+	if (!k)
+		return 1;
+	m = bpf_kptr_xchg(&k->m, NULL);
+	if (m)
+		bpf_cpumask_release(m);
+	return 0;
+}
+
+/* A reference of cgroup cgid, which keep_cgroup keeps and drop_cgroup
+ * releases.
+ */
+struct cg_val {
+	struct cgroup __kptr *cg;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, int);
+	__type(value, struct cg_val);
+} cgs SEC(".maps");
+
+SEC("?tc")
+__success __retval(0)
+int keep_cgroup(struct __sk_buff *skb)
+{
+	struct cg_val *v = bpf_map_lookup_elem(&cgs, &(int){0});
+	struct cgroup *c;
+
+	if (!v)
+		return 1;
+	c = bpf_cgroup_from_id(cgid);
+	if (!c)
+		return 1;
+	c = bpf_kptr_xchg(&v->cg, c);
+	if (c)
+		bpf_cgroup_release(c);
+	return 0;
+}
+
+SEC("?tc")
+__success __retval(0)
+int drop_cgroup(struct __sk_buff *skb)
+{
+	struct cg_val *v = bpf_map_lookup_elem(&cgs, &(int){0});
+	struct cgroup *c;
+
+	if (!v)
+		return 1;
+	c = bpf_kptr_xchg(&v->cg, NULL);
+	if (c)
+		bpf_cgroup_release(c);
+	return 0;
+}
+
 /* Throws from depth d (1 is this function) if the packet is not empty. */
 static __noinline int throw_at(struct __sk_buff *skb, int d)
 {
@@ -214,6 +382,26 @@ static __noinline int level2(struct __sk_buff *skb)
 static __noinline int level1(struct __sk_buff *skb)
 {
 	return level2(skb) + 1;
+}
+
+/* The same for syscall programs, which throw while sys_throw is set. */
+int sys_throw = 1;
+
+static __noinline int slevel3(void)
+{
+	if (sys_throw)
+		bpf_throw(COOKIE);
+	return 1;
+}
+
+static __noinline int slevel2(void)
+{
+	return slevel3() + 1;
+}
+
+static __noinline int slevel1(void)
+{
+	return slevel2() + 1;
 }
 
 SEC("?tc")
@@ -1149,6 +1337,44 @@ __naked int reject_null_walked_first(void)
 	:
 	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
 	  __imm(bpf_task_acquire), __imm(bpf_throw), __imm(bpf_task_release)
+	: __clobber_all);
+}
+
+/* One task reference, in R6 on the path walked first and in a stack slot
+ * (R6 zero) on the other: the chain releases R6, and the slot is a place
+ * that the first walk did not mark read, so the program is refused (the
+ * cpumask shape "m = cond ? acquire() : create()" does this after clang's
+ * register allocation). Not a refusal stock lacks: stock refuses any throw
+ * that holds a reference.
+ */
+SEC("?tc")
+__failure __msg("leaves different resources held on different paths")
+__naked int reject_ref_moved_on_other_path(void)
+{
+	asm volatile (
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 3f;"
+	"r7 = r0;"
+	"call %[bpf_get_prandom_u32];"
+	"if r0 != 0 goto 1f;"
+	"r6 = r7;"
+	"r7 = 0;"
+	"goto 2f;"
+"1:"
+	"*(u64 *)(r10 - 8) = r7;"
+	"r7 = 0;"
+	"r6 = 0;"
+"2:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm(bpf_throw)
 	: __clobber_all);
 }
 

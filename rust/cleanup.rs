@@ -292,7 +292,8 @@ pub fn position(held: &[Held], chain: &[u32]) -> Option<usize> {
 /// the one a throw releases: the outermost frame, and in it a callee-saved
 /// register, then a stack slot, then a caller-saved register (where a
 /// value lives least long), the lowest first. Walks of one chain that keep
-/// a reference in the same places then choose the same.
+/// a reference in the same places then choose the same; the verifier also
+/// puts first a place where an earlier walk released the same kind.
 pub fn choose(places: impl Iterator<Item = (u8, Loc)>) -> Option<(u8, Loc)> {
     places.min_by_key(|&(frame, loc)| rank(frame, loc))
 }

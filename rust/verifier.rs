@@ -731,6 +731,10 @@ fn regs_of(frames_len: usize, fi: usize, scratch: bool) -> &'static [u8] {
 /// pointer into the object (to one of its fields) only if no place holds
 /// a pointer to its start. An iterator or a ring buffer dynptr is released
 /// in its stack slots, and a pointer into its memory never released.
+/// Before all of these comes a place where `prior`, what earlier walks of
+/// the chain release, releases the same kind at the same offset: walks
+/// that keep the reference in several places then agree where they can
+/// (`cleanup::merge` still checks every place).
 /// `None` if no place holds it as something a throw can release.
 ///
 /// # Safety
@@ -740,13 +744,24 @@ unsafe fn place_of(
     frames: &[&bindings::bpf_func_state],
     id: u32,
     scratch: bool,
+    prior: &[Release],
 ) -> Option<(u8, Loc, Kind, i16)> {
     type Best = Option<(bool, u8, Loc, (Kind, i16))>;
+    // A place where an earlier walk of the chain released the same kind,
+    // so that walks which keep the reference in several places agree.
+    let new = |f: u8, l: Loc, k: (Kind, i16)| {
+        !prior
+            .iter()
+            .any(|r| (r.frame, r.loc, r.kind, r.off) == (f, l, k.0, k.1))
+    };
     let best_of = |best: Best, null: bool, fi: u8, loc: Loc, kind: (Kind, i16)| {
-        // Not NULL, then at the object rather than into it, then by rank.
-        let key = |n: bool, f: u8, l: Loc, o: i16| (n, o != 0, cleanup::rank(f, l));
-        if best.map_or(true, |(bn, bf, bl, (_, bo))| {
-            key(null, fi, loc, kind.1) < key(bn, bf, bl, bo)
+        // Released before, then not NULL, then at the object rather than
+        // into it, then by rank.
+        let key = |n: bool, f: u8, l: Loc, k: (Kind, i16)| {
+            (new(f, l, k), n, k.1 != 0, cleanup::rank(f, l))
+        };
+        if best.map_or(true, |(bn, bf, bl, bk)| {
+            key(null, fi, loc, kind) < key(bn, bf, bl, bk)
         }) {
             Some((null, fi, loc, kind))
         } else {
@@ -852,6 +867,27 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
         *f = unsafe { &*st.frame[i] };
     }
     let frames = frames.get(..=cur).ok_or(EFAULT)?;
+    let mut chain = [0u32; MAX_FRAMES];
+    for (c, f) in chain.iter_mut().zip(frames.iter().skip(1)) {
+        *c = f.callsite as u32;
+    }
+    chain[cur] = env.insn_idx as u32;
+    let held = Held {
+        chain,
+        depth: (cur + 1) as u8,
+        rcu: u8::from(st.active_rcu_lock),
+        preempt: st.active_preempt_lock,
+        ..Held::default()
+    };
+    // SAFETY: `env->prog->aux` is the program's, for the verifier to use.
+    let aux = unsafe { &mut *(*env.prog).aux };
+    let pending = ThrowSites::pending(aux).ok_or(ENOMEM)?;
+    // What earlier walks of the chain release.
+    let prior = pending
+        .pending
+        .iter()
+        .find(|p| p.held.calls() == held.calls())
+        .map_or(&[][..], |p| &p.releases[..]);
     // The innermost frame's references include its callers'.
     // SAFETY: The frame is valid.
     let refs = unsafe { refs_of(frames[cur]) };
@@ -859,7 +895,7 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
     let mut unreleasable = false;
     for r in refs {
         // SAFETY: `frames` are the state's.
-        match unsafe { place_of(frames, r.id as u32, scratch) } {
+        match unsafe { place_of(frames, r.id as u32, scratch, prior) } {
             Some((frame, loc, kind, off)) => rel.push(
                 Release {
                     frame,
@@ -907,21 +943,6 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
             }
         }
     }
-    let mut chain = [0u32; MAX_FRAMES];
-    for (c, f) in chain.iter_mut().zip(frames.iter().skip(1)) {
-        *c = f.callsite as u32;
-    }
-    chain[cur] = env.insn_idx as u32;
-    let held = Held {
-        chain,
-        depth: (cur + 1) as u8,
-        rcu: u8::from(st.active_rcu_lock),
-        preempt: st.active_preempt_lock,
-        ..Held::default()
-    };
-    // SAFETY: `env->prog->aux` is the program's, for the verifier to use.
-    let aux = unsafe { &mut *(*env.prog).aux };
-    let pending = ThrowSites::pending(aux).ok_or(ENOMEM)?;
     let conflict = || {
         verbose!(
             envp,

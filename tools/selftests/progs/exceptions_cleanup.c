@@ -1378,6 +1378,45 @@ __naked int reject_ref_moved_on_other_path(void)
 	: __clobber_all);
 }
 
+/* The other order: the task only in a stack slot on the path walked
+ * first, in R6 and that slot on the other. The second walk releases it
+ * where the first did, the slot, and the program loads. R6 is read after
+ * the paths join, so that the second walk is not pruned there (whatever
+ * the checkpoints) and reaches the throw. At run time the path with R6 is
+ * the one taken (but once in 2^32): released once, from the slot.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_ref_in_slot_then_reg(void)
+{
+	asm volatile (
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 3f;"
+	"*(u64 *)(r10 - 8) = r0;"
+	"r7 = r0;"
+	"call %[bpf_get_prandom_u32];"
+	"if r0 != 0 goto 1f;"
+	"r6 = 0;"
+	"goto 2f;"
+"1:"
+	"r6 = r7;"
+"2:"
+	"r7 = 0;"
+	"if r6 == 0 goto 4f;"
+"4:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm(bpf_throw)
+	: __clobber_all);
+}
+
 /* The socket of a lookup, in main, thrown from depth 3. Without the
  * loader's connection the lookup finds nothing: it returns 1.
  */

@@ -20,13 +20,7 @@ die() { echo "arm64: error: $*" >&2; exit 1; }
 
 # fragment OUT [stock]: the arm64 configuration fragment.
 fragment() {
-	{
-		# arm64 in 6.12 has no fprobe (HAVE_FUNCTION_GRAPH_FREGS).
-		grep -v -e '^CONFIG_X86' -e '^CONFIG_UNWINDER_ORC' -e '^CONFIG_SERIAL_8250' \
-			-e '^CONFIG_FPROBE' \
-			"$repo/tools/config/bpf_exceptions.config"
-		cat "$repo/tools/config/arm64.config"
-	} | if [ "${2:-}" = stock ]; then grep -v '^CONFIG_BPF_EXCEPTIONS_RUST'; else cat; fi >"$1"
+	arm64_fragment | if [ "${2:-}" = stock ]; then grep -v '^CONFIG_BPF_EXCEPTIONS_RUST'; else cat; fi >"$1"
 }
 
 # build TREE BUILD NAME [stock]

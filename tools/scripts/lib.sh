@@ -75,3 +75,23 @@ unpack() {
 	echo "$pkgver" >"$tree.tmp/.bpfexc-version"
 	mv "$tree.tmp" "$tree"
 }
+
+# norust_fragment: our fragment without Rust and what needs it (the
+# no-Rust kernel of norust.sh and series-bisect.sh). $repo is the
+# repository.
+norust_fragment() {
+	grep -v -e '^CONFIG_RUST=' -e '^CONFIG_BPF_EXCEPTIONS_RUST' -e '^CONFIG_KUNIT' \
+		"$repo/tools/config/bpf_exceptions.config"
+	echo "CONFIG_RUST=n"
+	echo "CONFIG_BPF_EXCEPTIONS_RUST=n"
+	echo "CONFIG_BPF_JIT_RUST=n"
+}
+
+# arm64_fragment: our fragment for arm64 (arm64.sh, series-bisect.sh).
+arm64_fragment() {
+	# arm64 in 6.12 has no fprobe (HAVE_FUNCTION_GRAPH_FREGS).
+	grep -v -e '^CONFIG_X86' -e '^CONFIG_UNWINDER_ORC' -e '^CONFIG_SERIAL_8250' \
+		-e '^CONFIG_FPROBE' \
+		"$repo/tools/config/bpf_exceptions.config"
+	cat "$repo/tools/config/arm64.config"
+}

@@ -23,13 +23,7 @@ die() { echo "norust: error: $*" >&2; exit 1; }
 
 mkdir -p "$build"
 fragment=$build/norust.fragment
-{
-	grep -v -e '^CONFIG_RUST=' -e '^CONFIG_BPF_EXCEPTIONS_RUST' -e '^CONFIG_KUNIT' \
-		"$repo/tools/config/bpf_exceptions.config"
-	echo "CONFIG_RUST=n"
-	echo "CONFIG_BPF_EXCEPTIONS_RUST=n"
-	echo "CONFIG_BPF_JIT_RUST=n"
-} >"$fragment.new"
+norust_fragment >"$fragment.new"
 reconfigure "$tree" "$build" "$fragment" | sed 's/^/norust: /' || die "configuration failed"
 say "building the kernel without Rust in $build"
 start=$(date +%s)

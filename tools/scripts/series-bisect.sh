@@ -34,6 +34,8 @@ work=$cache/series/bisect
 tree=$work/tree
 inroot="$repo/tools/scripts/in-root.sh $root $cache $repo"
 
+. "$(dirname "$0")/lib.sh"
+
 say() { echo "series-bisect: $*"; }
 die() { echo "series-bisect: error: $*" >&2; exit 1; }
 
@@ -42,7 +44,8 @@ tools/scripts/series.sh "$cache" "$work/series" | sed 's/^/series-bisect: /'
 pristine=$cache/series/pristine
 [ -f "$pristine/.bpfexc-tarball" ] || die "no clean tree in $pristine"
 
-# A full clean tree in git, once per tarball; the series on a branch.
+# A full clean tree in git, once per tarball, with the series applied on
+# top of its first commit (tag base) at each run.
 export GIT_CONFIG_NOSYSTEM=1 HOME=$work
 export GIT_AUTHOR_NAME=bisect GIT_AUTHOR_EMAIL=bisect@localhost
 export GIT_COMMITTER_NAME=bisect GIT_COMMITTER_EMAIL=bisect@localhost
@@ -66,18 +69,8 @@ say "${#commits[@]} patches"
 fragment_of() {
 	case $1 in
 	ours) cat "$repo/tools/config/bpf_exceptions.config" ;;
-	norust)
-		grep -v -e '^CONFIG_RUST=' -e '^CONFIG_BPF_EXCEPTIONS_RUST' -e '^CONFIG_KUNIT' \
-			"$repo/tools/config/bpf_exceptions.config"
-		echo "CONFIG_RUST=n"
-		echo "CONFIG_BPF_EXCEPTIONS_RUST=n"
-		echo "CONFIG_BPF_JIT_RUST=n"
-		;;
-	arm64)
-		grep -v -e '^CONFIG_X86' -e '^CONFIG_UNWINDER_ORC' -e '^CONFIG_SERIAL_8250' \
-			-e '^CONFIG_FPROBE' "$repo/tools/config/bpf_exceptions.config"
-		cat "$repo/tools/config/arm64.config"
-		;;
+	norust) norust_fragment ;;
+	arm64) arm64_fragment ;;
 	*) die "unknown configuration $1" ;;
 	esac
 }

@@ -221,6 +221,13 @@ impl Zeros {
         }
     }
 
+    /// Keeps only the zeros that `other` has too.
+    pub fn and(&mut self, other: &Zeros) {
+        for (w, o) in self.0.iter_mut().zip(other.0.iter()) {
+            *w &= o;
+        }
+    }
+
     /// Whether `loc` of `frame` holds zero.
     pub fn has(&self, frame: u8, loc: Loc) -> bool {
         match (self.0.get(usize::from(frame)), Self::bit(loc)) {
@@ -232,27 +239,32 @@ impl Zeros {
 
 /// Merges a new walk of a chain (its releases `new`, sorted, and its
 /// zeros `new_zeros`) into what the earlier walks recorded (`old`,
-/// sorted), pushing the merged releases, sorted, with `push`. A place may
-/// hold a reference on the first walk and zero (NULL) on later ones: a
-/// reference acquired on some paths only (but never an iterator, see
-/// [`Kind::IterDestroy`]). The verifier marks that zero precise on the
-/// later walk, so that state pruning keeps it zero.
+/// sorted, and `old_zeros`, the places where every one of them held
+/// zero), pushing the merged releases, sorted, with `push`.
 ///
-/// Any other difference is a [`Conflict`], and so is a reference in a
-/// place that the earlier walks did not release: one of them may have held
-/// zero there without marking it precise. The verifier marks precise only
-/// the zeros a chain releases, not every zero of every walk: a loop
-/// counter that is zero on the first pass through a throw would then be
-/// precise, and a loop over an iterator would never converge. The paths
-/// of a conditional acquisition are walked in the compiler's layout, the
-/// acquiring one first; where they are not, the program is refused.
+/// A place may hold a reference on one walk and zero (NULL) on others: a
+/// reference acquired on some paths only (but never an iterator, see
+/// [`Kind::IterDestroy`]). The verifier must have marked that zero
+/// precise on those walks, so that state pruning keeps it zero; it marks
+/// the zeros where the chain releases, and from the chain's first walk
+/// those at the places `hinted` names (see [`hints`]). So a reference on
+/// the new walk where the earlier walks released nothing is merged only
+/// if the place is hinted and every earlier walk held zero there.
+///
+/// Any other difference is a [`Conflict`]. The verifier marks precise
+/// only the zeros a chain releases or is hinted to, not every zero of
+/// every walk: a loop counter that is zero on the first pass through a
+/// throw would then be precise, and a loop over an iterator would never
+/// converge.
 ///
 /// `push` returns false if it runs out of memory, which stops the merge
 /// with `Ok(false)`.
 pub fn merge(
     old: &[Release],
+    old_zeros: &Zeros,
     new: &[Release],
     new_zeros: &Zeros,
+    hinted: impl Fn(u8, Loc) -> bool,
     mut push: impl FnMut(Release) -> bool,
 ) -> Result<bool, Conflict> {
     let (mut a, mut b) = (old.iter().peekable(), new.iter().peekable());
@@ -275,12 +287,71 @@ pub fn merge(
                 x
             }
             // A reference where no earlier walk released one.
-            _ => return Err(Conflict),
+            (_, Some(&&y)) => {
+                b.next();
+                if !hinted(y.frame, y.loc)
+                    || !old_zeros.has(y.frame, y.loc)
+                    || !y.kind.may_be_zero()
+                {
+                    return Err(Conflict);
+                }
+                y
+            }
+            (Some(_), None) => return Err(Conflict),
         };
         if !push(r) {
             return Ok(false);
         }
     }
+}
+
+/// Whether `a` and `b` release different resources from one place: two
+/// paths that leave them there cannot be told apart at run time, in any
+/// pass of the verifier.
+pub fn clash(a: &Release, b: &Release) -> bool {
+    (a.frame, a.loc) == (b.frame, b.loc) && (a.kind, a.off) != (b.kind, b.off)
+}
+
+/// The places that a new walk of a chain whose merge was a [`Conflict`]
+/// gives the verifier's next pass as hints, or a `Conflict` that no pass
+/// resolves.
+///
+/// The merge depends on the order of the walks: the first one fixes where
+/// the chain releases, and its zeros are marked precise only where it
+/// releases. A reference that is NULL on the path walked first, or that
+/// the first walk releases from R6 while a later one holds it only in a
+/// stack slot, conflicts though each path, on its own, can be released.
+/// The verifier then walks the program again (`verify_again()` in
+/// `verifier.rs`), with the places where the conflicting walk releases
+/// (`new`) and where the earlier walks released and it holds zero
+/// (from `old`) as hints: every walk of the chain then prefers them for
+/// its references and marks its zeros there, from the first walk on.
+///
+/// The places of `new` come first, and the verifier prefers the first
+/// hints: a walk that holds a reference both where the earlier walks
+/// released it and where the conflicting walk does then releases it
+/// where the conflicting walk does, and the two agree.
+///
+/// `known` are the chain's hints so far; the result is those of the
+/// places that it lacks, in that order. Two kinds of resource in one place, among the
+/// walks and the hints, are a `Conflict`.
+pub fn hints<'a>(
+    old: &'a [Release],
+    new: &'a [Release],
+    new_zeros: &'a Zeros,
+    known: &'a [Release],
+) -> Result<impl Iterator<Item = Release> + 'a, Conflict> {
+    let kept = move |x: &&Release| new_zeros.has(x.frame, x.loc) && x.kind.may_be_zero();
+    let all = move || Iterator::chain(new.iter(), old.iter().filter(kept));
+    let against = Iterator::chain(Iterator::chain(old.iter(), new.iter()), known.iter());
+    for x in against {
+        if all().any(|y| clash(x, y)) {
+            return Err(Conflict);
+        }
+    }
+    Ok(all()
+        .filter(move |x| !known.iter().any(|k| k == *x))
+        .copied())
 }
 
 /// The index, in `held`, of the record of `chain` (outermost first).
@@ -415,8 +486,19 @@ mod tests {
     }
 
     fn merged(old: &[Release], new: &[Release], nz: &Zeros) -> Result<Vec<Release>, Conflict> {
+        merged_hinted(old, &Zeros::default(), new, nz, &[])
+    }
+
+    fn merged_hinted(
+        old: &[Release],
+        oz: &Zeros,
+        new: &[Release],
+        nz: &Zeros,
+        hints: &[Release],
+    ) -> Result<Vec<Release>, Conflict> {
         let mut out = Vec::new();
-        merge(old, new, nz, |r| {
+        let hinted = |f, l| hints.iter().any(|h| (h.frame, h.loc) == (f, l));
+        merge(old, oz, new, nz, hinted, |r| {
             out.push(r);
             true
         })
@@ -473,10 +555,94 @@ mod tests {
         assert_eq!(node.base(0xffff_8800_0000_1010), 0xffff_8800_0000_1000);
         assert_eq!(Release { off: -8, ..task }.base(0x1000), 0x1008);
         // Out of memory stops the merge.
-        assert_eq!(merge(&[task], &[task], &none, |_| false), Ok(false));
+        let no = |_, _| false;
+        assert_eq!(
+            merge(&[task], &none, &[task], &none, no, |_| false),
+            Ok(false)
+        );
         let h = held(&[4, 20], 0, 2);
         assert_eq!(position(&[held(&[9], 0, 0), h], &[4, 20]), Some(1));
         assert_eq!(position(&[h], &[4]), None);
+    }
+
+    #[test]
+    fn hints_resolve_the_order_of_walks() {
+        let task = |loc| Release {
+            frame: 0,
+            loc,
+            kind: TASK,
+            off: 0,
+        };
+        let (r6, slot) = (task(Loc::Reg(6)), task(Loc::Slot(0)));
+        let zero = |places: &[Loc]| {
+            let mut z = Zeros::default();
+            for &l in places {
+                z.set(0, l);
+            }
+            z
+        };
+        let none = Zeros::default();
+        let hints_of = |old: &[Release], new: &[Release], nz: &Zeros, known: &[Release]| {
+            hints(old, new, nz, known).map(|h| h.collect::<Vec<_>>())
+        };
+
+        // NULL in R6 on the path walked first, a task on the other: the
+        // first pass conflicts and hints R6 ...
+        assert_eq!(merged(&[], &[r6], &none), Err(Conflict));
+        assert_eq!(hints_of(&[], &[r6], &none, &[]), Ok(vec![r6]));
+        // ... and with R6 hinted (and so marked on the first walk) the
+        // second pass merges.
+        let z6 = zero(&[Loc::Reg(6)]);
+        assert_eq!(merged_hinted(&[], &z6, &[r6], &none, &[r6]), Ok(vec![r6]));
+        // Not when a walk before held something else there, or when R6
+        // is not hinted.
+        assert_eq!(
+            merged_hinted(&[], &none, &[r6], &none, &[r6]),
+            Err(Conflict)
+        );
+        assert_eq!(
+            merged_hinted(&[], &z6, &[r6], &none, &[slot]),
+            Err(Conflict)
+        );
+        // Never an iterator, which is destroyed whatever its bytes hold.
+        let iter = Release {
+            kind: Kind::IterDestroy(Iter::Num),
+            ..slot
+        };
+        let z0 = zero(&[Loc::Slot(0)]);
+        assert_eq!(
+            merged_hinted(&[], &z0, &[iter], &none, &[iter]),
+            Err(Conflict)
+        );
+        assert_eq!(hints_of(&[], &[iter], &none, &[]), Ok(vec![iter]));
+
+        // Released from R6 first, from the slot (R6 zero) later: both
+        // are hinted; the first walk then marks the slot, or prefers it
+        // if it holds the task there too.
+        assert_eq!(merged(&[r6], &[slot], &z6), Err(Conflict));
+        assert_eq!(hints_of(&[r6], &[slot], &z6, &[]), Ok(vec![slot, r6]));
+        assert_eq!(
+            merged_hinted(&[r6], &z0, &[slot], &z6, &[slot, r6]),
+            Ok(vec![r6, slot])
+        );
+        // R6 not zero on the later walk: only the slot.
+        assert_eq!(hints_of(&[r6], &[slot], &none, &[]), Ok(vec![slot]));
+        // What is known is not hinted again: no new hint, no new pass.
+        assert_eq!(hints_of(&[r6], &[slot], &none, &[slot]), Ok(vec![]));
+
+        // Two kinds in one place: no pass resolves it.
+        let obj = Release {
+            kind: Kind::ObjDrop(0),
+            ..r6
+        };
+        assert_eq!(hints_of(&[r6], &[obj], &none, &[]).err(), Some(Conflict));
+        assert_eq!(hints_of(&[], &[obj], &none, &[r6]).err(), Some(Conflict));
+        assert_eq!(hints_of(&[obj], &[slot], &z6, &[]).err(), None);
+        assert!(clash(&r6, &obj) && !clash(&r6, &slot) && !clash(&r6, &r6));
+
+        let mut z = zero(&[Loc::Reg(6), Loc::Slot(0)]);
+        z.and(&z6);
+        assert!(z.has(0, Loc::Reg(6)) && !z.has(0, Loc::Slot(0)));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! program's caller (x86-64; on arm64 the callback does) and jumps to the
 //! exception callback.
 
-use crate::cleanup::{self, Held, Iter, Kind, Release, Scratch, MAX_FRAMES};
+use crate::cleanup::{self, Held, Iter, Kind, Release, Scratch, Zeros, MAX_FRAMES};
 use crate::unwind::{self, Frame, Func, Geometry, Map, Regs, SavedRegs, Site, Stack};
 
 use core::ffi::{c_int, c_void};
@@ -312,6 +312,13 @@ pub(crate) struct ThrowSites {
     jit: KVec<(u32, u32)>,
     /// What throws leave held, chain by chain, recorded by the verifier.
     pub(crate) pending: KVec<Pending>,
+    /// Places to prefer and mark, chain by chain, found by the verifier's
+    /// earlier passes (see [`cleanup::hints`]): the `releases` of each.
+    pub(crate) hints: KVec<Pending>,
+    /// The hints this pass found, for the next.
+    pub(crate) next: KVec<Pending>,
+    /// The verifier's passes over the program so far, less one.
+    pub(crate) pass: u8,
 }
 
 impl Pending {
@@ -327,6 +334,8 @@ pub(crate) struct Pending {
     pub(crate) held: Held,
     /// What it releases, sorted: the places of the first walk.
     pub(crate) releases: KVec<Release>,
+    /// The places where every walk held zero.
+    pub(crate) zeros: Zeros,
 }
 
 impl ThrowSites {
@@ -456,6 +465,11 @@ pub(crate) unsafe fn prepare(
     // SAFETY: The caller gives the program's own aux.
     let pending = take_jit_sites(unsafe { &mut *aux });
     let calls = pending.as_deref().is_some_and(ThrowSites::releases);
+    // A pass that found new hints is never the verifier's last.
+    if pending.as_deref().is_some_and(|p| !p.next.is_empty()) {
+        pr_err!("bpf_throw: the verifier's last pass left hints\n");
+        return EFAULT.to_errno();
+    }
     let mut funcs = KVec::new();
     let mut sites = KVec::new();
     let mut depths = KVec::new();

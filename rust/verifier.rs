@@ -731,7 +731,9 @@ fn regs_of(frames_len: usize, fi: usize, scratch: bool) -> &'static [u8] {
 /// pointer into the object (to one of its fields) only if no place holds
 /// a pointer to its start. An iterator or a ring buffer dynptr is released
 /// in its stack slots, and a pointer into its memory never released.
-/// Before all of these comes a place where `prior`, what earlier walks of
+/// Before all of these comes a place that an earlier pass of the verifier
+/// hinted for the chain (`hinted`, see [`cleanup::hints`], in its order)
+/// with the same kind at the same offset, then one where `prior`, what earlier walks of
 /// the chain release, releases the same kind at the same offset: walks
 /// that keep the reference in several places then agree where they can
 /// (`cleanup::merge` still checks every place).
@@ -745,20 +747,30 @@ unsafe fn place_of(
     id: u32,
     scratch: bool,
     prior: &[Release],
+    hinted: &[Release],
 ) -> Option<(u8, Loc, Kind, i16)> {
     type Best = Option<(bool, u8, Loc, (Kind, i16))>;
-    // A place where an earlier walk of the chain released the same kind,
-    // so that walks which keep the reference in several places agree.
-    let new = |f: u8, l: Loc, k: (Kind, i16)| {
-        !prior
+    // A place hinted, or where an earlier walk of the chain released the
+    // same kind, so that walks which keep the reference in several places
+    // agree.
+    let new = |among: &[Release], f: u8, l: Loc, k: (Kind, i16)| {
+        among
             .iter()
-            .any(|r| (r.frame, r.loc, r.kind, r.off) == (f, l, k.0, k.1))
+            .position(|r| (r.frame, r.loc, r.kind, r.off) == (f, l, k.0, k.1))
+            .unwrap_or(usize::MAX)
     };
     let best_of = |best: Best, null: bool, fi: u8, loc: Loc, kind: (Kind, i16)| {
-        // Released before, then not NULL, then at the object rather than
+        // Hinted (the first hints first: see `cleanup::hints`), then
+        // released before, then not NULL, then at the object rather than
         // into it, then by rank.
         let key = |n: bool, f: u8, l: Loc, k: (Kind, i16)| {
-            (new(f, l, k), n, k.1 != 0, cleanup::rank(f, l))
+            (
+                new(hinted, f, l, k),
+                new(prior, f, l, k),
+                n,
+                k.1 != 0,
+                cleanup::rank(f, l),
+            )
         };
         if best.map_or(true, |(bn, bf, bl, bk)| {
             key(null, fi, loc, kind) < key(bn, bf, bl, bk)
@@ -835,6 +847,148 @@ fn is_zero(reg: &bindings::bpf_reg_state) -> bool {
         && reg.var_off.value == 0
 }
 
+/// The most passes of the verifier over a program, the first included:
+/// each one after the first has hints that the one before lacked.
+const MAX_PASSES: u8 = 4;
+
+/// What `list` records of `chain`: the releases of its walks, or its hints.
+fn of_chain<'a>(list: &'a [Pending], chain: &[u32]) -> &'a [Release] {
+    list.iter()
+        .find(|p| p.held.calls() == chain)
+        .map_or(&[], |p| &p.releases[..])
+}
+
+/// On a walk of `chain` that conflicts with its earlier walks (`old`, what
+/// they release; `new` and `new_zeros`, the walk's own), notes in `next`
+/// the hints that a new pass of the verifier gets ([`cleanup::hints`];
+/// `hinted` are this pass's). Returns whether that pass will be made, so
+/// that the conflict is left to it: there are new hints, and passes left.
+///
+/// # Safety
+///
+/// `envp` must be the environment of a running verification.
+#[allow(clippy::too_many_arguments)]
+unsafe fn hint_next(
+    envp: *mut bindings::bpf_verifier_env,
+    next: &mut KVec<Pending>,
+    pass: u8,
+    chain: &Held,
+    old: &[Release],
+    new: &[Release],
+    new_zeros: &Zeros,
+    hinted: &[Release],
+) -> Result<bool> {
+    if pass + 1 >= MAX_PASSES {
+        return Ok(false);
+    }
+    let noted = of_chain(next, chain.calls());
+    let mut known = KVec::with_capacity(hinted.len() + noted.len(), GFP_KERNEL)?;
+    for h in Iterator::chain(hinted.iter(), noted.iter()) {
+        known.push(*h, GFP_KERNEL)?;
+    }
+    let Ok(found) = cleanup::hints(old, new, new_zeros, &known) else {
+        return Ok(false);
+    };
+    let mut add = KVec::new();
+    for h in found {
+        add.push(h, GFP_KERNEL)?;
+    }
+    if add.is_empty() {
+        // Another chain's new hints may still resolve this one's conflict.
+        return Ok(!next.is_empty());
+    }
+    match next.iter().position(|p| p.held.calls() == chain.calls()) {
+        Some(i) => {
+            for h in add.iter() {
+                next[i].releases.push(*h, GFP_KERNEL)?;
+            }
+        }
+        None => next.push(
+            Pending {
+                held: *chain,
+                releases: add,
+                zeros: Zeros::default(),
+            },
+            GFP_KERNEL,
+        )?,
+    }
+    verbose!(
+        envp,
+        "paths to the call at insn %d hold references in different places: verifying again\n",
+        chain.chain[usize::from(chain.depth).saturating_sub(1)]
+    );
+    Ok(true)
+}
+
+/// Called by `bpf_check()` after a pass of the verifier over the program
+/// that succeeded. If the pass found hints (see [`cleanup::hints`]), makes
+/// them the next pass's, forgets what the pass recorded and returns 1: the
+/// verifier then walks the program again. Else returns 0, and the pass's
+/// records stand; or an error.
+///
+/// # Safety
+///
+/// `envp` must be the environment of a verification between passes.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_verify_again(
+    envp: *mut bindings::bpf_verifier_env,
+) -> c_int {
+    // SAFETY: Guaranteed by the caller.
+    let env = unsafe { env_mut(envp) };
+    // SAFETY: `env->prog->aux` is the program's, for the verifier to use.
+    let aux = unsafe { &mut *(*env.prog).aux };
+    if aux.throw_sites.is_null() {
+        return 0;
+    }
+    let Some(ts) = ThrowSites::pending(aux) else {
+        return ENOMEM.to_errno();
+    };
+    if ts.next.is_empty() {
+        return 0;
+    }
+    let next = core::mem::replace(&mut ts.next, KVec::new());
+    let r = (|| -> Result {
+        for n in next.iter() {
+            let i = match ts
+                .hints
+                .iter()
+                .position(|h| h.held.calls() == n.held.calls())
+            {
+                Some(i) => i,
+                None => {
+                    ts.hints.push(
+                        Pending {
+                            held: n.held,
+                            releases: KVec::new(),
+                            zeros: Zeros::default(),
+                        },
+                        GFP_KERNEL,
+                    )?;
+                    ts.hints.len() - 1
+                }
+            };
+            for r in n.releases.iter() {
+                ts.hints[i].releases.push(*r, GFP_KERNEL)?;
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = r {
+        // `bpf_check()` fails with it.
+        return e.to_errno();
+    }
+    ts.pending = KVec::new();
+    ts.pass += 1;
+    // Global subprogs are verified again too.
+    if !aux.func_info_aux.is_null() {
+        for i in 0..env.subprog_cnt as usize {
+            // SAFETY: `func_info_aux` has an entry per subprog.
+            unsafe { (*aux.func_info_aux.add(i)).set_verified(false) };
+        }
+    }
+    1
+}
+
 /// Records what the call being visited leaves held if it throws (a call of
 /// `bpf_throw()`, or of a global subprog that may throw: `what` names it in
 /// the log), on x86-64: see [`cleanup`]. Refuses it if a reference is held
@@ -881,13 +1035,17 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
     };
     // SAFETY: `env->prog->aux` is the program's, for the verifier to use.
     let aux = unsafe { &mut *(*env.prog).aux };
-    let pending = ThrowSites::pending(aux).ok_or(ENOMEM)?;
-    // What earlier walks of the chain release.
-    let prior = pending
-        .pending
-        .iter()
-        .find(|p| p.held.calls() == held.calls())
-        .map_or(&[][..], |p| &p.releases[..]);
+    let ThrowSites {
+        pending,
+        hints,
+        next,
+        pass,
+        ..
+    } = ThrowSites::pending(aux).ok_or(ENOMEM)?;
+    // What earlier walks of the chain release, and what earlier passes
+    // hinted for it.
+    let prior = of_chain(pending, held.calls());
+    let hinted = of_chain(hints, held.calls());
     // The innermost frame's references include its callers'.
     // SAFETY: The frame is valid.
     let refs = unsafe { refs_of(frames[cur]) };
@@ -895,7 +1053,7 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
     let mut unreleasable = false;
     for r in refs {
         // SAFETY: `frames` are the state's.
-        match unsafe { place_of(frames, r.id as u32, scratch, prior) } {
+        match unsafe { place_of(frames, r.id as u32, scratch, prior, hinted) } {
             Some((frame, loc, kind, off)) => rel.push(
                 Release {
                     frame,
@@ -952,42 +1110,58 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
         );
         EINVAL
     };
-    // The zeros of this walk where the chain releases: only those are
-    // marked (see `cleanup::merge`).
-    let mut relied: KVec<(u8, Loc)> = KVec::new();
-    match pending
-        .pending
-        .iter()
-        .position(|p| p.held.calls() == held.calls())
-    {
+    match pending.iter().position(|p| p.held.calls() == held.calls()) {
         Some(i) => {
-            let p = &mut pending.pending[i];
+            let p = &mut pending[i];
             if p.held.rcu != held.rcu || p.held.preempt != held.preempt {
                 return Err(conflict());
             }
+            let is_hinted = |f: u8, l: Loc| hinted.iter().any(|h| (h.frame, h.loc) == (f, l));
             let mut merged = KVec::with_capacity(p.releases.len() + rel.len(), GFP_KERNEL)?;
-            let done = cleanup::merge(&p.releases, &rel, &zeros, |r| {
+            match cleanup::merge(&p.releases, &p.zeros, &rel, &zeros, is_hinted, |r| {
                 merged.push(r, GFP_KERNEL).is_ok()
-            })
-            .map_err(|_| conflict())?;
-            if !done {
-                return Err(ENOMEM);
-            }
-            p.releases = merged;
-            for &(f, l) in zero_scalars.iter() {
-                if p.releases.iter().any(|r| (r.frame, r.loc) == (f, l)) {
-                    relied.push((f, l), GFP_KERNEL)?;
+            }) {
+                Ok(true) => {}
+                Ok(false) => return Err(ENOMEM),
+                Err(_) => {
+                    let (old, chain) = (&p.releases[..], &held);
+                    // SAFETY: Guaranteed by the caller.
+                    return if unsafe {
+                        hint_next(envp, next, *pass, chain, old, &rel, &zeros, hinted)
+                    }? {
+                        Ok(())
+                    } else {
+                        Err(conflict())
+                    };
                 }
             }
+            p.releases = merged;
+            p.zeros.and(&zeros);
         }
         None => {
             let mut releases = KVec::with_capacity(rel.len(), GFP_KERNEL)?;
             for r in rel.iter() {
                 releases.push(*r, GFP_KERNEL)?;
             }
-            pending
-                .pending
-                .push(Pending { held, releases }, GFP_KERNEL)?;
+            pending.push(
+                Pending {
+                    held,
+                    releases,
+                    zeros,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+    }
+    // The zeros of this walk where the chain releases, or where an
+    // earlier pass hinted that a walk does: only those are marked (see
+    // `cleanup::merge`).
+    let chain_releases = of_chain(pending, held.calls());
+    let mut relied: KVec<(u8, Loc)> = KVec::new();
+    for &(f, l) in zero_scalars.iter() {
+        let at = |r: &Release| (r.frame, r.loc) == (f, l);
+        if chain_releases.iter().any(at) || hinted.iter().any(at) {
+            relied.push((f, l), GFP_KERNEL)?;
         }
     }
     // The throw reads what it releases (all the slots of a dynptr or an

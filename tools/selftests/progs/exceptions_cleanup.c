@@ -1308,11 +1308,14 @@ __naked int reject_sk_cast_only(void)
 }
 
 /* NULL on the path walked first (the fall-through), a task on the other:
- * that zero was not marked precise, so the program is refused.
+ * the first pass of the verifier, which marked R6 precise only once it
+ * released it, cannot merge the second walk. It hints R6 to a second
+ * pass, whose first walk marks that zero, and the program loads. At run
+ * time the task is held (but once in 2^32) and released.
  */
 SEC("?tc")
-__failure __msg("leaves different resources held on different paths")
-__naked int reject_null_walked_first(void)
+__success __retval(7)
+__naked int throw_null_walked_first(void)
 {
 	asm volatile (
 	"call %[bpf_get_prandom_u32];"
@@ -1340,18 +1343,90 @@ __naked int reject_null_walked_first(void)
 	: __clobber_all);
 }
 
+/* The same through a call of a global function that may throw: stock
+ * loads it (and leaks the task on every throw), and so do we now.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_global_null_walked_first(void)
+{
+	asm volatile (
+	"r9 = r1;"
+	"call %[bpf_get_prandom_u32];"
+	"r6 = 0;"
+	"if r0 != 0 goto 1f;"
+	"goto 2f;"
+"1:"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+"2:"
+	"r1 = r9;"
+	"call global_throws;"
+	"if r6 == 0 goto 3f;"
+	"r1 = r6;"
+	"call %[bpf_task_release];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm(bpf_task_release)
+	: __clobber_all);
+}
+
 /* One task reference, in R6 on the path walked first and in a stack slot
- * (R6 zero) on the other: the chain releases R6, and the slot is a place
- * that the first walk did not mark read, so the program is refused (the
- * cpumask shape "m = cond ? acquire() : create()" does this after clang's
- * register allocation). Not a refusal stock lacks: stock refuses any throw
- * that holds a reference.
+ * (R6 zero) on the other, with nothing at all in the slot on the first:
+ * no pass can release the slot there, so the program is refused, after
+ * a second pass (the cpumask shape "m = cond ? acquire() : create()"
+ * does this after clang's register allocation). Not a refusal stock
+ * lacks: stock refuses any throw that holds a reference.
  */
 SEC("?tc")
 __failure __msg("leaves different resources held on different paths")
 __naked int reject_ref_moved_on_other_path(void)
 {
 	asm volatile (
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 3f;"
+	"r7 = r0;"
+	"call %[bpf_get_prandom_u32];"
+	"if r0 != 0 goto 1f;"
+	"r6 = r7;"
+	"r7 = 0;"
+	"goto 2f;"
+"1:"
+	"*(u64 *)(r10 - 8) = r7;"
+	"r7 = 0;"
+	"r6 = 0;"
+"2:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm(bpf_throw)
+	: __clobber_all);
+}
+
+/* The same with the slot zeroed first: the first walk releases R6 and
+ * the second the slot, where the first holds zero. The second pass marks
+ * that zero from the first walk on, and releases each path's task where
+ * it is: the slot at run time (but once in 2^32).
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_ref_moved_to_zeroed_slot(void)
+{
+	asm volatile (
+	"r1 = 0;"
+	"*(u64 *)(r10 - 8) = r1;"
 	"call %[bpf_get_current_task_btf];"
 	"r1 = r0;"
 	"call %[bpf_task_acquire];"

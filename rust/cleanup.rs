@@ -121,11 +121,45 @@ impl Kind {
         matches!(self, Kind::DynptrDiscard | Kind::IterDestroy(_))
     }
 
-    /// Whether another path may hold zero where this one holds the
-    /// resource: it is then released only if the place is not zero.
+    /// Whether the unwinder releases the resource only where its place is
+    /// not zero: a pointer (NULL where nothing was acquired) or a ring
+    /// buffer dynptr (no record). An iterator is destroyed whatever its
+    /// bytes hold: see [`Release::absent`].
     pub fn may_be_zero(self) -> bool {
         !matches!(self, Kind::IterDestroy(_))
     }
+}
+
+impl Iter {
+    /// The slot, counted down from the iterator's first (so at a lower
+    /// index, a higher address), whose bytes `bpf_iter_<type>_destroy()`
+    /// of 6.12 reads to decide whether it frees anything: it frees
+    /// nothing where they are zero. `None` for the destroys that read
+    /// nothing: `bpf_iter_num_destroy()` zeroes the iterator's eight
+    /// bytes, `bpf_iter_task_destroy()` and `bpf_iter_css_destroy()` are
+    /// empty (those iterators hold no reference, only the RCU read
+    /// section they run in).
+    fn read_slot(self) -> Option<u16> {
+        match self {
+            Iter::Num | Iter::Task | Iter::Css => None,
+            // `nr_bits`, at byte 8: the words are freed only above 64.
+            Iter::Bits => Some(1),
+            // `data` and `css_it`, at byte 0.
+            Iter::TaskVma | Iter::CssTask => Some(0),
+        }
+    }
+}
+
+/// What a path that does not hold a resource must hold where another path
+/// does, for a throw to release both paths by one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Absent {
+    /// Zero in this place (of this frame): the unwinder then releases
+    /// nothing.
+    Zero(u8, Loc),
+    /// Anything: the release reads nothing there (an iterator whose
+    /// destroy reads nothing).
+    Anything,
 }
 
 /// One reference that a throw releases.
@@ -144,6 +178,27 @@ pub struct Release {
 }
 
 impl Release {
+    /// What a path that lacks the resource must hold instead: zero in its
+    /// place for a pointer or a dynptr; for an iterator, zero where its
+    /// destroy reads (see [`Iter::read_slot`]), or anything.
+    pub fn absent(&self) -> Absent {
+        match (self.kind, self.loc) {
+            (Kind::IterDestroy(it), Loc::Slot(n)) => match it.read_slot() {
+                None => Absent::Anything,
+                Some(d) => Absent::Zero(self.frame, Loc::Slot(n.wrapping_sub(d))),
+            },
+            _ => Absent::Zero(self.frame, self.loc),
+        }
+    }
+
+    /// Whether a path with zeros `zeros` may lack the resource.
+    pub fn may_lack(&self, zeros: &Zeros) -> bool {
+        match self.absent() {
+            Absent::Anything => true,
+            Absent::Zero(f, l) => zeros.has(f, l),
+        }
+    }
+
     /// The pointer to release, from `value`, what the place holds.
     pub fn base(&self, value: u64) -> u64 {
         value.wrapping_sub(self.off as i64 as u64)
@@ -243,13 +298,15 @@ impl Zeros {
 /// zero), pushing the merged releases, sorted, with `push`.
 ///
 /// A place may hold a reference on one walk and zero (NULL) on others: a
-/// reference acquired on some paths only (but never an iterator, see
-/// [`Kind::IterDestroy`]). The verifier must have marked that zero
-/// precise on those walks, so that state pruning keeps it zero; it marks
-/// the zeros where the chain releases, and from the chain's first walk
-/// those at the places `hinted` names (see [`hints`]). So a reference on
-/// the new walk where the earlier walks released nothing is merged only
-/// if the place is hinted and every earlier walk held zero there.
+/// reference acquired on some paths only. An iterator may be held on one
+/// walk only if the others hold zero where its destroy reads, or
+/// anything if it reads nothing ([`Release::absent`]). The verifier must
+/// have marked those zeros precise on those walks, so that state pruning
+/// keeps them zero; it marks the zeros that the chain's releases rely on,
+/// and from the chain's first walk those that the releases `hinted`
+/// names rely on (see [`hints`]). So a resource on the new walk where the
+/// earlier walks released nothing is merged only if its place is hinted
+/// and every earlier walk may lack it.
 ///
 /// Any other difference is a [`Conflict`]. The verifier marks precise
 /// only the zeros a chain releases or is hinted to, not every zero of
@@ -281,7 +338,7 @@ pub fn merge(
             }
             (Some(&&x), y) if y.map_or(true, |y| (x.frame, x.loc) < (y.frame, y.loc)) => {
                 a.next();
-                if !new_zeros.has(x.frame, x.loc) || !x.kind.may_be_zero() {
+                if !x.may_lack(new_zeros) {
                     return Err(Conflict);
                 }
                 x
@@ -289,10 +346,7 @@ pub fn merge(
             // A reference where no earlier walk released one.
             (_, Some(&&y)) => {
                 b.next();
-                if !hinted(y.frame, y.loc)
-                    || !old_zeros.has(y.frame, y.loc)
-                    || !y.kind.may_be_zero()
-                {
+                if !hinted(y.frame, y.loc) || !y.may_lack(old_zeros) {
                     return Err(Conflict);
                 }
                 y
@@ -341,7 +395,7 @@ pub fn hints<'a>(
     new_zeros: &'a Zeros,
     known: &'a [Release],
 ) -> Result<impl Iterator<Item = Release> + 'a, Conflict> {
-    let kept = move |x: &&Release| new_zeros.has(x.frame, x.loc) && x.kind.may_be_zero();
+    let kept = move |x: &&Release| x.may_lack(new_zeros);
     let all = move || Iterator::chain(new.iter(), old.iter().filter(kept));
     let against = Iterator::chain(Iterator::chain(old.iter(), new.iter()), known.iter());
     for x in against {
@@ -604,14 +658,19 @@ mod tests {
             merged_hinted(&[], &z6, &[r6], &none, &[slot]),
             Err(Conflict)
         );
-        // Never an iterator, which is destroyed whatever its bytes hold.
+        // An iterator whose destroy reads its first slot: only where the
+        // earlier walks held zero there.
         let iter = Release {
-            kind: Kind::IterDestroy(Iter::Num),
+            kind: Kind::IterDestroy(Iter::CssTask),
             ..slot
         };
         let z0 = zero(&[Loc::Slot(0)]);
         assert_eq!(
             merged_hinted(&[], &z0, &[iter], &none, &[iter]),
+            Ok(vec![iter])
+        );
+        assert_eq!(
+            merged_hinted(&[], &z6, &[iter], &none, &[iter]),
             Err(Conflict)
         );
         assert_eq!(hints_of(&[], &[iter], &none, &[]), Ok(vec![iter]));
@@ -766,7 +825,7 @@ mod tests {
     }
 
     #[test]
-    fn an_iterator_is_never_zero_on_another_path() {
+    fn an_iterator_is_absent_where_its_destroy_frees_nothing() {
         let slot = |kind| Release {
             frame: 0,
             loc: Loc::Slot(2),
@@ -777,15 +836,55 @@ mod tests {
             slot(Kind::IterDestroy(Iter::Num)),
             slot(Kind::DynptrDiscard),
         );
+        let (vma, bits) = (
+            slot(Kind::IterDestroy(Iter::TaskVma)),
+            slot(Kind::IterDestroy(Iter::Bits)),
+        );
         let none = Zeros::default();
         let mut zero = Zeros::default();
         zero.set(0, Loc::Slot(2));
-        // A ring buffer dynptr has no record where it is zero ...
+        let mut zero_below = Zeros::default();
+        zero_below.set(0, Loc::Slot(1));
+        // A ring buffer dynptr has no record where it is zero.
         assert_eq!(merged(&[dynptr], &[], &zero), Ok(vec![dynptr]));
-        // ... but an iterator is destroyed whatever its bytes are.
-        assert_eq!(merged(&[iter], &[], &zero), Err(Conflict));
+        assert_eq!(merged(&[dynptr], &[], &none), Err(Conflict));
+        // bpf_iter_num_destroy() reads nothing: any bytes will do.
+        assert_eq!(merged(&[iter], &[], &none), Ok(vec![iter]));
+        assert_eq!(iter.absent(), Absent::Anything);
+        // bpf_iter_task_vma_destroy() frees `data`, its first eight bytes,
+        // if not NULL; bpf_iter_bits_destroy() frees the words if
+        // `nr_bits`, at byte 8 (the slot below), is over 64.
+        assert_eq!(merged(&[vma], &[], &zero), Ok(vec![vma]));
+        assert_eq!(merged(&[vma], &[], &zero_below), Err(Conflict));
+        assert_eq!(merged(&[bits], &[], &zero_below), Ok(vec![bits]));
+        assert_eq!(merged(&[bits], &[], &zero), Err(Conflict));
+        assert_eq!(bits.absent(), Absent::Zero(0, Loc::Slot(1)));
+        // A two-slot iterator cannot start at slot 0; were it recorded
+        // there, no zero would do.
+        let low = Release {
+            loc: Loc::Slot(0),
+            ..bits
+        };
+        let mut all = Zeros::default();
+        for n in 0..118 {
+            all.set(0, Loc::Slot(n));
+        }
+        assert!(!low.may_lack(&all));
+        // Held on a later walk only: hinted, and zero where it reads on
+        // every earlier walk.
+        assert_eq!(
+            merged_hinted(&[], &zero, &[vma], &none, &[vma]),
+            Ok(vec![vma])
+        );
+        assert_eq!(merged_hinted(&[], &zero, &[vma], &none, &[]), Err(Conflict));
+        assert_eq!(
+            merged_hinted(&[], &none, &[iter], &none, &[iter]),
+            Ok(vec![iter])
+        );
         assert_eq!(merged(&[iter], &[iter], &none), Ok(vec![iter]));
+        // Two resources in one place are never merged.
         assert_eq!(merged(&[iter], &[dynptr], &none), Err(Conflict));
+        assert_eq!(merged(&[vma], &[bits], &none), Err(Conflict));
         assert!(iter.kind.in_place() && dynptr.kind.in_place());
         assert!(!Kind::SkRelease.in_place() && Kind::SkRelease.may_be_zero());
         assert_eq!(Iter::of_name(b"bpf_iter_task_vma"), Some(Iter::TaskVma));

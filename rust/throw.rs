@@ -317,6 +317,13 @@ pub(crate) struct ThrowSites {
     pub(crate) hints: KVec<Pending>,
     /// The hints this pass found, for the next.
     pub(crate) next: KVec<Pending>,
+    /// The acquiring calls that have a stack slot of their own, where the
+    /// verifier has the program store what each returns: see `shadow()`
+    /// in `verifier.rs`.
+    pub(crate) shadows: KVec<Shadow>,
+    /// The acquiring calls, by index as loaded, that this pass asks a
+    /// slot of their own for.
+    pub(crate) shadow_next: KVec<u32>,
     /// The verifier's passes over the program so far, less one.
     pub(crate) pass: u8,
 }
@@ -336,6 +343,20 @@ pub(crate) struct Pending {
     pub(crate) releases: KVec<Release>,
     /// The places where every walk held zero.
     pub(crate) zeros: Zeros,
+    /// The calls, by index as loaded, that acquired the pointers that
+    /// the walks hold.
+    pub(crate) sites: KVec<u32>,
+}
+
+/// A stack slot of its own for what an acquiring call returns.
+#[derive(Clone, Copy)]
+pub(crate) struct Shadow {
+    /// The call, by its index as loaded.
+    pub(crate) site: u32,
+    /// The subprog of the call.
+    pub(crate) subprog: u32,
+    /// The slot, in the subprog's frame.
+    pub(crate) slot: u16,
 }
 
 impl ThrowSites {
@@ -466,7 +487,10 @@ pub(crate) unsafe fn prepare(
     let pending = take_jit_sites(unsafe { &mut *aux });
     let calls = pending.as_deref().is_some_and(ThrowSites::releases);
     // A pass that found new hints is never the verifier's last.
-    if pending.as_deref().is_some_and(|p| !p.next.is_empty()) {
+    if pending
+        .as_deref()
+        .is_some_and(|p| !p.next.is_empty() || !p.shadow_next.is_empty())
+    {
         pr_err!("bpf_throw: the verifier's last pass left hints\n");
         return EFAULT.to_errno();
     }

@@ -43,9 +43,9 @@ use kernel::error::{code::*, Error, Result};
 use kernel::prelude::*;
 
 use crate::callgraph::{CallGraph, SubprogSet};
-use crate::cleanup::{self, Held, Iter, Kind, Loc, Release, Zeros, MAX_FRAMES};
+use crate::cleanup::{self, Absent, Held, Iter, Kind, Loc, Release, Zeros, MAX_FRAMES};
 use crate::insn::BPF_PSEUDO_CALL;
-use crate::throw::{Pending, ThrowSites};
+use crate::throw::{Pending, Shadow, ThrowSites};
 
 /// Writes to the verifier log of `$env` (a `*mut bpf_verifier_env`).
 macro_rules! verbose {
@@ -723,6 +723,17 @@ fn regs_of(frames_len: usize, fi: usize, scratch: bool) -> &'static [u8] {
     }
 }
 
+/// Whether `loc` of frame `f` of `frames` is the slot of its own of an
+/// acquiring call of the frame's subprog (see [`shadow`]).
+fn is_shadow(frames: &[&bindings::bpf_func_state], shadows: &[Shadow], f: u8, loc: Loc) -> bool {
+    let (Loc::Slot(n), Some(fr)) = (loc, frames.get(usize::from(f))) else {
+        return false;
+    };
+    shadows
+        .iter()
+        .any(|s| s.subprog == fr.subprogno && s.slot == n)
+}
+
 /// Where, among `frames` (the outermost first), a throw finds reference
 /// `id` and how it releases it: see [`cleanup::choose`], but a place whose
 /// type says it may be NULL only if no other holds it and only if it is
@@ -731,7 +742,9 @@ fn regs_of(frames_len: usize, fi: usize, scratch: bool) -> &'static [u8] {
 /// pointer into the object (to one of its fields) only if no place holds
 /// a pointer to its start. An iterator or a ring buffer dynptr is released
 /// in its stack slots, and a pointer into its memory never released.
-/// Before all of these comes a place that an earlier pass of the verifier
+/// Before all of these comes the slot of its own that an earlier pass gave
+/// the acquiring call (`shadows`, see [`shadow`]), then a place that an
+/// earlier pass of the verifier
 /// hinted for the chain (`hinted`, see [`cleanup::hints`], in its order)
 /// with the same kind at the same offset, then one where `prior`, what earlier walks of
 /// the chain release, releases the same kind at the same offset: walks
@@ -748,8 +761,10 @@ unsafe fn place_of(
     scratch: bool,
     prior: &[Release],
     hinted: &[Release],
+    shadows: &[Shadow],
 ) -> Option<(u8, Loc, Kind, i16)> {
     type Best = Option<(bool, u8, Loc, (Kind, i16))>;
+    let plain = |f: u8, l: Loc| !is_shadow(frames, shadows, f, l);
     // A place hinted, or where an earlier walk of the chain released the
     // same kind, so that walks which keep the reference in several places
     // agree.
@@ -760,11 +775,13 @@ unsafe fn place_of(
             .unwrap_or(usize::MAX)
     };
     let best_of = |best: Best, null: bool, fi: u8, loc: Loc, kind: (Kind, i16)| {
-        // Hinted (the first hints first: see `cleanup::hints`), then
+        // A call's own slot (see `shadow`), then hinted (the first hints
+        // first: see `cleanup::hints`), then
         // released before, then not NULL, then at the object rather than
         // into it, then by rank.
         let key = |n: bool, f: u8, l: Loc, k: (Kind, i16)| {
             (
+                plain(f, l),
                 new(hinted, f, l, k),
                 new(prior, f, l, k),
                 n,
@@ -861,26 +878,16 @@ fn of_chain<'a>(list: &'a [Pending], chain: &[u32]) -> &'a [Release] {
 /// On a walk of `chain` that conflicts with its earlier walks (`old`, what
 /// they release; `new` and `new_zeros`, the walk's own), notes in `next`
 /// the hints that a new pass of the verifier gets ([`cleanup::hints`];
-/// `hinted` are this pass's). Returns whether that pass will be made, so
-/// that the conflict is left to it: there are new hints, and passes left.
-///
-/// # Safety
-///
-/// `envp` must be the environment of a running verification.
-#[allow(clippy::too_many_arguments)]
-unsafe fn hint_next(
-    envp: *mut bindings::bpf_verifier_env,
+/// `hinted` are this pass's). Returns whether there were new ones; an
+/// error only if memory runs out.
+fn hint_next(
     next: &mut KVec<Pending>,
-    pass: u8,
     chain: &Held,
     old: &[Release],
     new: &[Release],
     new_zeros: &Zeros,
     hinted: &[Release],
 ) -> Result<bool> {
-    if pass + 1 >= MAX_PASSES {
-        return Ok(false);
-    }
     let noted = of_chain(next, chain.calls());
     let mut known = KVec::with_capacity(hinted.len() + noted.len(), GFP_KERNEL)?;
     for h in Iterator::chain(hinted.iter(), noted.iter()) {
@@ -894,8 +901,7 @@ unsafe fn hint_next(
         add.push(h, GFP_KERNEL)?;
     }
     if add.is_empty() {
-        // Another chain's new hints may still resolve this one's conflict.
-        return Ok(!next.is_empty());
+        return Ok(false);
     }
     match next.iter().position(|p| p.held.calls() == chain.calls()) {
         Some(i) => {
@@ -908,16 +914,121 @@ unsafe fn hint_next(
                 held: *chain,
                 releases: add,
                 zeros: Zeros::default(),
+                sites: KVec::new(),
             },
             GFP_KERNEL,
         )?,
     }
-    verbose!(
-        envp,
-        "paths to the call at insn %d hold references in different places: verifying again\n",
-        chain.chain[usize::from(chain.depth).saturating_sub(1)]
-    );
     Ok(true)
+}
+
+/// On a walk that conflicts with the earlier walks of its chain in a way
+/// that no hint resolves (two kinds of resource, or a pointer and a
+/// scalar, in one place), asks a slot of its own for each call that
+/// acquired a pointer held on a walk of the chain (`sites`, by index as
+/// loaded): see [`shadow`]. Returns whether there was a call that has
+/// none yet and is not asked for yet.
+fn ask_shadows(
+    asked: &mut KVec<u32>,
+    shadows: &[Shadow],
+    sites: impl Iterator<Item = u32>,
+) -> Result<bool> {
+    let mut added = false;
+    for site in sites {
+        if shadows.iter().any(|s| s.site == site) || asked.iter().any(|&a| a == site) {
+            continue;
+        }
+        asked.push(site, GFP_KERNEL)?;
+        added = true;
+    }
+    Ok(added)
+}
+
+/// Gives the acquiring call `site` (by index as loaded) a stack slot of its
+/// own, below everything its subprog used in the last pass: the program
+/// stores there what the call returns (`*(u64 *)(r10 - off) = r0` after
+/// it) and zeroes it on entry to the subprog (`*(u64 *)(r10 - off) = 0`
+/// before its first instruction), both inserted with
+/// `bpf_patch_insn_data()`. The next pass walks those instructions as the
+/// program's own, so the slot holds the pointer wherever the verifier says
+/// so, zero where the call did not run, and whatever else the program's
+/// paths leave there (a pointer released since is not zero, and a throw
+/// cannot rely on that slot then). A throw prefers it to every other place
+/// that holds the pointer; two calls then never share a place.
+///
+/// `None` if the call is not found (removed) or the slot does not fit in
+/// the subprog's 512 bytes.
+fn shadow(envp: *mut bindings::bpf_verifier_env, site: u32) -> Result<Option<Shadow>> {
+    // SAFETY: The caller passes the environment of a verification between
+    // passes.
+    let env = unsafe { env_mut(envp) };
+    let n = insns(env).len();
+    let Some(s) = (0..n).find(|&j| orig_idx(env, j) == site && insns(env)[j].code == JMP_CALL)
+    else {
+        return Ok(None);
+    };
+    let cnt = env.subprog_cnt as usize;
+    let Some(i) = env.subprog_info[..cnt]
+        .iter()
+        .rposition(|sp| sp.start as usize <= s)
+    else {
+        return Ok(None);
+    };
+    // The call is not its subprog's last instruction (which must jump or
+    // exit): the store goes after it, in the same subprog.
+    let after = s + 1;
+    if after >= env.subprog_info[i + 1].start as usize {
+        return Ok(None);
+    }
+    let depth = (env.subprog_info[i].stack_depth as usize).next_multiple_of(8);
+    if depth + 8 > bindings::MAX_BPF_STACK as usize {
+        return Ok(None);
+    }
+    let off = -((depth + 8) as i16);
+    let mut store = bindings::bpf_insn {
+        code: 0x03 | 0x60 | 0x18, // BPF_STX | BPF_MEM | BPF_DW
+        off,
+        ..Default::default()
+    };
+    store.set_dst_reg(10);
+    store.set_src_reg(0);
+    let mut zero = bindings::bpf_insn {
+        code: 0x02 | 0x60 | 0x18, // BPF_ST | BPF_MEM | BPF_DW
+        off,
+        imm: 0,
+        ..Default::default()
+    };
+    zero.set_dst_reg(10);
+    // The subprog's start first: the call moves down by one.
+    let start = env.subprog_info[i].start as usize;
+    for (at, new) in [(start, zero), (after + 1, store)] {
+        let patch = [new, insns(env)[at]];
+        // SAFETY: `patch` holds two instructions, `at` is an instruction of
+        // the program.
+        let prog = unsafe { bindings::bpf_patch_insn_data(envp, at as u32, patch.as_ptr(), 2) };
+        if prog.is_null() {
+            return Err(ENOMEM);
+        }
+        env.prog = prog;
+        // The patch keeps the old instruction's aux data for the second
+        // of the two; branches to `at` now land on the first, which must
+        // be a checkpoint and a jump point as the old was.
+        // SAFETY: `insn_aux_data` has an entry per instruction of the
+        // patched program, `at + 1` included.
+        unsafe {
+            let aux = env.insn_aux_data;
+            let (new, old) = (&mut *aux.add(at), &*aux.add(at + 1));
+            new.prune_point = old.prune_point;
+            new.jmp_point = old.jmp_point;
+            new.force_checkpoint = old.force_checkpoint;
+        }
+    }
+    env.subprog_info[i].stack_depth = (depth + 8) as u16;
+    Ok(Some(Shadow {
+        site,
+        subprog: i as u32,
+        slot: (depth / 8) as u16,
+    }))
 }
 
 /// Called by `bpf_check()` after a pass of the verifier over the program
@@ -933,21 +1044,27 @@ unsafe fn hint_next(
 pub unsafe extern "C" fn bpf_exceptions_verify_again(
     envp: *mut bindings::bpf_verifier_env,
 ) -> c_int {
-    // SAFETY: Guaranteed by the caller.
-    let env = unsafe { env_mut(envp) };
-    // SAFETY: `env->prog->aux` is the program's, for the verifier to use.
-    let aux = unsafe { &mut *(*env.prog).aux };
-    if aux.throw_sites.is_null() {
-        return 0;
-    }
-    let Some(ts) = ThrowSites::pending(aux) else {
-        return ENOMEM.to_errno();
-    };
-    if ts.next.is_empty() {
-        return 0;
-    }
-    let next = core::mem::replace(&mut ts.next, KVec::new());
-    let r = (|| -> Result {
+    to_c(verify_again(envp))
+}
+
+/// See [`bpf_exceptions_verify_again`].
+fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
+    let asked = {
+        // SAFETY: The caller passes the environment of a verification
+        // between passes.
+        let env = unsafe { env_mut(envp) };
+        // SAFETY: `env->prog->aux` is the program's, for the verifier to
+        // use.
+        let aux = unsafe { &mut *(*env.prog).aux };
+        if aux.throw_sites.is_null() {
+            return Ok(0);
+        }
+        let ts = ThrowSites::pending(aux).ok_or(ENOMEM)?;
+        if ts.next.is_empty() && ts.shadow_next.is_empty() {
+            return Ok(0);
+        }
+        // An error fails `bpf_check()`, whatever is left in `next`.
+        let next = core::mem::replace(&mut ts.next, KVec::new());
         for n in next.iter() {
             let i = match ts
                 .hints
@@ -961,6 +1078,7 @@ pub unsafe extern "C" fn bpf_exceptions_verify_again(
                             held: n.held,
                             releases: KVec::new(),
                             zeros: Zeros::default(),
+                            sites: KVec::new(),
                         },
                         GFP_KERNEL,
                     )?;
@@ -971,22 +1089,57 @@ pub unsafe extern "C" fn bpf_exceptions_verify_again(
                 ts.hints[i].releases.push(*r, GFP_KERNEL)?;
             }
         }
-        Ok(())
-    })();
-    if let Err(e) = r {
-        // `bpf_check()` fails with it.
-        return e.to_errno();
+        ts.pending = KVec::new();
+        ts.pass += 1;
+        let asked = core::mem::replace(&mut ts.shadow_next, KVec::new());
+        // Global subprogs are verified again too.
+        if !aux.func_info_aux.is_null() {
+            for i in 0..env.subprog_cnt as usize {
+                // SAFETY: `func_info_aux` has an entry per subprog.
+                unsafe { (*aux.func_info_aux.add(i)).set_verified(false) };
+            }
+        }
+        asked
+    };
+    if asked.is_empty() {
+        return Ok(1);
     }
-    ts.pending = KVec::new();
-    ts.pass += 1;
-    // Global subprogs are verified again too.
-    if !aux.func_info_aux.is_null() {
-        for i in 0..env.subprog_cnt as usize {
-            // SAFETY: `func_info_aux` has an entry per subprog.
-            unsafe { (*aux.func_info_aux.add(i)).set_verified(false) };
+    // SAFETY: As above; `shadow()` changes `env->prog`, not its aux.
+    let len = insns(unsafe { env_mut(envp) }).len();
+    for &site in asked.iter() {
+        if let Some(sh) = shadow(envp, site)? {
+            // SAFETY: As above.
+            let aux = unsafe { &mut *(*env_mut(envp).prog).aux };
+            ThrowSites::pending(aux)
+                .ok_or(ENOMEM)?
+                .shadows
+                .push(sh, GFP_KERNEL)?;
         }
     }
-    1
+    // SAFETY: As above.
+    let env = unsafe { env_mut(envp) };
+    // The table of explored states has an entry per instruction.
+    let new_len = insns(env).len();
+    if new_len != len {
+        let size = new_len * core::mem::size_of::<*mut bindings::bpf_verifier_state_list>();
+        // SAFETY: `explored_states` is the verifier's `kvcalloc()`ed table,
+        // whose entries are all NULL between passes (`free_states()` ran
+        // at the end of each subprog's walk).
+        let table = unsafe {
+            bindings::kvrealloc(
+                env.explored_states.cast::<c_void>().cast_const(),
+                size,
+                bindings::GFP_KERNEL,
+            )
+        };
+        if table.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: `table` holds `size` bytes.
+        unsafe { core::ptr::write_bytes(table.cast::<u8>(), 0, size) };
+        env.explored_states = table.cast();
+    }
+    Ok(1)
 }
 
 /// Records what the call being visited leaves held if it throws (a call of
@@ -1023,9 +1176,10 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
     let frames = frames.get(..=cur).ok_or(EFAULT)?;
     let mut chain = [0u32; MAX_FRAMES];
     for (c, f) in chain.iter_mut().zip(frames.iter().skip(1)) {
-        *c = f.callsite as u32;
+        // As loaded: a call's own slot may have moved the program since.
+        *c = orig_idx(env, f.callsite as usize);
     }
-    chain[cur] = env.insn_idx as u32;
+    chain[cur] = orig_idx(env, env.insn_idx as usize);
     let held = Held {
         chain,
         depth: (cur + 1) as u8,
@@ -1040,6 +1194,8 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
         hints,
         next,
         pass,
+        shadows,
+        shadow_next,
         ..
     } = ThrowSites::pending(aux).ok_or(ENOMEM)?;
     // What earlier walks of the chain release, and what earlier passes
@@ -1050,19 +1206,26 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
     // SAFETY: The frame is valid.
     let refs = unsafe { refs_of(frames[cur]) };
     let mut rel = KVec::with_capacity(refs.len(), GFP_KERNEL)?;
+    // The calls that acquired the pointers held.
+    let mut sites = KVec::with_capacity(refs.len(), GFP_KERNEL)?;
     let mut unreleasable = false;
     for r in refs {
         // SAFETY: `frames` are the state's.
-        match unsafe { place_of(frames, r.id as u32, scratch, prior, hinted) } {
-            Some((frame, loc, kind, off)) => rel.push(
-                Release {
-                    frame,
-                    loc,
-                    kind,
-                    off,
-                },
-                GFP_KERNEL,
-            )?,
+        match unsafe { place_of(frames, r.id as u32, scratch, prior, hinted, shadows) } {
+            Some((frame, loc, kind, off)) => {
+                if !kind.in_place() {
+                    sites.push(orig_idx(env, r.insn_idx as usize), GFP_KERNEL)?;
+                }
+                rel.push(
+                    Release {
+                        frame,
+                        loc,
+                        kind,
+                        off,
+                    },
+                    GFP_KERNEL,
+                )?
+            }
             None => {
                 verbose!(
                     envp,
@@ -1116,7 +1279,11 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
             if p.held.rcu != held.rcu || p.held.preempt != held.preempt {
                 return Err(conflict());
             }
-            let is_hinted = |f: u8, l: Loc| hinted.iter().any(|h| (h.frame, h.loc) == (f, l));
+            // A call's own slot is hinted to every walk, from the first.
+            let is_hinted = |f: u8, l: Loc| {
+                hinted.iter().any(|h| (h.frame, h.loc) == (f, l))
+                    || is_shadow(frames, shadows, f, l)
+            };
             let mut merged = KVec::with_capacity(p.releases.len() + rel.len(), GFP_KERNEL)?;
             match cleanup::merge(&p.releases, &p.zeros, &rel, &zeros, is_hinted, |r| {
                 merged.push(r, GFP_KERNEL).is_ok()
@@ -1124,11 +1291,26 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                 Ok(true) => {}
                 Ok(false) => return Err(ENOMEM),
                 Err(_) => {
-                    let (old, chain) = (&p.releases[..], &held);
-                    // SAFETY: Guaranteed by the caller.
-                    return if unsafe {
-                        hint_next(envp, next, *pass, chain, old, &rel, &zeros, hinted)
-                    }? {
+                    // Left to another pass if one is left and this one
+                    // found something for it: hints, or calls to give a
+                    // slot of their own.
+                    if *pass + 1 >= MAX_PASSES {
+                        return Err(conflict());
+                    }
+                    let again = hint_next(next, &held, &p.releases, &rel, &zeros, hinted)?
+                        || ask_shadows(
+                            shadow_next,
+                            shadows,
+                            Iterator::chain(p.sites.iter(), sites.iter()).copied(),
+                        )?;
+                    if again {
+                        verbose!(
+                            envp,
+                            "paths to the call at insn %d hold resources in different places: verifying again\n",
+                            env.insn_idx
+                        );
+                    }
+                    return if again || !next.is_empty() || !shadow_next.is_empty() {
                         Ok(())
                     } else {
                         Err(conflict())
@@ -1137,6 +1319,11 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
             }
             p.releases = merged;
             p.zeros.and(&zeros);
+            for &site in sites.iter() {
+                if !p.sites.iter().any(|&x| x == site) {
+                    p.sites.push(site, GFP_KERNEL)?;
+                }
+            }
         }
         None => {
             let mut releases = KVec::with_capacity(rel.len(), GFP_KERNEL)?;
@@ -1148,19 +1335,24 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                     held,
                     releases,
                     zeros,
+                    sites,
                 },
                 GFP_KERNEL,
             )?;
         }
     }
-    // The zeros of this walk where the chain releases, or where an
-    // earlier pass hinted that a walk does: only those are marked (see
+    // The zeros of this walk that the chain's releases rely on where they
+    // are not held (`Release::absent`), those that an earlier pass hinted,
+    // and the calls' own slots: only those are marked (see
     // `cleanup::merge`).
     let chain_releases = of_chain(pending, held.calls());
     let mut relied: KVec<(u8, Loc)> = KVec::new();
     for &(f, l) in zero_scalars.iter() {
-        let at = |r: &Release| (r.frame, r.loc) == (f, l);
-        if chain_releases.iter().any(at) || hinted.iter().any(at) {
+        let at = |r: &Release| r.absent() == Absent::Zero(f, l);
+        if chain_releases.iter().any(at)
+            || hinted.iter().any(at)
+            || is_shadow(frames, shadows, f, l)
+        {
             relied.push((f, l), GFP_KERNEL)?;
         }
     }

@@ -53,6 +53,8 @@
  *	CPU 0: first that OBJ's probe sees a task reference that keep_task
  *	holds in a map and drop_task releases, and that its sk_probe sees
  *	the reference that a lookup of the loader's TCP connection takes;
+ *	then that throw_task_or_scalar's bpf_task_acquire() has a stack slot
+ *	of its own (see check_own_slot());
  *	then each throw_* program is run N times (the throw_mx_* matrix
  *	NMX times, N if not given) on PKT and must return 7,
  *	and probe and sk_probe, run before and after (with the ring buffer
@@ -1452,6 +1454,56 @@ static int run_by_name(struct bpf_object *obj, const char *name, int n, int *ret
 	return p ? run_n(bpf_program__fd(p), n, retval) : -1;
 }
 
+/*
+ * The stack slot of its own that the verifier gave the bpf_task_acquire()
+ * of throw_task_or_scalar, whose task and 5 share R6 on two paths: the
+ * program's first instruction zeroes it, the one after the call stores
+ * R0 there (tools/selftests/progs/exceptions_cleanup.c).
+ */
+static int check_own_slot(struct bpf_object *obj)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(obj, "throw_task_or_scalar");
+	const char *name = "throw_task_or_scalar_has_its_call_s_own_slot";
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	struct bpf_insn insns[256];
+	int err, n, i, found = 0;
+	char why[128];
+
+	memset(&info, 0, sizeof(info));
+	info.xlated_prog_len = sizeof(insns);
+	info.xlated_prog_insns = (__u64)(unsigned long)insns;
+	err = p ? bpf_prog_get_info_by_fd(bpf_program__fd(p), &info, &len) : -ENOENT;
+	n = info.xlated_prog_len / sizeof(insns[0]);
+	if (err || n < 2 || n > 256) {
+		snprintf(why, sizeof(why), "no translated program (%d)", err);
+		result("cleanup", name, why, false);
+		return 1;
+	}
+	if (insns[0].code != (BPF_ST | BPF_MEM | BPF_DW) || insns[0].dst_reg != BPF_REG_10 ||
+	    insns[0].imm != 0 || insns[0].off >= 0) {
+		snprintf(why, sizeof(why), "first instruction %02x dst r%d off %d imm %d",
+			 insns[0].code, insns[0].dst_reg, insns[0].off, insns[0].imm);
+		result("cleanup", name, why, false);
+		return 1;
+	}
+	for (i = 0; i + 1 < n; i++)
+		found += insns[i].code == (BPF_JMP | BPF_CALL) &&
+			 insns[i + 1].code == (BPF_STX | BPF_MEM | BPF_DW) &&
+			 insns[i + 1].dst_reg == BPF_REG_10 && insns[i + 1].src_reg == BPF_REG_0 &&
+			 insns[i + 1].off == insns[0].off;
+	if (found != 1) {
+		snprintf(why, sizeof(why), "%d stores of r0 to r10%+d after a call, want 1", found,
+			 insns[0].off);
+		result("cleanup", name, why, false);
+		return 1;
+	}
+	printf("BPFEXC-INFO cleanup throw_task_or_scalar: *(u64 *)(r10 %+d) = 0 first, = r0 after bpf_task_acquire(), %d instructions\n",
+	       insns[0].off, n);
+	result("cleanup", name, NULL, false);
+	return 0;
+}
+
 static int run_cleanup(const char *path, int n_all, int n_mx)
 {
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
@@ -1511,6 +1563,8 @@ static int run_cleanup(const char *path, int n_all, int n_mx)
 		       strerror(errno));
 		return 1;
 	}
+
+	failed += check_own_slot(obj);
 
 	/* The probe sees a task reference that is held, and its release. */
 	if (take_snap(probe_fd, bss_fd, rb, &before) || run_by_name(obj, "keep_task", 1, &ret) ||

@@ -739,15 +739,19 @@ int throw_global_in_global(struct __sk_buff *skb)
 
 /*
  * A place that holds a reference on one path and something other than
- * NULL on another: the unwinder could not tell them apart. Refused.
+ * NULL on another: the unwinder could not tell them apart. The first
+ * pass of the verifier conflicts; it gives bpf_task_acquire() a stack
+ * slot of its own, where the program stores what it returns (zeroed on
+ * entry), and the second pass releases the task from there.
  */
 SEC("?tc")
-__failure __msg("bpf_throw (insn 9) leaves different resources held on different paths")
-__naked int reject_task_or_scalar(void)
+__success __retval(7)
+__naked int throw_task_or_scalar(void)
 {
 	asm volatile (
 	"call %[bpf_get_prandom_u32];"
 	"r6 = 5;"
+	"r0 &= 1;"
 	"if r0 == 0 goto 1f;"
 	"call %[bpf_get_current_task_btf];"
 	"r1 = r0;"
@@ -763,6 +767,186 @@ __naked int reject_task_or_scalar(void)
 	:
 	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
 	  __imm(bpf_task_acquire), __imm(bpf_throw)
+	: __clobber_all);
+}
+
+/*
+ * Two kinds of resource in R6, a task on one path and a ring buffer
+ * record on the other, each path taken half the time: each acquiring call
+ * gets a slot of its own, and each path's throw releases its own.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_task_or_ringbuf(void)
+{
+	asm volatile (
+	"call %[bpf_get_prandom_u32];"
+	"r0 &= 1;"
+	"if r0 == 0 goto 1f;"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+	"goto 2f;"
+"1:"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"call %[bpf_ringbuf_reserve];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+"2:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm_addr(rb), __imm(bpf_ringbuf_reserve),
+	  __imm(bpf_throw)
+	: __clobber_all);
+}
+
+/* The same at a call of a global function that may throw: stock loads it
+ * and leaks the task or the record on every throw.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_global_task_or_ringbuf(void)
+{
+	asm volatile (
+	"r9 = r1;"
+	"call %[bpf_get_prandom_u32];"
+	"r0 &= 1;"
+	"r8 = r0;"
+	"if r0 == 0 goto 1f;"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+	"goto 2f;"
+"1:"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"call %[bpf_ringbuf_reserve];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+"2:"
+	"r1 = r9;"
+	"call global_throws;"
+	/* Not thrown: R8, 1 with the task and 0 with the record, says
+	 * which R6 holds.
+	 */
+	"if r8 == 0 goto 4f;"
+	"r1 = r6;"
+	"call %[bpf_task_release];"
+	"goto 3f;"
+"4:"
+	"r1 = r6;"
+	"r2 = 0;"
+	"call %[bpf_ringbuf_discard];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm_addr(rb), __imm(bpf_ringbuf_reserve),
+	  __imm(bpf_task_release), __imm(bpf_ringbuf_discard)
+	: __clobber_all);
+}
+
+/* A task or a ring buffer record in the stack slot at -8 of a static
+ * subprog, which throws: the two calls' own slots lie in the subprog's
+ * frame, zeroed on each entry to it.
+ */
+static __naked __noinline __used int two_kinds_in_a_slot(void)
+{
+	asm volatile (
+	"call %[bpf_get_prandom_u32];"
+	"r0 &= 1;"
+	"if r0 == 0 goto 1f;"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 3f;"
+	"*(u64 *)(r10 - 8) = r0;"
+	"goto 2f;"
+"1:"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"call %[bpf_ringbuf_reserve];"
+	"if r0 == 0 goto 3f;"
+	"*(u64 *)(r10 - 8) = r0;"
+"2:"
+	"r0 = 0;"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm_addr(rb), __imm(bpf_ringbuf_reserve),
+	  __imm(bpf_throw)
+	: __clobber_all);
+}
+
+SEC("?tc")
+__success __retval(7)
+__naked int throw_two_kinds_in_a_static_slot(void)
+{
+	asm volatile (
+	"call two_kinds_in_a_slot;"
+	"r0 = 0;"
+	"exit;"
+	::: __clobber_all);
+}
+
+/*
+ * A task acquired and released on the path walked first, which then
+ * holds a ring buffer record in R6; the task in R6 on the other. The
+ * task's own slot still holds the released task on the first path (the
+ * verifier knows only that it is not zero), so no pass can release the
+ * task from there: refused, after three passes.
+ */
+SEC("?tc")
+__failure __msg("leaves different resources held on different paths")
+__naked int reject_own_slot_released_before(void)
+{
+	asm volatile (
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 3f;"
+	"r7 = r0;"
+	"call %[bpf_get_prandom_u32];"
+	"if r0 == 0 goto 1f;"
+	"r1 = r7;"
+	"call %[bpf_task_release];"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"call %[bpf_ringbuf_reserve];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+	"goto 2f;"
+"1:"
+	"r6 = r7;"
+"2:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm(bpf_task_release), __imm_addr(rb),
+	  __imm(bpf_ringbuf_reserve), __imm(bpf_throw)
 	: __clobber_all);
 }
 
@@ -1215,12 +1399,13 @@ int throw_iter_task(struct __sk_buff *skb)
 	return r;
 }
 
-/* An iterator zero on the other path cannot be told from one that is
- * live: refused.
+/* A bpf_for() iterator on one path only: bpf_iter_num_destroy() reads
+ * nothing (it zeroes the iterator's bytes), so whatever the other path
+ * holds there, the throw may destroy it.
  */
 SEC("?tc")
-__failure __msg("leaves different resources held on different paths")
-__naked int reject_iter_or_zero(void)
+__success __retval(7)
+__naked int throw_iter_num_or_zero(void)
 {
 	asm volatile (
 	"call %[bpf_get_prandom_u32];"
@@ -1246,6 +1431,81 @@ __naked int reject_iter_or_zero(void)
 	:
 	: __imm(bpf_get_prandom_u32), __imm(bpf_iter_num_new), __imm(bpf_throw),
 	  __imm(bpf_iter_num_destroy)
+	: __clobber_all);
+}
+
+/* A task_vma iterator on the path walked first only, its slot zero on the
+ * other: bpf_iter_task_vma_destroy() frees nothing where its first eight
+ * bytes are zero, so the throw destroys it on both. At run time the
+ * iterator is there (but once in 2^32), and its task and mm are given
+ * back.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_iter_vma_maybe(void)
+{
+	asm volatile (
+	"r1 = 0;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"if r7 == 0 goto 1f;"
+	"call %[bpf_get_current_task_btf];"
+	"r2 = r0;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"r3 = 0;"
+	"call %[bpf_iter_task_vma_new];"
+"1:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"if r7 == 0 goto 2f;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"call %[bpf_iter_task_vma_destroy];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_iter_task_vma_new), __imm(bpf_throw),
+	  __imm(bpf_iter_task_vma_destroy)
+	: __clobber_all);
+}
+
+/* The same with 5 in the slot on the other path: destroying that would
+ * free a pointer of the program's choosing. Refused.
+ */
+SEC("?tc")
+__failure __msg("leaves different resources held on different paths")
+__naked int reject_iter_vma_or_scalar(void)
+{
+	asm volatile (
+	"r1 = 5;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"if r7 == 0 goto 1f;"
+	"call %[bpf_get_current_task_btf];"
+	"r2 = r0;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"r3 = 0;"
+	"call %[bpf_iter_task_vma_new];"
+"1:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"if r7 == 0 goto 2f;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"call %[bpf_iter_task_vma_destroy];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_iter_task_vma_new), __imm(bpf_throw),
+	  __imm(bpf_iter_task_vma_destroy)
 	: __clobber_all);
 }
 
@@ -1379,14 +1639,14 @@ __naked int throw_global_null_walked_first(void)
 
 /* One task reference, in R6 on the path walked first and in a stack slot
  * (R6 zero) on the other, with nothing at all in the slot on the first:
- * no pass can release the slot there, so the program is refused, after
- * a second pass (the cpumask shape "m = cond ? acquire() : create()"
- * does this after clang's register allocation). Not a refusal stock
- * lacks: stock refuses any throw that holds a reference.
+ * no hint lets a pass release the slot there (the cpumask shape "m =
+ * cond ? acquire() : create()" does this after clang's register
+ * allocation). bpf_task_acquire() gets a slot of its own, and the third
+ * pass releases the task from there on both paths.
  */
 SEC("?tc")
-__failure __msg("leaves different resources held on different paths")
-__naked int reject_ref_moved_on_other_path(void)
+__success __retval(7)
+__naked int throw_ref_moved_on_other_path(void)
 {
 	asm volatile (
 	"call %[bpf_get_current_task_btf];"

@@ -66,6 +66,10 @@ pub enum Kind {
     /// By `bpf_sk_release(p)`: a socket of `bpf_sk_lookup_tcp()` and the
     /// like.
     SkRelease,
+    /// By `bpf_put_file(p)`: a file of `bpf_get_task_exe_file()`, the one
+    /// kfunc of 6.12 that acquires a `struct file` (for LSM programs),
+    /// which has no BTF destructor.
+    PutFile,
     /// A ring buffer dynptr that the stack slot starts, by
     /// `bpf_ringbuf_discard_dynptr(&dynptr, 0)`. Its first eight bytes are
     /// the record, zero when there is none.

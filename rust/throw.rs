@@ -139,6 +139,9 @@ extern "C" {
     // net/core/filter.c.
     #[cfg(CONFIG_INET)]
     fn bpf_sk_release(sk: u64) -> u64;
+    // fs/bpf_fs_kfuncs.c.
+    #[cfg(CONFIG_BPF_LSM)]
+    fn bpf_put_file(file: *mut c_void);
     // The destroy kfuncs of the iterators (kernel/bpf/bpf_iter.c,
     // helpers.c, task_iter.c, cgroup_iter.c).
     fn bpf_iter_num_destroy(it: *mut c_void);
@@ -239,6 +242,11 @@ fn release_chain(table: &ExceptionTable, held: &Held, frames: &[Frame], scratch:
                 // The verifier records no socket without CONFIG_INET.
                 #[cfg(not(CONFIG_INET))]
                 Kind::SkRelease => {}
+                #[cfg(CONFIG_BPF_LSM)]
+                Kind::PutFile => bpf_put_file(arg as *mut c_void),
+                // Nor a file without CONFIG_BPF_LSM.
+                #[cfg(not(CONFIG_BPF_LSM))]
+                Kind::PutFile => {}
             }
         }
     }
@@ -324,6 +332,9 @@ pub(crate) struct ThrowSites {
     /// The acquiring calls, by index as loaded, that this pass asks a
     /// slot of their own for.
     pub(crate) shadow_next: KVec<u32>,
+    /// The slots, of a subprog, that this pass asks to be zeroed on entry
+    /// to it: see `zero_on_entry()` in `verifier.rs`.
+    pub(crate) zero_next: KVec<(u32, u16)>,
     /// The verifier's passes over the program so far, less one.
     pub(crate) pass: u8,
 }
@@ -348,7 +359,8 @@ pub(crate) struct Pending {
     pub(crate) sites: KVec<u32>,
 }
 
-/// A stack slot of its own for what an acquiring call returns.
+/// A stack slot of its own for what an acquiring call returns, or a slot
+/// zeroed on entry to its subprog (`site` `u32::MAX`).
 #[derive(Clone, Copy)]
 pub(crate) struct Shadow {
     /// The call, by its index as loaded.
@@ -489,7 +501,7 @@ pub(crate) unsafe fn prepare(
     // A pass that found new hints is never the verifier's last.
     if pending
         .as_deref()
-        .is_some_and(|p| !p.next.is_empty() || !p.shadow_next.is_empty())
+        .is_some_and(|p| !p.next.is_empty() || !p.shadow_next.is_empty() || !p.zero_next.is_empty())
     {
         pr_err!("bpf_throw: the verifier's last pass left hints\n");
         return EFAULT.to_errno();

@@ -584,6 +584,19 @@ fn dtor_of(btf: *mut bindings::btf, id: u32) -> Option<usize> {
     }
 }
 
+/// [`Kind::PutFile`] if type `id` of `btf` is vmlinux's `struct file`: a
+/// file of `bpf_get_task_exe_file()`, the only kfunc of 6.12 that acquires
+/// one (with `CONFIG_BPF_LSM`), which `bpf_put_file()` releases.
+fn file_of(btf: *mut bindings::btf, id: u32) -> Option<Kind> {
+    if !cfg!(CONFIG_BPF_LSM) {
+        return None;
+    }
+    let (t, name) = vmlinux_type(btf, id)?;
+    // BTF_INFO_KIND(): bits 24-28.
+    let kind = (t.info >> 24) & 0x1f;
+    (kind == bindings::BTF_KIND_STRUCT && name.to_bytes() == b"file").then_some(Kind::PutFile)
+}
+
 /// Type `id` of `btf` and its name, if `btf` is vmlinux's (which lives as
 /// long as the kernel): the destructors and iterators a throw calls are
 /// vmlinux's only.
@@ -641,7 +654,9 @@ fn kind_at(reg: &bindings::bpf_reg_state) -> Option<Kind> {
             let meta = unsafe { bindings::btf_find_struct_meta(btf, id) };
             return Some(Kind::ObjDrop(meta as usize));
         }
-        return dtor_of(btf, id).map(Kind::Dtor);
+        return dtor_of(btf, id)
+            .map(Kind::Dtor)
+            .or_else(|| file_of(btf, id));
     }
     if base == bindings::bpf_reg_type_PTR_TO_MEM && flags & bindings::bpf_type_flag_MEM_RINGBUF != 0
     {
@@ -868,6 +883,10 @@ fn is_zero(reg: &bindings::bpf_reg_state) -> bool {
 /// each one after the first has hints that the one before lacked.
 const MAX_PASSES: u8 = 4;
 
+/// The most slots a program gets from [`shadow`] and [`zero_on_entry`]:
+/// each costs a copy of the program's instructions and aux data.
+const MAX_OWN_SLOTS: usize = 64;
+
 /// What `list` records of `chain`: the releases of its walks, or its hints.
 fn of_chain<'a>(list: &'a [Pending], chain: &[u32]) -> &'a [Release] {
     list.iter()
@@ -938,8 +957,54 @@ fn ask_shadows(
         if shadows.iter().any(|s| s.site == site) || asked.iter().any(|&a| a == site) {
             continue;
         }
+        if shadows.len() + asked.len() >= MAX_OWN_SLOTS {
+            return Ok(false);
+        }
         asked.push(site, GFP_KERNEL)?;
         added = true;
+    }
+    Ok(added)
+}
+
+/// On a walk that conflicts with the earlier walks of its chain in a way
+/// that neither a hint nor a call's own slot resolves, asks that the slots
+/// of each iterator and dynptr that a walk of the chain releases (`rel`),
+/// its first and the one its destroy reads ([`cleanup::Release::absent`]),
+/// be zeroed on entry to the subprog of their frame (of `frames`, the
+/// walk's): see [`zero_on_entry`]. Returns whether there was a slot not
+/// zeroed nor asked for yet.
+fn ask_zeros<'a>(
+    asked: &mut KVec<(u32, u16)>,
+    shadows: &[Shadow],
+    frames: &[&bindings::bpf_func_state],
+    rel: impl Iterator<Item = &'a Release>,
+) -> Result<bool> {
+    let mut added = false;
+    for r in rel.filter(|r| r.kind.in_place()) {
+        let Some(f) = frames.get(usize::from(r.frame)) else {
+            continue;
+        };
+        let absent = match r.absent() {
+            Absent::Zero(_, Loc::Slot(n)) => Some(n),
+            _ => None,
+        };
+        let first = match r.loc {
+            Loc::Slot(n) => Some(n),
+            Loc::Reg(_) => None,
+        };
+        for slot in Iterator::chain(first.into_iter(), absent) {
+            let want = (f.subprogno, slot);
+            if shadows.iter().any(|s| (s.subprog, s.slot) == want)
+                || asked.iter().any(|&a| a == want)
+            {
+                continue;
+            }
+            if shadows.len() + asked.len() >= MAX_OWN_SLOTS {
+                return Ok(false);
+            }
+            asked.push(want, GFP_KERNEL)?;
+            added = true;
+        }
     }
     Ok(added)
 }
@@ -1001,33 +1066,119 @@ fn shadow(envp: *mut bindings::bpf_verifier_env, site: u32) -> Result<Option<Sha
     zero.set_dst_reg(10);
     // The subprog's start first: the call moves down by one.
     let start = env.subprog_info[i].start as usize;
-    for (at, new) in [(start, zero), (after + 1, store)] {
-        let patch = [new, insns(env)[at]];
-        // SAFETY: `patch` holds two instructions, `at` is an instruction of
-        // the program.
-        let prog = unsafe { bindings::bpf_patch_insn_data(envp, at as u32, patch.as_ptr(), 2) };
-        if prog.is_null() {
-            return Err(ENOMEM);
-        }
-        env.prog = prog;
-        // The patch keeps the old instruction's aux data for the second
-        // of the two; branches to `at` now land on the first, which must
-        // be a checkpoint and a jump point as the old was.
-        // SAFETY: `insn_aux_data` has an entry per instruction of the
-        // patched program, `at + 1` included.
-        unsafe {
-            let aux = env.insn_aux_data;
-            let (new, old) = (&mut *aux.add(at), &*aux.add(at + 1));
-            new.prune_point = old.prune_point;
-            new.jmp_point = old.jmp_point;
-            new.force_checkpoint = old.force_checkpoint;
-        }
-    }
+    insert_before(envp, start, zero)?;
+    insert_before(envp, after + 1, store)?;
+    // SAFETY: As above.
+    let env = unsafe { env_mut(envp) };
     env.subprog_info[i].stack_depth = (depth + 8) as u16;
     Ok(Some(Shadow {
         site,
         subprog: i as u32,
         slot: (depth / 8) as u16,
+    }))
+}
+
+/// Inserts `insn` before instruction `at` with `bpf_patch_insn_data()`.
+/// The patch keeps the old instruction's aux data for it, now at `at + 1`;
+/// branches to `at` land on `insn`, which gets the old instruction's
+/// checkpoint and jump-point flags.
+fn insert_before(
+    envp: *mut bindings::bpf_verifier_env,
+    at: usize,
+    insn: bindings::bpf_insn,
+) -> Result {
+    // SAFETY: The caller passes the environment of a verification between
+    // passes.
+    let env = unsafe { env_mut(envp) };
+    let patch = [insn, *insns(env).get(at).ok_or(EFAULT)?];
+    // SAFETY: `patch` holds two instructions, `at` is an instruction of the
+    // program.
+    let prog = unsafe { bindings::bpf_patch_insn_data(envp, at as u32, patch.as_ptr(), 2) };
+    if prog.is_null() {
+        return Err(ENOMEM);
+    }
+    env.prog = prog;
+    // `bpf_adj_branches()` leaves the patch's own instructions alone: the
+    // old instruction, now at `at + 1`, keeps its relative target, which
+    // is one too far if it lies before `at` (a backward jump, or a call or
+    // callback reference to an earlier subprog). Upstream's patches that
+    // move a jump correct it the same way (may_goto's `off - 1`).
+    // SAFETY: `at + 1` is an instruction of the patched program, which no
+    // one else uses during the verification.
+    let moved = unsafe {
+        (*prog)
+            .__bindgen_anon_1
+            .__bindgen_anon_2
+            .as_mut()
+            .insnsi
+            .as_mut_slice((*prog).len as usize)
+    }
+    .get_mut(at + 1)
+    .ok_or(EFAULT)?;
+    let class = moved.code & 0x07;
+    let op = moved.code & 0xf0;
+    let jmp = class == 0x05 || class == 0x06; // BPF_JMP, BPF_JMP32
+    let call = jmp && op == 0x80; // BPF_CALL
+    let pseudo_func = moved.code == 0x18 && u32::from(moved.src_reg()) == bindings::BPF_PSEUDO_FUNC;
+    if (call && u32::from(moved.src_reg()) == bindings::BPF_PSEUDO_CALL)
+        || pseudo_func
+        // BPF_JMP32 | BPF_JA: gotol, whose offset is its imm.
+        || moved.code == 0x06
+    {
+        if moved.imm < -1 {
+            moved.imm = moved.imm.checked_sub(1).ok_or(ERANGE)?;
+        }
+    } else if jmp && !call && op != 0x90 {
+        // Any other jump but an exit.
+        if moved.off < -1 {
+            moved.off = moved.off.checked_sub(1).ok_or(ERANGE)?;
+        }
+    }
+    // SAFETY: `insn_aux_data` has an entry per instruction of the patched
+    // program, `at + 1` included.
+    unsafe {
+        let aux = env.insn_aux_data;
+        let (new, old) = (&mut *aux.add(at), &*aux.add(at + 1));
+        new.prune_point = old.prune_point;
+        new.jmp_point = old.jmp_point;
+        new.force_checkpoint = old.force_checkpoint;
+    }
+    Ok(())
+}
+
+/// Zeroes slot `slot` of subprog `subprog` on entry to it (`*(u64 *)(r10 -
+/// 8 * (slot + 1)) = 0` before its first instruction): a slot where an
+/// iterator or a dynptr lies on some paths, so that on the paths that
+/// never write it, it holds the zero that lets a throw destroy nothing
+/// there (see [`cleanup::Release::absent`]). The next pass walks it as the
+/// program's own; a path that writes something else there still
+/// conflicts.
+fn zero_on_entry(
+    envp: *mut bindings::bpf_verifier_env,
+    subprog: u32,
+    slot: u16,
+) -> Result<Option<Shadow>> {
+    // SAFETY: The caller passes the environment of a verification between
+    // passes.
+    let env = unsafe { env_mut(envp) };
+    let i = subprog as usize;
+    if i >= env.subprog_cnt as usize
+        || 8 * (usize::from(slot) + 1) > env.subprog_info[i].stack_depth as usize
+    {
+        return Ok(None);
+    }
+    let mut zero = bindings::bpf_insn {
+        code: 0x02 | 0x60 | 0x18, // BPF_ST | BPF_MEM | BPF_DW
+        off: -8 * (slot as i16 + 1),
+        imm: 0,
+        ..Default::default()
+    };
+    zero.set_dst_reg(10);
+    insert_before(envp, env.subprog_info[i].start as usize, zero)?;
+    Ok(Some(Shadow {
+        site: u32::MAX,
+        subprog,
+        slot,
     }))
 }
 
@@ -1060,7 +1211,7 @@ fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
             return Ok(0);
         }
         let ts = ThrowSites::pending(aux).ok_or(ENOMEM)?;
-        if ts.next.is_empty() && ts.shadow_next.is_empty() {
+        if ts.next.is_empty() && ts.shadow_next.is_empty() && ts.zero_next.is_empty() {
             return Ok(0);
         }
         // An error fails `bpf_check()`, whatever is left in `next`.
@@ -1092,6 +1243,7 @@ fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
         ts.pending = KVec::new();
         ts.pass += 1;
         let asked = core::mem::replace(&mut ts.shadow_next, KVec::new());
+        let zeros = core::mem::replace(&mut ts.zero_next, KVec::new());
         // Global subprogs are verified again too.
         if !aux.func_info_aux.is_null() {
             for i in 0..env.subprog_cnt as usize {
@@ -1099,15 +1251,22 @@ fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
                 unsafe { (*aux.func_info_aux.add(i)).set_verified(false) };
             }
         }
-        asked
+        (asked, zeros)
     };
-    if asked.is_empty() {
+    let (asked, zeros) = asked;
+    if asked.is_empty() && zeros.is_empty() {
         return Ok(1);
     }
     // SAFETY: As above; `shadow()` changes `env->prog`, not its aux.
     let len = insns(unsafe { env_mut(envp) }).len();
-    for &site in asked.iter() {
-        if let Some(sh) = shadow(envp, site)? {
+    let made = Iterator::chain(
+        asked.iter().map(|&site| shadow(envp, site)),
+        zeros
+            .iter()
+            .map(|&(subprog, slot)| zero_on_entry(envp, subprog, slot)),
+    );
+    for sh in made {
+        if let Some(sh) = sh? {
             // SAFETY: As above.
             let aux = unsafe { &mut *(*env_mut(envp).prog).aux };
             ThrowSites::pending(aux)
@@ -1196,6 +1355,7 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
         pass,
         shadows,
         shadow_next,
+        zero_next,
         ..
     } = ThrowSites::pending(aux).ok_or(ENOMEM)?;
     // What earlier walks of the chain release, and what earlier passes
@@ -1302,6 +1462,12 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                             shadow_next,
                             shadows,
                             Iterator::chain(p.sites.iter(), sites.iter()).copied(),
+                        )?
+                        || ask_zeros(
+                            zero_next,
+                            shadows,
+                            frames,
+                            Iterator::chain(p.releases.iter(), rel.iter()),
                         )?;
                     if again {
                         verbose!(
@@ -1310,7 +1476,11 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                             env.insn_idx
                         );
                     }
-                    return if again || !next.is_empty() || !shadow_next.is_empty() {
+                    return if again
+                        || !next.is_empty()
+                        || !shadow_next.is_empty()
+                        || !zero_next.is_empty()
+                    {
                         Ok(())
                     } else {
                         Err(conflict())

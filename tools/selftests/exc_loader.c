@@ -1750,6 +1750,7 @@ struct pt_state {
 	__u32 pad;
 	__s64 rcu_nesting;
 	__u64 rcu_users;
+	__s64 exe_count;
 };
 
 #if defined(__x86_64__)
@@ -1861,13 +1862,17 @@ static int run_progtypes(const char *path, int n)
 		  "mprotect(rwx) denied with EPERM %d times of %d, mprotect(r) refused %d times",
 		  denied, n, wrong);
 	pt_result("lsm_throws_counted", throws == n, "throws: %lld, want %d", throws, n);
-	pt_result("lsm_leaves_nothing_held", before.rcu_users == after.rcu_users,
-		  "rcu_users %llu -> %llu", (unsigned long long)before.rcu_users,
-		  (unsigned long long)after.rcu_users);
-	failed += (denied != n || wrong) + (throws != n) + (before.rcu_users != after.rcu_users);
-	printf("BPFEXC-INFO progtypes lsm: %d calls, %d denied, throws %lld, rcu_users %llu -> %llu\n",
+	pt_result("lsm_leaves_nothing_held",
+		  before.rcu_users == after.rcu_users && before.exe_count == after.exe_count,
+		  "rcu_users %llu -> %llu, executable's f_count %lld -> %lld",
+		  (unsigned long long)before.rcu_users, (unsigned long long)after.rcu_users,
+		  (long long)before.exe_count, (long long)after.exe_count);
+	failed += (denied != n || wrong) + (throws != n) +
+		  (before.rcu_users != after.rcu_users || before.exe_count != after.exe_count);
+	printf("BPFEXC-INFO progtypes lsm: %d calls, %d denied, throws %lld, rcu_users %llu -> %llu, executable's f_count %lld -> %lld\n",
 	       n, denied, throws, (unsigned long long)before.rcu_users,
-	       (unsigned long long)after.rcu_users);
+	       (unsigned long long)after.rcu_users, (long long)before.exe_count,
+	       (long long)after.exe_count);
 	write_file("/proc/sys/kernel/bpf_stats_enabled", "0");
 	bpf_object__close(obj);
 	return failed != 0;

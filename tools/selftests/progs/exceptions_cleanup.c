@@ -907,6 +907,96 @@ __naked int throw_two_kinds_in_a_static_slot(void)
 	::: __clobber_all);
 }
 
+/* The instruction after the call that gets its own slot is a backward
+ * jump, which the inserted store moves down by one: its offset must be
+ * corrected, or it lands on "r8 = r0;"'s successor and R8 is read
+ * uninitialised (found by an adversarial review, where the skipped
+ * instruction fed a precision walk that then missed it).
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_own_slot_then_jump_back(void)
+{
+	asm volatile (
+	"call %[bpf_get_prandom_u32];"
+	"r6 = 5;"
+	"r0 &= 1;"
+	"if r0 == 0 goto 2f;"
+	"goto 3f;"
+"1:"
+	"r8 = r0;"
+	"if r8 == 0 goto 4f;"
+	"r6 = r8;"
+"2:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"3:"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"goto 1b;"
+"4:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm(bpf_throw)
+	: __clobber_all);
+}
+
+/* A subprog that gets a slot of its own and starts with a call of an
+ * earlier subprog: the zeroing inserted before that call moves it down by
+ * one, and its backward offset must be corrected (else "No program
+ * starts at insn").
+ */
+static __naked __noinline __used int returns_zero(void)
+{
+	asm volatile (
+	"r0 = 0;"
+	"exit;"
+	::: __clobber_all);
+}
+
+static __naked __noinline __used int calls_back_then_two_kinds(void)
+{
+	asm volatile (
+	"call returns_zero;"
+	"call %[bpf_get_prandom_u32];"
+	"r6 = 5;"
+	"r0 &= 1;"
+	"if r0 == 0 goto 1f;"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 2f;"
+	"r6 = r0;"
+"1:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm(bpf_throw)
+	: __clobber_all);
+}
+
+SEC("?tc")
+__success __retval(7)
+__naked int throw_own_slot_in_a_subprog_that_calls_back(void)
+{
+	/* libbpf appends subprogs in the order of the calls it meets:
+	 * returns_zero first, so that the call of it is a backward one.
+	 */
+	asm volatile (
+	"call returns_zero;"
+	"call calls_back_then_two_kinds;"
+	"r0 = 0;"
+	"exit;"
+	::: __clobber_all);
+}
+
 /*
  * A task acquired and released on the path walked first, which then
  * holds a ring buffer record in R6; the task in R6 on the other. The
@@ -1447,6 +1537,41 @@ __naked int throw_iter_vma_maybe(void)
 	asm volatile (
 	"r1 = 0;"
 	"*(u64 *)(r10 - 8) = r1;"
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"if r7 == 0 goto 1f;"
+	"call %[bpf_get_current_task_btf];"
+	"r2 = r0;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"r3 = 0;"
+	"call %[bpf_iter_task_vma_new];"
+"1:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"if r7 == 0 goto 2f;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"call %[bpf_iter_task_vma_destroy];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_iter_task_vma_new), __imm(bpf_throw),
+	  __imm(bpf_iter_task_vma_destroy)
+	: __clobber_all);
+}
+
+/* The same without the zero: the slot is never written on the other
+ * path. The first pass cannot merge the two; the verifier zeroes the
+ * slot on entry (an instruction it inserts), and the next pass loads it.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_iter_vma_or_unwritten(void)
+{
+	asm volatile (
 	"call %[bpf_get_prandom_u32];"
 	"r7 = r0;"
 	"if r7 == 0 goto 1f;"

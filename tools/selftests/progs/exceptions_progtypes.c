@@ -30,9 +30,12 @@ struct pt_state {
 	/* In: the loader's process; the attached programs throw only in it. */
 	__u32 target_pid;
 	__u32 pad;
-	/* What probe reads: the loader's RCU read nesting and rcu_users. */
+	/* What probe reads: the loader's RCU read nesting and rcu_users, and
+	 * the reference count of its executable's file.
+	 */
 	__s64 rcu_nesting;
 	__u64 rcu_users;
+	__s64 exe_count;
 };
 
 struct pt_state state;
@@ -49,6 +52,7 @@ int probe(void *ctx)
 
 	state.rcu_nesting = t->rcu_read_lock_nesting;
 	state.rcu_users = t->rcu_users.refs.counter;
+	state.exe_count = t->mm->exe_file->f_count.counter;
 	return 0;
 }
 
@@ -210,8 +214,13 @@ int kprobe_throw_held(struct pt_regs *ctx)
 	return 0;
 }
 
-/* An LSM program that holds a task reference and denies an mprotect() of
- * the loader to PROT_READ | PROT_WRITE | PROT_EXEC by throwing -EPERM.
+extern struct file *bpf_get_task_exe_file(struct task_struct *task) __weak __ksym;
+extern void bpf_put_file(struct file *file) __weak __ksym;
+
+/* An LSM program that holds a task reference and the file of the task's
+ * executable (which has no BTF destructor: the throw releases it with
+ * bpf_put_file()) and denies an mprotect() of the loader to PROT_READ |
+ * PROT_WRITE | PROT_EXEC by throwing -EPERM.
  */
 SEC("?lsm/file_mprotect")
 __success
@@ -219,13 +228,20 @@ int BPF_PROG(lsm_throw_held, struct vm_area_struct *vma, unsigned long reqprot,
 	     unsigned long prot, int ret)
 {
 	struct task_struct *t;
+	struct file *f;
 
 	if (ret || !in_target() || prot != 7)
 		return ret;
 	t = bpf_task_acquire(bpf_get_current_task_btf());
 	if (!t)
 		return 0;
+	f = bpf_get_task_exe_file(t);
+	if (!f) {
+		bpf_task_release(t);
+		return 0;
+	}
 	bpf_throw(-EPERM);
+	bpf_put_file(f);
 	bpf_task_release(t);
 	return 0;
 }

@@ -16,8 +16,9 @@ use crate::tests_x86_64 as arch;
 use crate::verifier_tests::{
     callback_after_dead_subprog, default_callback_appended, exception_callback_checks,
     global_throw_in_rcu_released, global_throw_nested_with_reference,
-    global_throw_nothing_held_runs, global_throw_return_range, throw_holding,
-    throw_in_callback_rejected, throw_in_nested_tracing_program, throw_merging_paths,
+    global_throw_nothing_held_runs, global_throw_return_range, own_slot_before_a_self_reference,
+    throw_holding, throw_in_callback_rejected, throw_in_nested_tracing_program,
+    throw_merging_paths,
 };
 use crate::{
     insn::{self, Chain, Insn, Program},
@@ -631,6 +632,11 @@ mod suite {
     #[test]
     fn throw_merging_paths() {
         run(super::throw_merging_paths)
+    }
+
+    #[test]
+    fn own_slot_before_a_self_reference() {
+        run(super::own_slot_before_a_self_reference)
     }
 
     #[test]

@@ -950,6 +950,7 @@ fn hint_next(
 fn ask_shadows(
     asked: &mut KVec<u32>,
     shadows: &[Shadow],
+    others: usize,
     sites: impl Iterator<Item = u32>,
 ) -> Result<bool> {
     let mut added = false;
@@ -957,7 +958,7 @@ fn ask_shadows(
         if shadows.iter().any(|s| s.site == site) || asked.iter().any(|&a| a == site) {
             continue;
         }
-        if shadows.len() + asked.len() >= MAX_OWN_SLOTS {
+        if shadows.len() + others + asked.len() >= MAX_OWN_SLOTS {
             return Ok(false);
         }
         asked.push(site, GFP_KERNEL)?;
@@ -976,6 +977,7 @@ fn ask_shadows(
 fn ask_zeros<'a>(
     asked: &mut KVec<(u32, u16)>,
     shadows: &[Shadow],
+    others: usize,
     frames: &[&bindings::bpf_func_state],
     rel: impl Iterator<Item = &'a Release>,
 ) -> Result<bool> {
@@ -999,7 +1001,7 @@ fn ask_zeros<'a>(
             {
                 continue;
             }
-            if shadows.len() + asked.len() >= MAX_OWN_SLOTS {
+            if shadows.len() + others + asked.len() >= MAX_OWN_SLOTS {
                 return Ok(false);
             }
             asked.push(want, GFP_KERNEL)?;
@@ -1078,9 +1080,70 @@ fn shadow(envp: *mut bindings::bpf_verifier_env, site: u32) -> Result<Option<Sha
     }))
 }
 
+/// Where an instruction keeps its relative target (`target = index +
+/// value + 1`): in `off`, or in `imm` (gotol, a call of a subprog, a
+/// callback's address); `jump` if it is a jump rather than a call or a
+/// callback reference.
+#[derive(Clone, Copy)]
+struct Target {
+    imm: bool,
+    jump: bool,
+}
+
+impl Target {
+    /// `None` for an instruction without a relative target.
+    fn of(insn: &bindings::bpf_insn) -> Option<Target> {
+        let class = insn.code & 0x07;
+        let op = insn.code & 0xf0;
+        if insn.code == 0x18 && u32::from(insn.src_reg()) == bindings::BPF_PSEUDO_FUNC {
+            // BPF_LD | BPF_IMM | BPF_DW of a callback's address.
+            return Some(Target {
+                imm: true,
+                jump: false,
+            });
+        }
+        if class != 0x05 && class != 0x06 {
+            // Not BPF_JMP nor BPF_JMP32.
+            return None;
+        }
+        match op {
+            // BPF_CALL: of a subprog only.
+            0x80 => (u32::from(insn.src_reg()) == bindings::BPF_PSEUDO_CALL).then_some(Target {
+                imm: true,
+                jump: false,
+            }),
+            // BPF_EXIT.
+            0x90 => None,
+            // BPF_JMP32 | BPF_JA, gotol, has its offset in imm.
+            _ => Some(Target {
+                imm: insn.code == 0x06,
+                jump: true,
+            }),
+        }
+    }
+
+    fn get(self, insn: &bindings::bpf_insn) -> i64 {
+        if self.imm {
+            i64::from(insn.imm)
+        } else {
+            i64::from(insn.off)
+        }
+    }
+
+    fn set(self, insn: &mut bindings::bpf_insn, v: i64) -> Result {
+        if self.imm {
+            insn.imm = i32::try_from(v).map_err(|_| ERANGE)?;
+        } else {
+            insn.off = i16::try_from(v).map_err(|_| ERANGE)?;
+        }
+        Ok(())
+    }
+}
+
 /// Inserts `insn` before instruction `at` with `bpf_patch_insn_data()`.
 /// The patch keeps the old instruction's aux data for it, now at `at + 1`;
-/// branches to `at` land on `insn`, which gets the old instruction's
+/// calls and callback references to `at` land on `insn`, jumps within the
+/// function on the old instruction. `insn` gets the old instruction's
 /// checkpoint and jump-point flags.
 fn insert_before(
     envp: *mut bindings::bpf_verifier_env,
@@ -1098,40 +1161,49 @@ fn insert_before(
         return Err(ENOMEM);
     }
     env.prog = prog;
-    // `bpf_adj_branches()` leaves the patch's own instructions alone: the
-    // old instruction, now at `at + 1`, keeps its relative target, which
-    // is one too far if it lies before `at` (a backward jump, or a call or
-    // callback reference to an earlier subprog). Upstream's patches that
-    // move a jump correct it the same way (may_goto's `off - 1`).
-    // SAFETY: `at + 1` is an instruction of the patched program, which no
-    // one else uses during the verification.
-    let moved = unsafe {
+    // SAFETY: The patched program's instructions, which no one else uses
+    // during the verification.
+    let code = unsafe {
         (*prog)
             .__bindgen_anon_1
             .__bindgen_anon_2
             .as_mut()
             .insnsi
             .as_mut_slice((*prog).len as usize)
-    }
-    .get_mut(at + 1)
-    .ok_or(EFAULT)?;
-    let class = moved.code & 0x07;
-    let op = moved.code & 0xf0;
-    let jmp = class == 0x05 || class == 0x06; // BPF_JMP, BPF_JMP32
-    let call = jmp && op == 0x80; // BPF_CALL
-    let pseudo_func = moved.code == 0x18 && u32::from(moved.src_reg()) == bindings::BPF_PSEUDO_FUNC;
-    if (call && u32::from(moved.src_reg()) == bindings::BPF_PSEUDO_CALL)
-        || pseudo_func
-        // BPF_JMP32 | BPF_JA: gotol, whose offset is its imm.
-        || moved.code == 0x06
-    {
-        if moved.imm < -1 {
-            moved.imm = moved.imm.checked_sub(1).ok_or(ERANGE)?;
+    };
+    // `bpf_adj_branches()` leaves the patch's own instructions alone: the
+    // old instruction, now at `at + 1`, keeps its relative target, which
+    // is one too far if it lies at or before `at` (a backward jump, or a
+    // call or callback reference to an earlier subprog or its own start,
+    // which the inserted instruction now is). Upstream's patches that move
+    // a jump correct it the same way (may_goto's `off - 1`).
+    if let Some(moved) = code.get_mut(at + 1) {
+        if let Some(t) = Target::of(moved) {
+            if t.get(moved) <= -1 {
+                t.set(moved, t.get(moved) - 1)?;
+            }
         }
-    } else if jmp && !call && op != 0x90 {
-        // Any other jump but an exit.
-        if moved.off < -1 {
-            moved.off = moved.off.checked_sub(1).ok_or(ERANGE)?;
+    }
+    // Jumps within the function to `at` now land on the inserted
+    // instruction: send them to the old one, so that it runs only where
+    // the function is entered (by a call, or at the program's start) or
+    // the acquiring call falls through to it. Calls and callback
+    // references are left to land on it.
+    let cnt = env.subprog_cnt as usize;
+    let i = env.subprog_info[..cnt]
+        .iter()
+        .rposition(|sp| sp.start as usize <= at)
+        .ok_or(EFAULT)?;
+    let first = env.subprog_info[i].start as usize;
+    let end = (env.subprog_info[i + 1].start as usize).min(code.len());
+    for j in (first..end).filter(|&j| j != at) {
+        let Some(insn) = code.get_mut(j) else { break };
+        let Some(t) = Target::of(insn).filter(|t| t.jump) else {
+            continue;
+        };
+        let v = t.get(insn);
+        if (j as i64) + v + 1 == at as i64 {
+            t.set(insn, v + 1)?;
         }
     }
     // SAFETY: `insn_aux_data` has an entry per instruction of the patched
@@ -1461,11 +1533,13 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                         || ask_shadows(
                             shadow_next,
                             shadows,
+                            zero_next.len(),
                             Iterator::chain(p.sites.iter(), sites.iter()).copied(),
                         )?
                         || ask_zeros(
                             zero_next,
                             shadows,
+                            shadow_next.len(),
                             frames,
                             Iterator::chain(p.releases.iter(), rel.iter()),
                         )?;

@@ -552,6 +552,56 @@ pub(crate) fn throw_merging_paths(t: &mut Test) {
     }
 }
 
+/// A static subprog whose first instruction loads its own address (a
+/// BPF_PSEUDO_FUNC reference to itself, `imm` -1) and whose paths leave a
+/// cpumask or 5 in R6: the first pass gives `bpf_cpumask_create()` a slot
+/// of its own, whose zeroing goes before that instruction, so its `imm`
+/// must become -2 to stay on the subprog's start (an adversarial review
+/// found the off-by-one, which made the next pass read `func_info_aux`
+/// far out of bounds). The program is refused in the end: the stack
+/// check counts a callback reference as a call, and this one recurses.
+pub(crate) fn own_slot_before_a_self_reference(t: &mut Test) {
+    let Some(throw_id) = expect_ok!(t, throw_btf_id(), "finding bpf_throw") else {
+        return;
+    };
+    let Some(create) = expect_ok!(t, kfunc(c"bpf_cpumask_create"), "bpf_cpumask_create") else {
+        return;
+    };
+    let prandom = bindings::bpf_func_id_BPF_FUNC_get_prandom_u32 as i32;
+    let Some(p) = asm(
+        t,
+        &[
+            // main: 0..2
+            &[Insn::call_local(1), Insn::exit()],
+            // the subprog: 2..
+            &Insn::ld_func(Reg::R1, -1),
+            &[
+                Insn::call_helper(prandom),
+                Insn::mov64_imm(Reg::R6, 5),
+                // To the throw.
+                Insn::jeq_imm(Reg::R0, 0, 3),
+                Insn::call_kfunc(create),
+                // To the exit: nothing held.
+                Insn::jeq_imm(Reg::R0, 0, 3),
+                Insn::mov64_reg(Reg::R6, Reg::R0),
+            ],
+            &throw(throw_id, 1),
+            &[Insn::mov64_imm(Reg::R0, 0), Insn::exit()],
+        ],
+    ) else {
+        return;
+    };
+    let static_sub = CbDecl {
+        tagged: false,
+        second_tag: false,
+        global: false,
+        takes_cookie: false,
+    };
+    if load_with_btf(&p, static_sub, &[(0, T_MAIN), (2, T_CB)]).is_ok() {
+        fail!(t, "a subprog that refers to itself as a callback: loaded");
+    }
+}
+
 /// A `bpf_loop()` callback cannot throw.
 pub(crate) fn throw_in_callback_rejected(t: &mut Test) {
     let Some(throw_id) = expect_ok!(t, throw_btf_id(), "finding bpf_throw") else {

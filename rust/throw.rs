@@ -321,10 +321,10 @@ pub(crate) struct ThrowSites {
     /// What throws leave held, chain by chain, recorded by the verifier.
     pub(crate) pending: KVec<Pending>,
     /// Places to prefer and mark, chain by chain, found by the verifier's
-    /// earlier passes (see [`cleanup::hints`]): the `releases` of each.
-    pub(crate) hints: KVec<Pending>,
+    /// earlier passes (see [`cleanup::hints`]).
+    pub(crate) hints: KVec<Hint>,
     /// The hints this pass found, for the next.
-    pub(crate) next: KVec<Pending>,
+    pub(crate) next: KVec<Hint>,
     /// The acquiring calls that have a stack slot of their own, where the
     /// verifier has the program store what each returns: see `shadow()`
     /// in `verifier.rs`.
@@ -357,6 +357,24 @@ pub(crate) struct Pending {
     /// The calls, by index as loaded, that acquired the pointers that
     /// the walks hold.
     pub(crate) sites: KVec<u32>,
+}
+
+/// The places that the verifier's earlier passes found for the walks of
+/// one chain to prefer and to mark as precise where they hold zero.
+pub(crate) struct Hint {
+    /// The chain, by index as loaded, as [`Held::calls`] gives it.
+    pub(crate) chain: [u32; MAX_FRAMES],
+    /// The chain's length.
+    pub(crate) depth: u8,
+    /// The places, in the order found.
+    pub(crate) places: KVec<Release>,
+}
+
+impl Hint {
+    /// The chain.
+    pub(crate) fn calls(&self) -> &[u32] {
+        self.chain.get(..usize::from(self.depth)).unwrap_or(&[])
+    }
 }
 
 /// A stack slot of its own for what an acquiring call returns, or a slot

@@ -45,7 +45,7 @@ use kernel::prelude::*;
 use crate::callgraph::{CallGraph, SubprogSet};
 use crate::cleanup::{self, Absent, Held, Iter, Kind, Loc, Release, Zeros, MAX_FRAMES};
 use crate::insn::BPF_PSEUDO_CALL;
-use crate::throw::{Pending, Shadow, ThrowSites};
+use crate::throw::{Hint, Pending, Shadow, ThrowSites};
 
 /// Writes to the verifier log of `$env` (a `*mut bpf_verifier_env`).
 macro_rules! verbose {
@@ -887,11 +887,46 @@ const MAX_PASSES: u8 = 4;
 /// each costs a copy of the program's instructions and aux data.
 const MAX_OWN_SLOTS: usize = 64;
 
-/// What `list` records of `chain`: the releases of its walks, or its hints.
+/// What `list` records of `chain`: the releases of its walks.
 fn of_chain<'a>(list: &'a [Pending], chain: &[u32]) -> &'a [Release] {
     list.iter()
         .find(|p| p.held.calls() == chain)
         .map_or(&[], |p| &p.releases[..])
+}
+
+/// The places that `list` hints for `chain`.
+fn hints_of<'a>(list: &'a [Hint], chain: &[u32]) -> &'a [Release] {
+    list.iter()
+        .find(|h| h.calls() == chain)
+        .map_or(&[], |h| &h.places[..])
+}
+
+/// Adds `places` to what `list` hints for the chain `calls`.
+fn add_hints(list: &mut KVec<Hint>, calls: &[u32], places: &[Release]) -> Result {
+    let i = match list.iter().position(|h| h.calls() == calls) {
+        Some(i) => i,
+        None => {
+            let mut chain = [0u32; MAX_FRAMES];
+            chain
+                .get_mut(..calls.len())
+                .ok_or(EFAULT)?
+                .copy_from_slice(calls);
+            list.push(
+                Hint {
+                    chain,
+                    depth: calls.len() as u8,
+                    places: KVec::new(),
+                },
+                GFP_KERNEL,
+            )?;
+            list.len() - 1
+        }
+    };
+    let hint = list.get_mut(i).ok_or(EFAULT)?;
+    for p in places {
+        hint.places.push(*p, GFP_KERNEL)?;
+    }
+    Ok(())
 }
 
 /// On a walk of `chain` that conflicts with its earlier walks (`old`, what
@@ -900,14 +935,14 @@ fn of_chain<'a>(list: &'a [Pending], chain: &[u32]) -> &'a [Release] {
 /// `hinted` are this pass's). Returns whether there were new ones; an
 /// error only if memory runs out.
 fn hint_next(
-    next: &mut KVec<Pending>,
+    next: &mut KVec<Hint>,
     chain: &Held,
     old: &[Release],
     new: &[Release],
     new_zeros: &Zeros,
     hinted: &[Release],
 ) -> Result<bool> {
-    let noted = of_chain(next, chain.calls());
+    let noted = hints_of(next, chain.calls());
     let mut known = KVec::with_capacity(hinted.len() + noted.len(), GFP_KERNEL)?;
     for h in Iterator::chain(hinted.iter(), noted.iter()) {
         known.push(*h, GFP_KERNEL)?;
@@ -922,22 +957,7 @@ fn hint_next(
     if add.is_empty() {
         return Ok(false);
     }
-    match next.iter().position(|p| p.held.calls() == chain.calls()) {
-        Some(i) => {
-            for h in add.iter() {
-                next[i].releases.push(*h, GFP_KERNEL)?;
-            }
-        }
-        None => next.push(
-            Pending {
-                held: *chain,
-                releases: add,
-                zeros: Zeros::default(),
-                sites: KVec::new(),
-            },
-            GFP_KERNEL,
-        )?,
-    }
+    add_hints(next, chain.calls(), &add)?;
     Ok(true)
 }
 
@@ -1289,28 +1309,7 @@ fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
         // An error fails `bpf_check()`, whatever is left in `next`.
         let next = core::mem::replace(&mut ts.next, KVec::new());
         for n in next.iter() {
-            let i = match ts
-                .hints
-                .iter()
-                .position(|h| h.held.calls() == n.held.calls())
-            {
-                Some(i) => i,
-                None => {
-                    ts.hints.push(
-                        Pending {
-                            held: n.held,
-                            releases: KVec::new(),
-                            zeros: Zeros::default(),
-                            sites: KVec::new(),
-                        },
-                        GFP_KERNEL,
-                    )?;
-                    ts.hints.len() - 1
-                }
-            };
-            for r in n.releases.iter() {
-                ts.hints[i].releases.push(*r, GFP_KERNEL)?;
-            }
+            add_hints(&mut ts.hints, n.calls(), &n.places)?;
         }
         ts.pending = KVec::new();
         ts.pass += 1;
@@ -1433,7 +1432,7 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
     // What earlier walks of the chain release, and what earlier passes
     // hinted for it.
     let prior = of_chain(pending, held.calls());
-    let hinted = of_chain(hints, held.calls());
+    let hinted = hints_of(hints, held.calls());
     // The innermost frame's references include its callers'.
     // SAFETY: The frame is valid.
     let refs = unsafe { refs_of(frames[cur]) };

@@ -348,6 +348,11 @@ static int run_spec(const char *suite, const char *path, const char *diff)
 			s.has_retval = true;
 		}
 		prog = only(obj, names[i]);
+		/* An extension needs a target: mode cleanup attaches it. */
+		if (bpf_program__type(prog) == BPF_PROG_TYPE_EXT) {
+			bpf_object__close(obj);
+			continue;
+		}
 		bpf_program__set_flags(prog, bpf_program__flags(prog) | s.flags);
 		log_buf[0] = 0;
 		bpf_program__set_log_buf(prog, log_buf, sizeof(log_buf));
@@ -1504,6 +1509,68 @@ static int check_own_slot(struct bpf_object *obj)
 	return 0;
 }
 
+/*
+ * Loads ext_holds_then_throws from a second copy of the object at PATH,
+ * with OBJ's ring buffer, for ext_quiet() of OBJ's ext_target, and runs
+ * ext_target N times with the leak checks: each run throws from the
+ * extension while it holds a task or a record in a slot of its own.
+ */
+static int run_ext_held(const char *path, struct bpf_object *obj, int probe_fd, int bss_fd,
+			struct ring_buffer *rb, int n)
+{
+	struct bpf_program *target = bpf_object__find_program_by_name(obj, "ext_target");
+	struct bpf_object *eobj = bpf_object__open_file(path, NULL);
+	struct bpf_program *ext = NULL, *p;
+	struct bpf_link *link = NULL;
+	struct snap before, after;
+	int ret = -1, err = -1, failed = 0, i;
+	char why[512];
+
+	if (eobj)
+		ext = bpf_object__find_program_by_name(eobj, "ext_holds_then_throws");
+	if (target && ext) {
+		bpf_object__for_each_program(p, eobj)
+			bpf_program__set_autoload(p, p == ext);
+		err = bpf_map__reuse_fd(bpf_object__find_map_by_name(eobj, "rb"),
+					bpf_map__fd(bpf_object__find_map_by_name(obj, "rb"))) ||
+		      bpf_program__set_attach_target(ext, bpf_program__fd(target), "ext_quiet") ||
+		      bpf_object__load(eobj);
+	}
+	if (!err) {
+		link = bpf_program__attach(ext);
+		err = !link || take_settled(probe_fd, bss_fd, rb, &before);
+	}
+	for (i = 0; !err && i < n; i += 16) {
+		err = run_n(bpf_program__fd(target), n - i < 16 ? n - i : 16, &ret) ||
+		      ring_buffer__consume(rb) < 0;
+		if (ret != 7)
+			break;
+	}
+	if (!err)
+		err = take_until(probe_fd, bss_fd, rb, &after, &before);
+	bpf_link__destroy(link);
+	if (err) {
+		result("cleanup", "ext_holds_then_throws_returns_cookie",
+		       "cannot load, attach or run the extension", false);
+		result("cleanup", "ext_holds_then_throws_leaves_nothing_held",
+		       "cannot load, attach or run the extension", false);
+		bpf_object__close(eobj);
+		return 2;
+	}
+	printf("BPFEXC-INFO cleanup ext_holds_then_throws: exception table %lld bytes, %lld of them releases\n",
+	       fdinfo(bpf_program__fd(ext), "exception_table_bytes"),
+	       fdinfo(bpf_program__fd(ext), "cleanup_table_bytes"));
+	bpf_object__close(eobj);
+	snprintf(why, sizeof(why), "ext_target returned %d, want 7", ret);
+	result("cleanup", "ext_holds_then_throws_returns_cookie", ret == 7 ? NULL : why, false);
+	failed += ret != 7;
+	snap_diff(why, sizeof(why), &before, &after);
+	printf("BPFEXC-INFO cleanup ext_holds_then_throws: %d runs: %s\n", n, why);
+	result("cleanup", "ext_holds_then_throws_leaves_nothing_held",
+	       holds_more(&before, &after) ? why : NULL, false);
+	return failed + holds_more(&before, &after);
+}
+
 static int run_cleanup(const char *path, int n_all, int n_mx)
 {
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
@@ -1528,7 +1595,7 @@ static int run_cleanup(const char *path, int n_all, int n_mx)
 		bpf_program__set_autoload(p, has_pfx(pn, "throw_") || has_pfx(pn, "attack_") ||
 					      !strcmp(pn, "probe") || !strcmp(pn, "sk_probe") ||
 					      has_pfx(pn, "keep_") || has_pfx(pn, "drop_") ||
-					      !strcmp(pn, "mask_setup"));
+					      !strcmp(pn, "mask_setup") || !strcmp(pn, "ext_target"));
 		/* The load flags its tags ask for (__flag). */
 		if (!parse_spec(bpf_object__btf(obj), pn, &s))
 			bpf_program__set_flags(p, bpf_program__flags(p) | s.flags);
@@ -1737,6 +1804,7 @@ static int run_cleanup(const char *path, int n_all, int n_mx)
 			result("cleanup", name, NULL, false);
 		}
 	}
+	failed += run_ext_held(path, obj, probe_fd, bss_fd, rb, n_all);
 	ring_buffer__free(rb);
 	bpf_object__close(obj);
 	for (i = 0; i < 3; i++)

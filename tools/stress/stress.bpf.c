@@ -5,9 +5,20 @@
  * run in softirq on every packet sent over lo, all throwing from three
  * calls deep (the first every time, the others as the clock says); and a
  * tracing program that throws, on a helper that they all call.
+ *
+ * On x86-64, where a throw releases what the program holds, the held_*
+ * programs too: held_test_run (BPF_PROG_TEST_RUN on every CPU) and
+ * held_tc_ingress (softirq) hold a task on some runs and a ring buffer
+ * record on others, in one register, at a call of a global function that
+ * may throw, so each acquiring call gets a stack slot of its own; the
+ * throw releases what they hold. held_dtor (fentry on the task destructor
+ * the throw calls) and held_kprobe (on the ring buffer discard it calls)
+ * throw inside those releases while they hold something of their own.
+ * Counters let stress.c check that every task acquired was released once.
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
+#include "bpf_misc.h"
 #include "bpf_experimental.h"
 
 #define XDP_PASS 2
@@ -55,6 +66,134 @@ SEC("fentry/bpf_ktime_get_ns")
 int stress_fentry(void *ctx)
 {
 	bpf_throw(0);
+	return 0;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} held_rb SEC(".maps");
+
+/* Tasks acquired by the held_* programs, tasks they released themselves,
+ * the destructor's calls (each a release by a throw), ring buffer records
+ * reserved.
+ */
+u64 tasks_acquired, tasks_released, dtor_calls, records_reserved;
+
+/* Throws the cookie every time if told to, otherwise as
+ * the clock says; stress_fentry throws inside it.
+ */
+__noinline int held_top(struct __sk_buff *ctx, u64 always, u64 cookie)
+{
+	if ((bpf_ktime_get_ns() & 1) | always)
+		bpf_throw(cookie);
+	return ctx->len & 0;
+}
+
+/* R6 holds the current task or a ring buffer record, chosen at random,
+ * at the call of held_top(); R8 says which.
+ */
+#define HELD_BODY(always, cookie)					\
+	"r9 = r1;"							\
+	"call %[bpf_get_prandom_u32];"					\
+	"r0 &= 1;"							\
+	"r8 = r0;"							\
+	"if r0 == 0 goto 1f;"						\
+	"call %[bpf_get_current_task_btf];"				\
+	"r1 = r0;"							\
+	"call %[bpf_task_acquire];"					\
+	"if r0 == 0 goto 3f;"						\
+	"r6 = r0;"							\
+	"r1 = %[tasks_acquired] ll;"					\
+	"r2 = 1;"							\
+	"lock *(u64 *)(r1 + 0) += r2;"					\
+	"goto 2f;"							\
+"1:"									\
+	"r1 = %[held_rb] ll;"						\
+	"r2 = 8;"							\
+	"r3 = 0;"							\
+	"call %[bpf_ringbuf_reserve];"					\
+	"if r0 == 0 goto 3f;"						\
+	"r6 = r0;"							\
+	"r1 = %[records_reserved] ll;"					\
+	"r2 = 1;"							\
+	"lock *(u64 *)(r1 + 0) += r2;"					\
+"2:"									\
+	"r1 = r9;"							\
+	"r2 = " #always ";"						\
+	"r3 = " #cookie ";"						\
+	"call held_top;"						\
+	"if r8 == 0 goto 4f;"						\
+	"r1 = %[tasks_released] ll;"					\
+	"r2 = 1;"							\
+	"lock *(u64 *)(r1 + 0) += r2;"					\
+	"r1 = r6;"							\
+	"call %[bpf_task_release];"					\
+	"goto 3f;"							\
+"4:"									\
+	"r1 = r6;"							\
+	"r2 = 0;"							\
+	"call %[bpf_ringbuf_discard];"					\
+"3:"									\
+	"r0 = " #cookie ";"						\
+	"exit;"
+
+#define HELD_IMMS							\
+	__imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),	\
+	__imm(bpf_task_acquire), __imm(bpf_task_release),		\
+	__imm(bpf_ringbuf_reserve), __imm(bpf_ringbuf_discard),		\
+	__imm_addr(held_rb), __imm_addr(tasks_acquired),		\
+	__imm_addr(tasks_released), __imm_addr(records_reserved)
+
+/* Throws 7 every time, holding a task or a record. */
+SEC("?tc")
+__naked int held_test_run(void)
+{
+	asm volatile (HELD_BODY(1, 7) : : HELD_IMMS : __clobber_all);
+}
+
+/* In softirq: throws TCX_NEXT (-1) as the clock says, and returns it
+ * otherwise, so that stress_tc_ingress, after it, runs too.
+ */
+SEC("?tcx/ingress")
+__naked int held_tc_ingress(void)
+{
+	asm volatile (HELD_BODY(0, -1) : : HELD_IMMS : __clobber_all);
+}
+
+/* Inside the releases of the throws above (and nowhere else here: the
+ * programs release their tasks with bpf_task_release()): holds the
+ * current task and throws, so the release of that task enters this
+ * program again, which the trampoline counts as a recursion miss.
+ */
+SEC("?fentry/bpf_task_release_dtor")
+int held_dtor(void *ctx)
+{
+	struct task_struct *t;
+
+	__sync_fetch_and_add(&dtor_calls, 1);
+	t = bpf_task_acquire(bpf_get_current_task_btf());
+	if (!t)
+		return 0;
+	__sync_fetch_and_add(&tasks_acquired, 1);
+	bpf_throw(0);
+	__sync_fetch_and_add(&tasks_released, 1);
+	bpf_task_release(t);
+	return 0;
+}
+
+/* On the discard the throws above call: throws while it holds an RCU read
+ * section and an iterator.
+ */
+SEC("?kprobe/bpf_ringbuf_discard")
+int held_kprobe(struct pt_regs *ctx)
+{
+	int i;
+
+	bpf_rcu_read_lock();
+	bpf_for(i, 0, 2)
+		bpf_throw(0);
+	bpf_rcu_read_unlock();
 	return 0;
 }
 

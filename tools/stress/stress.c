@@ -15,6 +15,14 @@
  * - one thread sends UDP packets over lo, each run by the XDP and TC
  *   programs in softirq;
  * - one thread loads and frees copies of the object.
+ * On x86-64 it also attaches held_tc_ingress (a second tcx ingress
+ * program), held_dtor and held_kprobe, and each thread also runs
+ * held_test_run, one run in ten; a thread consumes the ring buffer. These
+ * throw while they hold a task or a ring buffer record in a slot of their
+ * own (stress.bpf.c), in softirq and in process context, and throw again
+ * inside the releases. Afterwards every task they acquired must have been
+ * released exactly once (by the program, or by a throw through the task
+ * destructor), and no ring buffer record may be left reserved.
  * Then it detaches and frees everything and checks that the kernel's
  * program and map counts are back to where they were. Prints
  * "BPFEXC-RESULT stress CHECK ok|FAIL: why" lines.
@@ -31,14 +39,24 @@
 #include <unistd.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #define PER_RUN 1000
 
+/* A throw releases what the program holds only on x86-64. */
+#ifdef __x86_64__
+#define HELD 1
+#else
+#define HELD 0
+#endif
+
 static const char *obj_path;
 static long throws_per_thread;
 static volatile bool done;
-static long bad_retval, failed_runs, sent, loads, failed_loads;
+static long bad_retval, failed_runs, sent, loads, failed_loads, held_runs;
+static int held_fd = -1;
+static struct ring_buffer *held_ring;
 static char pkt[64];
 
 static void result(const char *name, const char *fail)
@@ -61,7 +79,34 @@ static void *run_throws(void *arg)
 			__atomic_add_fetch(&failed_runs, 1, __ATOMIC_RELAXED);
 		else if (o.retval != 7)
 			__atomic_add_fetch(&bad_retval, 1, __ATOMIC_RELAXED);
+		if (held_fd < 0)
+			continue;
+		o.repeat = PER_RUN / 10;
+		o.retval = 0;
+		if (bpf_prog_test_run_opts(held_fd, &o))
+			__atomic_add_fetch(&failed_runs, 1, __ATOMIC_RELAXED);
+		else if (o.retval != 7)
+			__atomic_add_fetch(&bad_retval, 1, __ATOMIC_RELAXED);
+		else
+			__atomic_add_fetch(&held_runs, PER_RUN / 10, __ATOMIC_RELAXED);
 	}
+	return NULL;
+}
+
+static int drop_record(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)data;
+	(void)size;
+	return 0;
+}
+
+/* Consumes the held programs' ring buffer, which would fill otherwise. */
+static void *consume(void *arg)
+{
+	(void)arg;
+	while (!done)
+		ring_buffer__consume(held_ring);
 	return NULL;
 }
 
@@ -137,10 +182,68 @@ static long run_cnt(int fd)
 	return bpf_prog_get_info_by_fd(fd, &info, &len) ? -1 : (long)info.run_cnt;
 }
 
+static long recursion_misses(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_prog_get_info_by_fd(fd, &info, &len) ? -1 : (long)info.recursion_misses;
+}
+
+static int prog_fd(struct bpf_object *obj, const char *name)
+{
+	return bpf_program__fd(bpf_object__find_program_by_name(obj, name));
+}
+
+/* The held_* programs' counters, from the object's .bss. */
+struct held_counts {
+	__u64 tasks_acquired, tasks_released, dtor_calls, records_reserved;
+};
+
+static bool read_counts(struct bpf_object *obj, struct held_counts *c)
+{
+	struct bpf_map *bss = bpf_object__find_map_by_name(obj, ".bss");
+	const struct btf *btf = bpf_object__btf(obj);
+	const char *names[] = { "tasks_acquired", "tasks_released", "dtor_calls",
+				"records_reserved" };
+	__u64 *out[] = { &c->tasks_acquired, &c->tasks_released, &c->dtor_calls,
+			 &c->records_reserved };
+	char buf[4096];
+	__u32 zero = 0;
+	const struct btf_type *sec;
+	const struct btf_var_secinfo *vs;
+	int id;
+
+	if (!bss || !btf || bpf_map__value_size(bss) > sizeof(buf) ||
+	    bpf_map_lookup_elem(bpf_map__fd(bss), &zero, buf))
+		return false;
+	id = btf__find_by_name_kind(btf, ".bss", BTF_KIND_DATASEC);
+	if (id < 0)
+		return false;
+	sec = btf__type_by_id(btf, id);
+	for (int n = 0; n < 4; n++) {
+		bool found = false;
+
+		vs = btf_var_secinfos(sec);
+		for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+			const struct btf_type *v = btf__type_by_id(btf, vs->type);
+
+			if (!strcmp(btf__name_by_offset(btf, v->name_off), names[n])) {
+				memcpy(out[n], buf + vs->offset, sizeof(__u64));
+				found = true;
+			}
+		}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	int ncpu = sysconf(_SC_NPROCESSORS_ONLN), progs0, maps0, ifindex, tr_fd, xdp_fd, tc_fd, fe_fd;
-	struct bpf_link *fentry, *tcx;
+	struct bpf_link *fentry, *tcx, *held_tcx = NULL, *held_dtor = NULL, *held_kprobe = NULL;
+	pthread_t consumer;
 	struct bpf_object *obj;
 	pthread_t t[64], sender, loader;
 	char why[200];
@@ -161,6 +264,13 @@ int main(int argc, char **argv)
 	maps0 = count(bpf_map_get_next_id);
 
 	obj = bpf_object__open_file(obj_path, NULL);
+	if (obj && HELD) {
+		struct bpf_program *p;
+
+		bpf_object__for_each_program(p, obj)
+			if (!strncmp(bpf_program__name(p), "held_", 5))
+				bpf_program__set_autoload(p, true);
+	}
 	if (!obj || bpf_object__load(obj)) {
 		result("load", "cannot load the object");
 		return 1;
@@ -171,6 +281,10 @@ int main(int argc, char **argv)
 	ifindex = if_nametoindex("lo");
 	if (ifindex <= 0 || system("ifconfig lo 127.0.0.1 up"))
 		result("lo_up", "cannot bring lo up");
+	/* First in the chain: it passes every packet on to stress_tc_ingress. */
+	if (HELD)
+		held_tcx = bpf_program__attach_tcx(bpf_object__find_program_by_name(obj,
+						   "held_tc_ingress"), ifindex, NULL);
 	fentry = bpf_program__attach(bpf_object__find_program_by_name(obj, "stress_fentry"));
 	result("attach_fentry", fentry ? NULL : "cannot attach fentry to bpf_ktime_get_ns");
 	result("attach_xdp", bpf_xdp_attach(ifindex, xdp_fd, XDP_FLAGS_SKB_MODE, NULL) ?
@@ -180,6 +294,17 @@ int main(int argc, char **argv)
 	snprintf(why, sizeof(why), "cannot attach tcx ingress to lo: %d", -errno);
 	result("attach_tcx", tcx ? NULL : why);
 
+	if (HELD) {
+		held_fd = prog_fd(obj, "held_test_run");
+		held_dtor = bpf_program__attach(bpf_object__find_program_by_name(obj, "held_dtor"));
+		held_kprobe = bpf_program__attach(bpf_object__find_program_by_name(obj,
+						  "held_kprobe"));
+		held_ring = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(obj,
+					     "held_rb")), drop_record, NULL, NULL);
+		result("attach_held", held_tcx && held_dtor && held_kprobe && held_ring ? NULL :
+		       "cannot attach the held_* programs or open their ring buffer");
+		pthread_create(&consumer, NULL, consume, NULL);
+	}
 	pthread_create(&sender, NULL, send_packets, NULL);
 	pthread_create(&loader, NULL, load_and_free, NULL);
 	for (int i = 0; i < ncpu; i++)
@@ -189,6 +314,8 @@ int main(int argc, char **argv)
 	done = true;
 	pthread_join(sender, NULL);
 	pthread_join(loader, NULL);
+	if (HELD)
+		pthread_join(consumer, NULL);
 
 	snprintf(why, sizeof(why), "%ld test runs failed, %ld returned other than 7",
 		 failed_runs, bad_retval);
@@ -209,6 +336,44 @@ int main(int argc, char **argv)
 	snprintf(why, sizeof(why), "%ld of %ld loads failed", failed_loads, loads + failed_loads);
 	result("loads_meanwhile", loads > 0 && !failed_loads ? NULL : why);
 
+	if (HELD) {
+		struct held_counts c = {};
+		long misses, left;
+
+		/* Detached, nothing runs them any more. */
+		bpf_link__destroy(held_tcx);
+		bpf_link__destroy(held_dtor);
+		bpf_link__destroy(held_kprobe);
+		misses = recursion_misses(prog_fd(obj, "held_dtor"));
+		printf("# held: %ld test runs, tc ran %ld times, dtor %ld (missed %ld), kprobe %ld\n",
+		       held_runs, run_cnt(prog_fd(obj, "held_tc_ingress")),
+		       run_cnt(prog_fd(obj, "held_dtor")), misses,
+		       run_cnt(prog_fd(obj, "held_kprobe")));
+		if (!read_counts(obj, &c)) {
+			result("held_tasks_released_once", "cannot read the counters");
+		} else {
+			printf("# held: %llu tasks acquired, %llu released by the programs, %llu by"
+			       " throws (destructor calls), %llu records reserved\n",
+			       c.tasks_acquired, c.tasks_released, c.dtor_calls, c.records_reserved);
+			/* A release that re-entered held_dtor is a miss, not a call. */
+			snprintf(why, sizeof(why), "acquired %llu, released %llu + %llu + %ld",
+				 c.tasks_acquired, c.tasks_released, c.dtor_calls, misses);
+			result("held_tasks_released_once",
+			       c.dtor_calls > 0 && misses >= 0 && c.tasks_acquired ==
+			       c.tasks_released + c.dtor_calls + (__u64)misses ? NULL : why);
+		}
+		/* A record left reserved stops the consumer before it. */
+		ring_buffer__consume(held_ring);
+		left = (long)ring__avail_data_size(ring_buffer__ring(held_ring, 0));
+		snprintf(why, sizeof(why), "%ld bytes left after consuming, %llu records",
+			 left, c.records_reserved);
+		result("held_records_discarded", left == 0 && c.records_reserved > 0 ? NULL : why);
+		ring_buffer__free(held_ring);
+		snprintf(why, sizeof(why), "%ld of the held test runs", held_runs);
+		result("held_softirq_and_nested",
+		       held_runs > 0 && run_cnt(prog_fd(obj, "held_tc_ingress")) >= sent &&
+		       run_cnt(prog_fd(obj, "held_kprobe")) > 0 ? NULL : why);
+	}
 	bpf_link__destroy(tcx);
 	bpf_xdp_detach(ifindex, XDP_FLAGS_SKB_MODE, NULL);
 	bpf_link__destroy(fentry);

@@ -1945,4 +1945,75 @@ int attack_kprobe_put(struct pt_regs *ctx)
 	return 0;
 }
 
+/*
+ * An extension is its own exception boundary: its throw returns the
+ * cookie to the caller of the function it replaces. exc_loader cleanup
+ * loads ext_holds_then_throws for ext_quiet() of ext_target, sharing rb:
+ * it holds the loader's task or a ring buffer record in R6, chosen at
+ * random, at a call of global_throws(), so each acquiring call gets a
+ * slot of its own in the extension; the throw releases what it holds.
+ */
+/* 0 under BPF_PROG_TEST_RUN, but not a constant clang could put in its
+ * caller.
+ */
+__noinline int ext_quiet(struct __sk_buff *skb)
+{
+	return skb->mark;
+}
+
+SEC("?tc")
+__success __retval(0)
+int ext_target(struct __sk_buff *skb)
+{
+	return ext_quiet(skb);
+}
+
+/* Not __naked, which would leave its argument without a name in BTF,
+ * and the kernel refuses that for a global function: the asm starts with
+ * skb in R1, which nothing before it touches, and ends with the exit.
+ */
+SEC("?freplace")
+int ext_holds_then_throws(struct __sk_buff *skb)
+{
+	asm volatile (
+	"r9 = r1;"
+	"call %[bpf_get_prandom_u32];"
+	"r0 &= 1;"
+	"r8 = r0;"
+	"if r0 == 0 goto 1f;"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+	"goto 2f;"
+"1:"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"call %[bpf_ringbuf_reserve];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+"2:"
+	"r1 = r9;"
+	"call global_throws;"
+	"if r8 == 0 goto 4f;"
+	"r1 = r6;"
+	"call %[bpf_task_release];"
+	"goto 3f;"
+"4:"
+	"r1 = r6;"
+	"r2 = 0;"
+	"call %[bpf_ringbuf_discard];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm_addr(rb), __imm(bpf_ringbuf_reserve),
+	  __imm(bpf_task_release), __imm(bpf_ringbuf_discard)
+	: __clobber_all);
+	__builtin_unreachable();
+}
+
 char _license[] SEC("license") = "GPL";

@@ -14,7 +14,7 @@
 //! exception callback.
 
 use crate::cleanup::{self, Held, Iter, Kind, Release, Scratch, Zeros, MAX_FRAMES};
-use crate::unwind::{self, Frame, Func, Geometry, Map, Regs, SavedRegs, Site, Stack};
+use crate::unwind::{self, Arm64Layout, Frame, Func, Geometry, Map, Regs, SavedRegs, Site, Stack};
 
 use core::ffi::{c_int, c_void};
 use kernel::{
@@ -52,6 +52,11 @@ mod arch;
 #[path = "throw_arm64.rs"]
 mod arch;
 
+/// The most instructions an arm64 prologue has before its pushes end:
+/// `bti jc`, `mov x9, lr`, `nop`, `paciasp`, two for the frame record,
+/// two for the tail call count, `bti j`, five pushes and `mov x25, sp`.
+const PROLOGUE_MAX: usize = 24;
+
 /// What `bpf_throw()` needs of one program, built when it is JITed and
 /// pointed to by `aux->exception_table`.
 pub struct ExceptionTable {
@@ -67,6 +72,9 @@ pub struct ExceptionTable {
     held: KVec<Held>,
     /// The releases of `held`.
     releases: KVec<Release>,
+    /// arm64, if it releases anything: the layout of each function of
+    /// `funcs`, read from its prologue. Empty elsewhere.
+    layouts: KVec<Arm64Layout>,
 }
 
 impl ExceptionTable {
@@ -77,6 +85,7 @@ impl ExceptionTable {
         sites: KVec<Site>,
         held: KVec<Held>,
         releases: KVec<Release>,
+        layouts: KVec<Arm64Layout>,
     ) -> Result<Self> {
         let geometry = Geometry::of(&funcs).ok_or(EINVAL)?;
         let mut table = KVec::from_elem(0u8, geometry.len, GFP_KERNEL)?;
@@ -89,6 +98,7 @@ impl ExceptionTable {
             sites,
             held,
             releases,
+            layouts,
         })
     }
 
@@ -96,6 +106,7 @@ impl ExceptionTable {
     pub fn cleanup_size(&self) -> usize {
         self.held.len() * core::mem::size_of::<Held>()
             + self.releases.len() * core::mem::size_of::<Release>()
+            + self.layouts.len() * core::mem::size_of::<Arm64Layout>()
     }
 
     /// The map of the program's functions.
@@ -168,7 +179,20 @@ extern "C" {
 #[cold]
 fn release(table: &ExceptionTable, regs: &Regs, scratch: &Scratch, sp: usize, fp: usize) {
     let mut frames = [Frame::default(); MAX_FRAMES];
-    let Ok(n) = unwind::frames(&ThreadStack, &table.map(), regs, sp, fp, &mut frames) else {
+    #[cfg(not(CONFIG_ARM64))]
+    let walked = unwind::frames(&ThreadStack, &table.map(), regs, sp, fp, &mut frames);
+    // The arm64 prologue saves below the frame record, by its layout.
+    #[cfg(CONFIG_ARM64)]
+    let walked = unwind::frames_arm64(
+        &ThreadStack,
+        &table.funcs,
+        &table.layouts,
+        regs,
+        sp,
+        fp,
+        &mut frames,
+    );
+    let Ok(n) = walked else {
         return;
     };
     let mut sites = [u32::MAX; MAX_FRAMES];
@@ -527,18 +551,40 @@ pub(crate) unsafe fn prepare(
     let mut funcs = KVec::new();
     let mut sites = KVec::new();
     let mut depths = KVec::new();
+    let mut layouts = KVec::new();
     for i in 0..cnt as usize {
         // SAFETY: The caller gives `cnt` live, JITed functions.
-        let (start, len, saved, depth, jit_sites) = unsafe {
+        let (start, len, saved, depth, is_cb, jit_sites) = unsafe {
             let f = *func.add(i);
             (
                 (*f).bpf_func.map_or(0, |p| p as usize),
                 (*f).jited_len as usize,
                 (*(*f).aux).jit_saved_regs,
                 (*(*f).aux).stack_depth,
+                (*(*f).aux).exception_cb,
                 take_jit_sites(&mut *(*f).aux),
             )
         };
+        if cfg!(CONFIG_ARM64) && calls {
+            // SAFETY: The function's image is `len` bytes at `start`,
+            // JITed and no longer written.
+            let code = unsafe {
+                core::slice::from_raw_parts(start as *const u32, (len / 4).min(PROLOGUE_MAX))
+            };
+            // The exception callback has no frame record of its own, and
+            // is in no chain.
+            let layout = match unwind::arm64_layout(code) {
+                Some(l) => l,
+                None if is_cb => Arm64Layout::default(),
+                None => {
+                    pr_err!("bpf_throw: an arm64 prologue that the unwinder cannot read\n");
+                    return EFAULT.to_errno();
+                }
+            };
+            if layouts.push(layout, GFP_KERNEL).is_err() {
+                return ENOMEM.to_errno();
+            }
+        }
         // Every function must have noted its calls of subprogs if the
         // program releases anything: else the calls below would not match
         // the JIT's.
@@ -636,7 +682,7 @@ pub(crate) unsafe fn prepare(
     }
     // site_of() searches the calls by the end of their code.
     sites.sort_unstable_by_key(|s| s.end);
-    let table = match ExceptionTable::new(funcs, sites, held, releases)
+    let table = match ExceptionTable::new(funcs, sites, held, releases, layouts)
         .and_then(|t| KBox::new(t, GFP_KERNEL).map_err(Into::into))
     {
         Ok(t) => t,

@@ -10,7 +10,9 @@
 //! boundary's frame record: the table says that no function saves
 //! anything the unwinder must restore, and the callee-saved registers of
 //! the program's caller come back from the boundary's save area when the
-//! callback returns from the boundary's frame.
+//! callback returns from the boundary's frame. A throw that releases
+//! something reads each frame's R6 to R9 and R10 with the layout of its
+//! function's prologue instead (`unwind::frames_arm64`).
 
 use super::{bpf_exceptions_trace, bpf_exceptions_unwind};
 
@@ -47,9 +49,13 @@ pub(super) fn strip_return_address(v: u64) -> usize {
 // address into it. It stores that return address and the cookie, then its
 // own frame record, chained to the thrower's, so that the stack can be
 // traced from within, and calls
-// bpf_exceptions_unwind(cookie, aux, regs, fp, sp) with sp the address of
-// the stored return address (as x86-64's call leaves it) and 40 bytes of
-// scratch for regs, which no arm64 frame gives values for. That returns the
+// bpf_exceptions_unwind(cookie, aux, regs, fp, sp, scratch) with sp the
+// address of the stored return address (as x86-64's call leaves it), regs
+// the program's R9 to R6 (x22 to x19) and a zero (`unwind::Regs`), and
+// scratch its R0 and R3 to R5 (x7, x2 to x4: `cleanup::Scratch`), which a
+// throw may release; the walk for a release finds each frame's R6 to R9
+// with the layouts read from the prologues (`unwind::frames_arm64`), and
+// the unwind itself restores nothing. That returns the
 // exception callback and the boundary's frame pointer (x0, x1), or does
 // not return. The callback is entered as callback(cookie, fp, fp): the
 // JIT's callback takes the frame pointer in x2, sets its stack pointer
@@ -114,14 +120,18 @@ core::arch::global_asm!(
     "stp x30, x0, [sp, #-16]!",
     "stp x29, x30, [sp, #-16]!",
     "mov x29, sp",
-    "sub sp, sp, #48",
+    "sub sp, sp, #80",
+    "stp x22, x21, [sp]",
+    "stp x20, x19, [sp, #16]",
+    "str xzr, [sp, #32]",
+    "stp x7, x2, [sp, #40]",
+    "stp x3, x4, [sp, #56]",
     "mov x2, sp",
     "ldr x3, [x29]",
     "add x4, x29, #16",
     branch_if_on!("1", "3", "{tp} + {key}"),
     branch_if_on!("4", "5", "{stats}"),
-    // No caller-saved registers: an arm64 throw releases nothing.
-    "2: mov x5, xzr",
+    "2: add x5, sp, #40",
     "bl {unwind}",
     "mov x16, x0",
     "mov x2, x1",

@@ -413,6 +413,159 @@ pub fn site_of(funcs: &[Func], sites: &[Site], ip: usize) -> Option<Site> {
     (f.contains(ip.wrapping_sub(1)) && s.end <= f.end).then_some(s)
 }
 
+/// arm64: where a JITed function's prologue put what a release needs, as
+/// [`arm64_layout`] reads it from the function's code.
+///
+/// The arm64 JIT (upstream's) pushes the frame record, then a pair for
+/// the tail call count, then the callee-saved registers the function uses
+/// in pairs (R6 to R9, that is x19 to x22, then R10's x25 and the arena's
+/// x28; the exception boundary all of x19 to x28), each pair with
+/// `stp a, b, [sp, #-16]!`, and sets R10 (x25) to the stack pointer below
+/// them. So a function's save area and its R10 lie below its frame
+/// record, at distances fixed per function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Arm64Layout {
+    /// For R6 to R9: how many bytes below its frame record the function
+    /// saved its caller's value, or 0 if it did not.
+    pub saved: [u16; 4],
+    /// How many bytes below its frame record its R10 points.
+    pub bpf_fp: u16,
+}
+
+/// `stp xa, xb, [sp, #-16]!`, without its two registers.
+const A64_PUSH: u32 = 0xa9bf_03e0;
+/// The bits of a push that are not its registers.
+const A64_PUSH_MASK: u32 = 0xffff_83e0;
+/// `mov x29, sp`, `mov x25, sp` and `mov x26, sp` (`add xd, sp, #0`).
+const A64_MOV_X29_SP: u32 = 0x9100_03fd;
+const A64_MOV_X25_SP: u32 = 0x9100_03f9;
+const A64_MOV_X26_SP: u32 = 0x9100_03fa;
+/// What else the prologue has before its pushes end: `bti jc`, `bti j`,
+/// `mov x9, lr` (`add x9, x30, #0`, for fentry), `nop`, `paciasp`.
+const A64_PROLOGUE_OTHER: [u32; 5] = [
+    0xd503_24df,
+    0xd503_249f,
+    0x9100_03c9,
+    0xd503_201f,
+    0xd503_233f,
+];
+
+/// Reads the layout of an arm64 JITed function from `code`, its first
+/// instructions: the pushes up to `mov x25, sp` or the first instruction
+/// that is not one of the prologue's. `None` if the code does not start
+/// with the frame record (`stp x29, x30, [sp, #-16]!; mov x29, sp`), as
+/// the exception callback's does not.
+pub fn arm64_layout(code: &[u32]) -> Option<Arm64Layout> {
+    let mut layout = Arm64Layout::default();
+    // Pairs pushed; the first is the frame record.
+    let mut pushes: u16 = 0;
+    let mut record = false;
+    for &insn in code {
+        if insn & A64_PUSH_MASK == A64_PUSH {
+            let (a, b) = ((insn & 0x1f) as usize, ((insn >> 10) & 0x1f) as usize);
+            if pushes == 0 && (a, b) != (29, 30) {
+                return None;
+            }
+            // `a` at 16 * pushes below the record, `b` 8 above it.
+            let below = 16u16.checked_mul(pushes)?;
+            for (r, at) in [(a, below), (b, below.wrapping_sub(8))] {
+                if let Some(s) = r.checked_sub(19).and_then(|i| layout.saved.get_mut(i)) {
+                    if pushes > 0 && *s == 0 {
+                        *s = at;
+                    }
+                }
+            }
+            pushes = pushes.checked_add(1)?;
+        } else if insn == A64_MOV_X29_SP {
+            if pushes != 1 {
+                return None;
+            }
+            record = true;
+        } else if insn == A64_MOV_X25_SP
+            || (insn != A64_MOV_X26_SP && !A64_PROLOGUE_OTHER.contains(&insn))
+        {
+            // R10 set, or the prologue's pushes are over.
+            break;
+        }
+    }
+    // Without `mov x25, sp` the function has no stack: where R10 would be.
+    layout.bpf_fp = 16u16.checked_mul(pushes.checked_sub(1)?)?;
+    record.then_some(layout)
+}
+
+/// arm64: walks like [`frames`], with the layouts of the program's
+/// functions (`layouts[i]` that of `funcs[i]`): each frame's R10 and its
+/// R6 to R9 at its call, from the registers the throwing function left
+/// (`regs`, in the order of [`Regs`]) and each frame's save area. `fp` is
+/// the throwing function's frame record, `sp` its stack pointer at the
+/// call of `bpf_throw()`. Not the hot path: only a throw that releases
+/// something walks this way.
+pub fn frames_arm64<S: Stack + ?Sized>(
+    stack: &S,
+    funcs: &[Func],
+    layouts: &[Arm64Layout],
+    regs: &Regs,
+    sp: usize,
+    fp: usize,
+    out: &mut [Frame],
+) -> Result<usize, WalkError> {
+    // R6 to R9 in `Regs`.
+    const INDEX: [Saved; 4] = [Saved::Rbx, Saved::R13, Saved::R14, Saved::R15];
+    let limit = sp.saturating_add(MAX_SPAN);
+    let mut regs = *regs;
+    let mut fp = fp;
+    if fp <= sp || fp > limit {
+        return Err(WalkError::BadFrame { fp });
+    }
+    let mut ip = stack.return_address(sp);
+    let mut n = 0;
+    loop {
+        let i = funcs
+            .iter()
+            .position(|f| f.contains(ip.wrapping_sub(1)))
+            .ok_or(WalkError::Foreign { ip })?;
+        let (f, layout) = match (funcs.get(i), layouts.get(i)) {
+            (Some(f), Some(l)) => (f, l),
+            _ => return Err(WalkError::Foreign { ip }),
+        };
+        let bpf_fp = fp
+            .checked_sub(usize::from(layout.bpf_fp))
+            .filter(|&a| a > sp)
+            .ok_or(WalkError::BadFrame { fp })?;
+        if let Some(o) = out.get_mut(n) {
+            *o = Frame {
+                ip,
+                fp: bpf_fp,
+                regs,
+            };
+            n += 1;
+        }
+        if f.main {
+            return Ok(n);
+        }
+        // What the caller held in R6 to R9 at its call: what this
+        // function saved, or what it left alone.
+        for (&below, r) in layout.saved.iter().zip(INDEX) {
+            if below == 0 {
+                continue;
+            }
+            let at = fp
+                .checked_sub(usize::from(below))
+                .filter(|&a| a > sp)
+                .ok_or(WalkError::BadFrame { fp })?;
+            if let Some(v) = regs.get_mut(r as usize) {
+                *v = stack.read(at);
+            }
+        }
+        let caller_fp = stack.read(fp) as usize;
+        if caller_fp <= fp || caller_fp > limit {
+            return Err(WalkError::BadFrame { fp: caller_fp });
+        }
+        ip = stack.return_address(fp + WORD);
+        fp = caller_fp;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -950,5 +1103,238 @@ mod tests {
                 .all(|&a| a >= sp && a < sp + MAX_SPAN + 8 * WORD));
             assert!(reads.len() <= MAX_SPAN / WORD + 8);
         }
+    }
+
+    /// An arm64 prologue as upstream's JIT emits it: a subprog (`main`
+    /// false) pushing the registers `used` (x19 to x22, x25, x28) in pairs,
+    /// or the exception boundary pushing x19 to x28.
+    fn a64_prologue(main: bool, used: &[u32]) -> Vec<u32> {
+        let push = |a: u32, b: u32| A64_PUSH | a | b << 10;
+        let mut code = vec![0xd503_24df, 0x9100_03c9, 0xd503_201f, 0xd503_233f];
+        code.push(push(29, 30));
+        code.push(A64_MOV_X29_SP);
+        if main {
+            code.push(push(31, 26));
+            code.push(A64_MOV_X26_SP);
+            code.push(0xd503_249f);
+            for r in [19, 21, 23, 25, 27] {
+                code.push(push(r, r + 1));
+            }
+        } else {
+            code.push(push(26, 26));
+            for pair in used.chunks(2) {
+                code.push(push(pair[0], *pair.get(1).unwrap_or(&31)));
+            }
+        }
+        if main || used.contains(&25) {
+            code.push(A64_MOV_X25_SP);
+        }
+        // sub sp, sp, #32; then the body.
+        code.extend([0xd100_83ff, A64_PUSH | 19 | 20 << 10]);
+        code
+    }
+
+    #[test]
+    fn arm64_layouts_are_read_from_the_prologue() {
+        let l = arm64_layout(&a64_prologue(true, &[])).unwrap();
+        // The boundary: x19/x20 at -32, x21/x22 at -48; R10 at -96.
+        assert_eq!(
+            l,
+            Arm64Layout {
+                saved: [32, 24, 48, 40],
+                bpf_fp: 96
+            }
+        );
+        let l = arm64_layout(&a64_prologue(false, &[19, 21, 25])).unwrap();
+        assert_eq!(
+            l,
+            Arm64Layout {
+                saved: [32, 0, 24, 0],
+                bpf_fp: 48
+            }
+        );
+        let l = arm64_layout(&a64_prologue(false, &[20, 22])).unwrap();
+        assert_eq!(
+            l,
+            Arm64Layout {
+                saved: [0, 32, 0, 24],
+                bpf_fp: 32
+            }
+        );
+        let l = arm64_layout(&a64_prologue(false, &[19, 20, 21, 22, 25])).unwrap();
+        assert_eq!(
+            l,
+            Arm64Layout {
+                saved: [32, 24, 48, 40],
+                bpf_fp: 64
+            }
+        );
+        // Nothing but the tail call count: no save, R10 right below it.
+        let l = arm64_layout(&a64_prologue(false, &[])).unwrap();
+        assert_eq!(
+            l,
+            Arm64Layout {
+                saved: [0; 4],
+                bpf_fp: 16
+            }
+        );
+        // The pushes of the body are not the prologue's.
+        assert_eq!(
+            arm64_layout(&a64_prologue(false, &[25])),
+            arm64_layout(&a64_prologue(false, &[25])[..9])
+        );
+        // The exception callback pushes no frame record; nor does code
+        // that is not a JITed function.
+        assert_eq!(
+            arm64_layout(&[0xd503_24df, 0x9100_03c9, 0xd503_201f, 0x9100_005d]),
+            None
+        );
+        assert_eq!(
+            arm64_layout(&[A64_PUSH | 19 | 20 << 10, A64_MOV_X29_SP]),
+            None
+        );
+        assert_eq!(arm64_layout(&[]), None);
+    }
+
+    /// The stack of an arm64 throw from `chain[0]`, called by `chain[1]`
+    /// and so on up to main, as upstream's JIT builds it; `used[i]` is
+    /// what function `i` pushes. Returns the stack, the throwing
+    /// function's stack pointer (at bpf_throw()'s return address) and
+    /// frame record, the registers x19 to x22 as it left them (in the
+    /// order of `Regs`), and each frame's frame record.
+    fn a64_throw_through(
+        funcs: &[Func],
+        used: &[&[u32]],
+        chain: &[usize],
+    ) -> (FakeStack, usize, usize, Regs, Vec<usize>) {
+        let mut s = FakeStack::default();
+        // x19 to x22 by number.
+        let mut live = [0u64; 32];
+        for r in 19..=22 {
+            live[r] = 0xca11_0000 | r as u64;
+        }
+        let mut sp = 0x9000usize;
+        let mut fp = 0x9abc_0000usize;
+        let mut lr = 0xffff_0000u64;
+        let mut records = Vec::new();
+        for (depth, &fi) in chain.iter().rev().enumerate() {
+            let main = depth == 0;
+            fn push(s: &mut FakeStack, sp: &mut usize, a: u64, b: u64) {
+                *sp -= 16;
+                s.put(*sp, a);
+                s.put(*sp + 8, b);
+            }
+            push(&mut s, &mut sp, fp as u64, lr);
+            fp = sp;
+            records.push(fp);
+            push(&mut s, &mut sp, 0, 0);
+            let saved: Vec<u32> = if main {
+                (19..=28).collect()
+            } else {
+                used[fi].to_vec()
+            };
+            for pair in saved.chunks(2) {
+                let v = |r: u32| live.get(r as usize).copied().unwrap_or(0);
+                let b = pair.get(1).map_or(0, |&r| v(r));
+                push(&mut s, &mut sp, v(pair[0]), b);
+            }
+            for &r in saved.iter().filter(|&&r| (19..=22).contains(&r)) {
+                live[r as usize] = 0xdead_0000 | (depth as u64) << 8 | r as u64;
+            }
+            // The BPF stack, 32 bytes, then the call.
+            sp -= 32;
+            lr = (funcs[fi].start + 0x10) as u64;
+        }
+        // bpf_exceptions_throw's store of the return address.
+        sp -= 16;
+        s.put(sp, lr);
+        let regs = [live[22], live[21], live[20], live[19], 0];
+        records.reverse();
+        (s, sp, fp, regs, records)
+    }
+
+    #[test]
+    fn arm64_frames_hold_each_frames_registers() {
+        let used: [&[u32]; 4] = [&[], &[19, 20, 25], &[], &[22, 25]];
+        let funcs = program(&[&[], &[], &[], &[]]);
+        let layouts: Vec<Arm64Layout> = used
+            .iter()
+            .enumerate()
+            .map(|(i, u)| arm64_layout(&a64_prologue(i == 0, u)).unwrap())
+            .collect();
+        let chain = [3, 2, 1, 0];
+        let (s, sp, fp, regs, records) = a64_throw_through(&funcs, &used, &chain);
+        let mut out = [Frame::default(); 8];
+        assert_eq!(
+            frames_arm64(&s, &funcs, &layouts, &regs, sp, fp, &mut out),
+            Ok(4)
+        );
+        for (k, (f, &fi)) in out.iter().zip(&chain).enumerate() {
+            assert!(funcs[fi].contains(f.ip - 1), "{f:x?}");
+            // R10 below the frame record by what the prologue pushed.
+            assert_eq!(f.fp, records[k] - usize::from(layouts[fi].bpf_fp));
+        }
+        assert_eq!(out[3].fp, records[3] - 96);
+        // The throwing frame holds the registers as it left them.
+        assert_eq!(out[0].regs, regs);
+        // Subprog 3 saved R9 (x22), which main had set: subprogs 2 and 1
+        // hold that; their R6 is what subprog 1 set, which nothing saved.
+        let r = |f: &Frame, s: Saved| f.regs[s as usize];
+        assert_eq!(r(&out[2], Saved::R15), 0xdead_0000 | 22);
+        assert_eq!(r(&out[2], Saved::Rbx), 0xdead_0000 | 1 << 8 | 19);
+        assert_eq!(r(&out[1], Saved::Rbx), 0xdead_0000 | 1 << 8 | 19);
+        // Main's R6 and R7 are what subprog 1 saved, its R8 and R9 what
+        // main had.
+        assert_eq!(r(&out[3], Saved::Rbx), 0xdead_0000 | 19);
+        assert_eq!(r(&out[3], Saved::R13), 0xdead_0000 | 20);
+        assert_eq!(r(&out[3], Saved::R14), 0xdead_0000 | 21);
+        assert_eq!(r(&out[3], Saved::R15), 0xdead_0000 | 22);
+        // Every read lay in the unwound frames.
+        assert!(s
+            .reads
+            .borrow()
+            .iter()
+            .all(|&a| a >= sp && a < records[3] + 16));
+    }
+
+    #[test]
+    fn arm64_frames_refuse_foreign_and_bad_frames() {
+        let used: [&[u32]; 2] = [&[], &[19]];
+        let funcs = program(&[&[], &[]]);
+        let layouts = [
+            arm64_layout(&a64_prologue(true, &[])).unwrap(),
+            arm64_layout(&a64_prologue(false, &[19])).unwrap(),
+        ];
+        let (s, sp, fp, regs, _) = a64_throw_through(&funcs, &used, &[1, 0]);
+        let mut out = [Frame::default(); 8];
+        assert_eq!(
+            frames_arm64(&s, &funcs, &layouts, &regs, sp, fp, &mut out),
+            Ok(2)
+        );
+        // A layout missing: foreign.
+        assert!(matches!(
+            frames_arm64(&s, &funcs, &layouts[..1], &regs, sp, fp, &mut out),
+            Err(WalkError::Foreign { .. })
+        ));
+        // A frame record at or below the stack pointer.
+        assert!(matches!(
+            frames_arm64(&s, &funcs, &layouts, &regs, sp, sp, &mut out),
+            Err(WalkError::BadFrame { .. })
+        ));
+        // A save area that would lie below the stack pointer.
+        let deep = [
+            Arm64Layout {
+                saved: [0; 4],
+                bpf_fp: 96,
+            },
+            Arm64Layout {
+                saved: [0x200, 0, 0, 0],
+                bpf_fp: 16,
+            },
+        ];
+        assert!(matches!(
+            frames_arm64(&s, &funcs, &deep, &regs, sp, fp, &mut out),
+            Err(WalkError::BadFrame { .. })
+        ));
     }
 }

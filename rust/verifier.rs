@@ -536,9 +536,10 @@ unsafe fn in_callback_state(st: &bindings::bpf_verifier_state) -> bool {
 }
 
 /// Whether a throw releases what the program holds: on x86-64, whose JIT
-/// and unwinder give every frame's R6 to R9 and stack. Elsewhere a throw
-/// that leaves anything held is refused, as upstream refuses it.
-const RELEASES: bool = cfg!(CONFIG_X86_64);
+/// and unwinder give every frame's R6 to R9 and stack, and on arm64, whose
+/// prologues the unwinder reads for them. Elsewhere a throw that leaves
+/// anything held is refused, as upstream refuses it.
+pub(crate) const RELEASES: bool = cfg!(CONFIG_X86_64) || cfg!(CONFIG_ARM64);
 
 /// `BPF_BASE_TYPE_MASK`.
 const BASE_TYPE_MASK: u32 = 0xff;

@@ -248,14 +248,15 @@ fn rcu_then_global(t: &mut Test, rcu: bool, g_throws: bool) -> Option<Result<Fd>
 }
 
 /// A call of a global function that may throw inside an RCU read section
-/// (the hole upstream leaves open): on x86-64 the throw ends the section,
+/// (the hole upstream leaves open): where a throw releases (x86-64 and
+/// arm64, `RELEASES`) it ends the section,
 /// so the program loads and returns the cookie, twice (a section left open
 /// would nest the second run's); elsewhere it is rejected.
 pub(crate) fn global_throw_in_rcu_released(t: &mut Test) {
     let Some(r) = rcu_then_global(t, true, true) else {
         return;
     };
-    if !cfg!(CONFIG_X86_64) {
+    if !crate::verifier::RELEASES {
         expect_rejected(t, "global subprog that throws, called under RCU", r);
         return;
     }
@@ -327,12 +328,12 @@ fn reference_then_nested_global(t: &mut Test, throws: bool) -> Option<Result<Fd>
 }
 
 /// A global function that calls a global function that throws may throw
-/// too: a call of it while a reference is held loads on x86-64, where the
-/// throw releases the reference (and is rejected elsewhere), and so does a
-/// call when it cannot throw.
+/// too: a call of it while a reference is held loads where a throw
+/// releases (x86-64 and arm64), and the throw releases the reference (it
+/// is rejected elsewhere), and so does a call when it cannot throw.
 pub(crate) fn global_throw_nested_with_reference(t: &mut Test) {
     if let Some(r) = reference_then_nested_global(t, true) {
-        if !cfg!(CONFIG_X86_64) {
+        if !crate::verifier::RELEASES {
             expect_rejected(t, "global call that may throw with a reference held", r);
         } else if let Some(fd) = expect_ok!(t, r, "loading: global throw, cpumask held") {
             expect_eq!(t, run(&fd, 0).ok(), Some(9));
@@ -356,11 +357,11 @@ fn rcu_nesting() -> i32 {
     0
 }
 
-/// Expects `r` to be rejected, or on x86-64, where a throw releases what
-/// the program holds, to load and return 1 twice, with the RCU read
+/// Expects `r` to be rejected, or where a throw releases what the program
+/// holds (x86-64 and arm64), to load and return 1 twice, with the RCU read
 /// nesting unchanged.
 fn expect_released(t: &mut Test, what: &str, r: Result<Fd>) {
-    if !cfg!(CONFIG_X86_64) {
+    if !crate::verifier::RELEASES {
         expect_rejected(t, what, r);
         return;
     }
@@ -374,7 +375,7 @@ fn expect_released(t: &mut Test, what: &str, r: Result<Fd>) {
 
 /// `bpf_throw()` itself inside an RCU read section, with preemption
 /// disabled, or with a reference held only in R0 (which the unwinder's
-/// entry keeps): released on x86-64, rejected elsewhere.
+/// entry keeps): released on x86-64 and arm64, rejected elsewhere.
 pub(crate) fn throw_holding(t: &mut Test) {
     let Some((throw_id, lock, unlock)) = ids(t) else {
         return;
@@ -527,7 +528,7 @@ fn cpumask_moved(t: &mut Test, reg_first: bool) -> Option<Result<Fd>> {
 }
 
 /// Paths that merge at a throw: a reference acquired on one path only,
-/// NULL on the other, is released where it was acquired (x86-64),
+/// NULL on the other, is released where it was acquired (x86-64, arm64),
 /// whichever path the verifier walks first; a place that holds a
 /// reference on one path and a scalar other than 0 on the other cannot be
 /// told apart by the unwinder, so the acquiring call gets a slot of its

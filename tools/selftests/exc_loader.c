@@ -1557,8 +1557,8 @@ static int run_ext_held(const char *path, struct bpf_object *obj, int probe_fd, 
 		bpf_object__close(eobj);
 		return 2;
 	}
-	printf("BPFEXC-INFO cleanup ext_holds_then_throws: exception table %lld bytes, %lld of them releases\n",
-	       fdinfo(bpf_program__fd(ext), "exception_table_bytes"),
+	printf("BPFEXC-INFO cleanup ext_holds_then_throws: exception table %lld bytes,"
+	       " %lld of them releases\n", fdinfo(bpf_program__fd(ext), "exception_table_bytes"),
 	       fdinfo(bpf_program__fd(ext), "cleanup_table_bytes"));
 	bpf_object__close(eobj);
 	snprintf(why, sizeof(why), "ext_target returned %d, want 7", ret);

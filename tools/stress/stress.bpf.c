@@ -6,8 +6,8 @@
  * calls deep (the first every time, the others as the clock says); and a
  * tracing program that throws, on a helper that they all call.
  *
- * On x86-64, where a throw releases what the program holds, the held_*
- * programs too: held_test_run (BPF_PROG_TEST_RUN on every CPU) and
+ * Where a throw releases what the program holds (x86-64, arm64), the
+ * held_* programs too: held_test_run (BPF_PROG_TEST_RUN on every CPU) and
  * held_tc_ingress (softirq) hold a task on some runs and a ring buffer
  * record on others, in one register, at a call of a global function that
  * may throw, so each acquiring call gets a stack slot of its own; the

@@ -15,7 +15,7 @@
  * - one thread sends UDP packets over lo, each run by the XDP and TC
  *   programs in softirq;
  * - one thread loads and frees copies of the object.
- * On x86-64 it also attaches held_tc_ingress (a second tcx ingress
+ * On x86-64 and arm64 it also attaches held_tc_ingress (a second tcx ingress
  * program), held_dtor and held_kprobe, and each thread also runs
  * held_test_run, one run in ten; a thread consumes the ring buffer. These
  * throw while they hold a task or a ring buffer record in a slot of their
@@ -44,8 +44,8 @@
 
 #define PER_RUN 1000
 
-/* A throw releases what the program holds only on x86-64. */
-#ifdef __x86_64__
+/* A throw releases what the program holds on x86-64 and arm64. */
+#if defined(__x86_64__) || defined(__aarch64__)
 #define HELD 1
 #else
 #define HELD 0

@@ -806,7 +806,7 @@ pub(crate) struct Landing {
 /// called from a JITed program: `aux` is that program's aux, `regs` its
 /// callee-saved registers, `fp` the throwing function's frame pointer,
 /// `sp` the address of the return address into it, and `scratch` its R0
-/// and R3-R5 at the call (x86-64; NULL elsewhere).
+/// and R3-R5 at the call (x86-64 and arm64; NULL elsewhere).
 pub(crate) unsafe extern "C" fn bpf_exceptions_unwind(
     _cookie: u64,
     aux: *const bindings::bpf_prog_aux,
@@ -823,8 +823,9 @@ pub(crate) unsafe extern "C" fn bpf_exceptions_unwind(
     // SAFETY: `regs` is on our caller's stack, for us to read and write.
     let regs = unsafe { &mut *regs };
     if !table.held.is_empty() {
-        // SAFETY: On x86-64, the only architecture whose programs release
-        // anything, `scratch` is on our caller's stack, for us to read.
+        // SAFETY: On x86-64 and arm64, the architectures whose programs
+        // release anything, `scratch` is on our caller's stack, for us to
+        // read.
         if let Some(scratch) = unsafe { scratch.as_ref() } {
             release(table, regs, scratch, sp, fp);
         }

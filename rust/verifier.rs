@@ -348,8 +348,8 @@ pub unsafe extern "C" fn bpf_exceptions_check_global_call(
     if !env.subprog_info[subprog as usize].might_throw() {
         return 0;
     }
-    // On x86-64 a throw releases what the callers hold, as for a throw of
-    // their own; 6.12 refuses a global call with a lock held or
+    // On x86-64 and arm64 a throw releases what the callers hold, as for
+    // a throw of their own; 6.12 refuses a global call with a lock held or
     // preemption disabled before this.
     // SAFETY: `st` is the state being verified.
     if st.active_preempt_lock == 0 && unsafe { releases_at(st) } {
@@ -431,9 +431,9 @@ pub unsafe extern "C" fn bpf_exceptions_throw_kfunc(
 }
 
 /// Whether a throw or a global call in state `st` records what it leaves
-/// held, for the unwinder to release: on x86-64, outside callbacks (whose
-/// throws are refused later, with their own message) and without a lock
-/// (refused at once, with upstream's message).
+/// held, for the unwinder to release: on x86-64 and arm64 (`RELEASES`),
+/// outside callbacks (whose throws are refused later, with their own
+/// message) and without a lock (refused at once, with upstream's message).
 ///
 /// # Safety
 ///
@@ -1375,10 +1375,10 @@ fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
 
 /// Records what the call being visited leaves held if it throws (a call of
 /// `bpf_throw()`, or of a global subprog that may throw: `what` names it in
-/// the log), on x86-64: see [`cleanup`]. Refuses it if a reference is held
-/// nowhere a throw can release it (with upstream's message), or if another
-/// path to the same chain of calls left something else held where this
-/// one holds a reference or NULL.
+/// the log), on x86-64 and arm64: see [`cleanup`]. Refuses it if a
+/// reference is held nowhere a throw can release it (with upstream's
+/// message), or if another path to the same chain of calls left something
+/// else held where this one holds a reference or NULL.
 ///
 /// The places it releases are marked read, and so are the places that
 /// hold zero where an earlier walk of the chain released, with zero

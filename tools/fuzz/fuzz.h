@@ -14,9 +14,17 @@ struct fz_obj {
 extern struct task_struct *bpf_task_acquire(struct task_struct *p) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
 
+/* Ring buffer records and dynptrs that programs hold across calls. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} fz_rb SEC(".maps");
+
 /* Written by fz_probe, which exc_loader each runs before and after a
- * program's runs: the current task's rcu_users and RCU read nesting. */
-SEC(".bss.fz_leak") __hidden __attribute__((aligned(8))) __s64 fz_leak[2];
+ * program's runs: the current task's rcu_users and RCU read nesting, and
+ * the bytes of fz_rb not consumed (exc_loader consumes the ring buffer
+ * first: a record left reserved stops the consumer). */
+SEC(".bss.fz_leak") __hidden __attribute__((aligned(8))) __s64 fz_leak[3];
 
 SEC("?syscall")
 int fz_probe(void *ctx)
@@ -25,6 +33,7 @@ int fz_probe(void *ctx)
 
 	fz_leak[0] = t->rcu_users.refs.counter;
 	fz_leak[1] = t->rcu_read_lock_nesting;
+	fz_leak[2] = bpf_ringbuf_query(&fz_rb, BPF_RB_AVAIL_DATA);
 	return 0;
 }
 

@@ -8,7 +8,7 @@ Writes OUTDIR/fuzz_NNN.c (PER_FILE programs each, default 100), each
 program also alone as OUTDIR/single/<name>.c, and OUTDIR/fuzz.expect, one
 line per program:
 
-    name|file|class|retval|runs_on_stock
+    name|file|class|retval|runs_on_stock|throws_holding
 
 Each program is a TC program p<i> (SEC("?tc"): exc_loader loads one at a
 time) whose main function reads ctx->len and hands a u32 down a random tree
@@ -21,7 +21,10 @@ model's),
 may run a bpf_loop() callback (which may itself try to throw), and calls
 its children, each call maybe inside bpf_rcu_read_lock(), holding a
 bpf_obj_new() object (which holds a reference of the current task, so that
-exc_loader's leak check sees an object left held), with preemption
+exc_loader's leak check sees an object left held), holding a task or a
+ring buffer record, a task or NULL, a task or a scalar in one variable
+(paths that put two things in one place), inside a bpf_for() loop (an
+iterator held) or holding a ring buffer dynptr (HELD), with preemption
 disabled or holding a bpf_spin_lock,
 or under a const volatile
 flag that is 0 at load time (dead code). The main function may name a
@@ -43,10 +46,12 @@ should decide,
             held, a helper or kfunc call with a lock held, a nested RCU
             read section);
     cleanup ours loads it, stock rejects it: a throw while holding an RCU
-            read section, an object or disabled preemption (taken in
-            static callers), which our unwinder releases;
+            read section, an object, a HELD reference or disabled
+            preemption (taken in static callers), which our unwinder
+            releases;
     hole    both load it: a call of a global subprog that may throw while
-            the caller holds an RCU read section or an object, which a throw
+            the caller holds an RCU read section, an object or a HELD
+            reference, which a throw
             leaves held on stock (the hole) and our unwinder releases
             ("may throw" counts throws in code that dead code removal later
             drops, as our scan does);
@@ -61,10 +66,12 @@ A throw in a tail call target or an extension ends that program only:
 the tail call, or the replaced function, returns the cookie.
 runs_on_stock is 0 for programs stock must not run or load (and for
 attachments to programs that lose a function to dead code removal, whose
-func_info_aux stock leaves stale): hole programs
-(a throw there leaks on stock) and programs with a custom callback and
+func_info_aux stock leaves stale): programs with a custom callback and
 subprogs, where dead code removal makes stock 6.12 enter the wrong
-callback or read past its function array (fixed by our patch 12).
+callback or read past its function array (fixed by our patch 12). It is
+2 for hole programs, which stock must load but not run (a throw there
+leaks on stock). throws_holding is 1 for a cleanup or hole program whose
+run throws while callers hold something, which ours must release.
 """
 import os
 import random
@@ -73,6 +80,15 @@ import sys
 M32 = 0xFFFFFFFF
 PKT_LEN = 54
 MAX_DEPTH = 8
+
+
+# The wraps that hold a reference across a call, one place on all paths
+# (see emit_body): a task or a ring buffer record ('either'), a task or
+# NULL ('maybe'), a task or a scalar other than zero ('scalar'), a
+# bpf_for() iterator whose body is the call ('iter': the child runs twice)
+# and a ring buffer dynptr ('dynptr'). Like 'obj', a throw below leaves
+# them held; the conflicting ones need the call's own slot on ours.
+HELD = ['either', 'maybe', 'scalar', 'iter', 'dynptr']
 
 
 class Func:
@@ -92,7 +108,7 @@ class Call:
     def __init__(self, child, k, wrap, dead):
         self.child = child
         self.k = k
-        self.wrap = wrap        # None, 'rcu', 'obj', 'preempt', 'lock'
+        self.wrap = wrap        # None, 'rcu', 'obj', 'preempt', 'lock' or HELD
         self.dead = dead
 
 
@@ -112,6 +128,8 @@ class Run:
         self.ext = ext          # (name, Func of the extension) or None
         self.calls = {}
         self.last = {}
+        # Whether the run threw while a caller held something (a wrap).
+        self.held_throw = False
 
 
 def prog_run(main, decide, st, cb=None):
@@ -125,8 +143,9 @@ def prog_run(main, decide, st, cb=None):
         return t.cookie & M32
 
 
-def run(f, x, decide, st):
-    """Runs f on x. decide(f) fixes f's throw condition on first visit."""
+def run(f, x, decide, st, held=0):
+    """Runs f on x, with held wraps around the calls that lead to it.
+    decide(f, v, held) fixes f's throw condition on first visit."""
     st.calls[f.name] = st.calls.get(f.name, 0) + 1
     if st.ext is not None and st.ext[0] == f.name:
         # The extension is a program of its own: its throw ends there, and
@@ -139,8 +158,9 @@ def run(f, x, decide, st):
         return v
     v = (x * f.a + f.b + PKT_LEN) & M32
     if f.throw is not None:
-        m, r, c = decide(f, v)
+        m, r, c = decide(f, v, held)
         if (v >> 16) % m == r:
+            st.held_throw = st.held_throw or held > 0
             raise Thrown(c)
     if f.loop is not None:
         n, d, _ = f.loop
@@ -156,7 +176,8 @@ def run(f, x, decide, st):
     for c in f.calls:
         if c.dead:
             continue
-        v = (v + run(c.child, v ^ c.k, decide, st)) & M32
+        for _ in range(2 if c.wrap == 'iter' else 1):
+            v = (v + run(c.child, v ^ c.k, decide, st, held + bool(c.wrap))) & M32
     if tail is not None and tail[1] and tail[0] in st.targets:
         v = prog_run(st.targets[tail[0]], decide, Run())
     st.last[f.name] = v
@@ -254,7 +275,7 @@ def gen_tree(rng, p, sizes, wraps, dead_p):
 def gen_program(rng, idx):
     p = f"p{idx}"
     funcs = gen_tree(rng, p, [0, 1, 2, 3, 4, 5, 6, 8, 10],
-                     [None] * 7 + ['rcu', 'obj', 'preempt', 'lock'], 0.12)
+                     [None] * 9 + ['rcu', 'obj', 'preempt', 'lock'] + HELD, 0.12)
     main = funcs[0]
     nsub = len(funcs) - 1
     for f in funcs:
@@ -276,11 +297,13 @@ def gen_program(rng, idx):
                 targets[slot] = gen_tree(rng, f"{p}_tc{slot}", [0, 1, 2], [None], 0)
     every = funcs + [g for t in targets.values() for g in t]
 
-    # Throw conditions: fire about a third of the time where reached.
-    def decide(f, v):
+    # Throw conditions: fire about a third of the time where reached, more
+    # often where callers hold something, for the leak check to see.
+    def decide(f, v, held=0):
         m, r, c = f.throw
         if r is None:
-            r = (v >> 16) % m if rng.random() < 0.35 else ((v >> 16) % m + 1) % m
+            fire = rng.random() < (0.6 if held else 0.35)
+            r = (v >> 16) % m if fire else ((v >> 16) % m + 1) % m
             f.throw = (m, r, c)
         return f.throw
     cb = None
@@ -311,7 +334,8 @@ def gen_program(rng, idx):
     # or code after a throw that the verifier proves always fires. It then
     # oopses at load or enters the wrong function: no custom callback with
     # subprogs on stock.
-    on_stock = int(cls != 'hole' and not (cb is not None and nsub > 0))
+    # Stock loads the hole programs but must not run them: 2.
+    on_stock = 0 if cb is not None and nsub > 0 else 2 if cls == 'hole' else 1
 
     # The C source: callees before callers, tail call targets first.
     out = []
@@ -322,7 +346,8 @@ def gen_program(rng, idx):
     for f in sorted(funcs[1:], key=lambda f: -f.depth):
         out.append(emit_func(f))
     out.append(emit_main(main, p, cb))
-    results = [(p, cls, ret if cls in ('ok', 'cleanup', 'hole') else '-', on_stock)]
+    results = [(p, cls, ret if cls in ('ok', 'cleanup', 'hole') else '-', on_stock,
+                int(st.held_throw and cls in ('cleanup', 'hole')))]
 
     # An attachment, when the program loads: a tracing program on one of
     # its functions, or an extension replacing a global one.
@@ -369,8 +394,8 @@ def gen_attach(rng, p, kind, tgt, funcs, main, mains, decide, cb, on_stock):
         src = (f"SEC(\"?freplace/{tgt.name}\")\nint {name}({args.replace('skb', 'ctx')})\n{{\n"
                "\tfz_out[0]++;\n" + emit_body(ext) + "}\n")
         if not there:
-            return src, (name, 'reject', '-', on_stock)
-        return src, (name, 'ok', f"{ret}/{st.calls.get(tgt.name, 0)}/*", on_stock)
+            return src, (name, 'reject', '-', on_stock, 0)
+        return src, (name, 'ok', f"{ret}/{st.calls.get(tgt.name, 0)}/*", on_stock, 0)
     st = Run(mains)
     ret = prog_run(main, decide, st, cb)
     hits = st.calls.get(tgt.name, 0)
@@ -399,7 +424,7 @@ def gen_attach(rng, p, kind, tgt, funcs, main, mains, decide, cb, on_stock):
             cls = 'ok'
     src = (f"SEC(\"?{kind}/{tgt.name}\")\nint BPF_PROG({name}, {args})\n{{\n"
            f"{body}\treturn 0;\n}}\n")
-    return src, (name, cls, f"{ret}/{hits}/{last}" if cls == 'ok' else '-', on_stock)
+    return src, (name, cls, f"{ret}/{hits}/{last}" if cls == 'ok' else '-', on_stock, 0)
 
 
 def emit_body(f):
@@ -430,6 +455,31 @@ def emit_body(f):
             call = f"bpf_spin_lock(&fz_lock);\n\t\t{call}\n\t\tbpf_spin_unlock(&fz_lock);"
         elif c.wrap == 'preempt':
             call = f"bpf_preempt_disable();\n\t\t{call}\n\t\tbpf_preempt_enable();"
+        elif c.wrap == 'either':
+            call = ("u32 k = (v >> 17) & 1;\n\t\tvoid *p;\n\n"
+                    "\t\tif (k)\n\t\t\tp = bpf_task_acquire(bpf_get_current_task_btf());\n"
+                    "\t\telse\n\t\t\tp = bpf_ringbuf_reserve(&fz_rb, 8, 0);\n"
+                    f"\t\t{call}\n"
+                    "\t\tif (p) {\n\t\t\tif (k)\n\t\t\t\tbpf_task_release(p);\n"
+                    "\t\t\telse\n\t\t\t\tbpf_ringbuf_discard(p, 0);\n\t\t}")
+        elif c.wrap == 'maybe':
+            call = ("struct task_struct *t = NULL;\n\n"
+                    "\t\tif ((v >> 17) & 1)\n"
+                    "\t\t\tt = bpf_task_acquire(bpf_get_current_task_btf());\n"
+                    f"\t\t{call}\n"
+                    "\t\tif (t)\n\t\t\tbpf_task_release(t);")
+        elif c.wrap == 'scalar':
+            call = ("u32 k = (v >> 17) & 1;\n"
+                    "\t\tvoid *p = (void *)(long)(v | 1);\n\n"
+                    "\t\tif (k)\n\t\t\tp = bpf_task_acquire(bpf_get_current_task_btf());\n"
+                    f"\t\t{call}\n"
+                    "\t\tif (k && p)\n\t\t\tbpf_task_release(p);")
+        elif c.wrap == 'iter':
+            call = f"int i;\n\n\t\tbpf_for(i, 0, 2)\n\t\t\t{call}"
+        elif c.wrap == 'dynptr':
+            call = ("struct bpf_dynptr d;\n\n"
+                    "\t\tbpf_ringbuf_reserve_dynptr(&fz_rb, 8, 0, &d);\n"
+                    f"\t\t{call}\n\t\tbpf_ringbuf_discard_dynptr(&d, 0);")
         elif c.wrap == 'obj':
             call = ("struct fz_obj *o = bpf_obj_new(typeof(*o));\n"
                     "\t\tstruct task_struct *t;\n\n"
@@ -500,8 +550,8 @@ def main():
         for i in range(start, end):
             src, results = gen_program(rng, i)
             parts.append(src + "\n")
-            for name, cls, ret, on_stock in results:
-                expect.append(f"{name}|{fname}|{cls}|{ret}|{on_stock}")
+            for name, cls, ret, on_stock, held in results:
+                expect.append(f"{name}|{fname}|{cls}|{ret}|{on_stock}|{held}")
                 # Each program on its own too, to keep as a regression test.
                 os.makedirs(os.path.join(outdir, "single"), exist_ok=True)
                 with open(os.path.join(outdir, "single", name + ".c"), "w") as one:

@@ -27,17 +27,20 @@
  *	name has no '_' is loaded on its own, with its tail call targets
  *	(NAME_tcK, put in slot K of the object's map fz_jmp), and when it
  *	loads run LEAK_RUNS times on PKT between two runs of the object's
- *	fz_probe; prints "BPFEXC-FUZZ NAME load=ERR ret=RETVAL leak=0"
- *	(ret=- when it did not load; leak= what the probe saw change, or
- *	the return value of the last run if it differs). Then its attachment NAME_at, if there
- *	is one (section fentry/FUNC, fexit/FUNC or freplace/FUNC, FUNC a
+ *	fz_probe; prints "BPFEXC-FUZZ NAME load=ERR ret=RETVAL leak=0
+ *	passes=N" (ret=- when it did not load; leak= what the probe saw
+ *	change, or the return value of the last run if it differs; N the
+ *	verifier's passes, from its "verified in N passes" line). Then its attachment NAME_at, if there is one (section
+ *	fentry/FUNC, fexit/FUNC or freplace/FUNC, FUNC a
  *	function of NAME), is loaded from a second instance of OBJ, attached
  *	to NAME and NAME is run again: "BPFEXC-FUZZ NAME_at load=ERR
  *	ret=RETVAL/HITS/LAST", ERR the load's or the attach's error, HITS
  *	and LAST the two words of the attachment's global fz_out. Programs
  *	named in the file SKIP (one per line) print "BPFEXC-FUZZ NAME
- *	skipped". "BPFEXC-FUZZ-BEGIN NAME" before each load names the program
- *	that was running if the kernel goes down.
+ *	skipped"; one named there as "=NAME" is loaded but not run:
+ *	"BPFEXC-FUZZ NAME load=ERR ret=not-run". "BPFEXC-FUZZ-BEGIN NAME"
+ *	before each load names the program that was running if the kernel
+ *	goes down.
  *
  *   exc_loader run OBJ PKT EXPECT
  *	What run-selftests does with bpftool where there is none (the arm64
@@ -717,16 +720,41 @@ out:
 
 static int run_n(int fd, int n, int *retval);
 
-/* fz_probe into *v: rcu_users and RCU read nesting; zeros without it. */
-static int fz_probe(struct bpf_object *obj, long long v[2])
+static int drain(void *ctx, void *data, size_t size);
+
+/* The verifier's passes over a program that loaded, from its log. */
+static int passes_of(const char *log)
+{
+	const char *s = strstr(log, "verified in ");
+
+	return s ? atoi(s + strlen("verified in ")) : 1;
+}
+
+/* fz_probe into *v, after consuming fz_rb: rcu_users, RCU read nesting
+ * and the bytes of fz_rb left unconsumed (a record left reserved stops
+ * the consumer); zeros without it.
+ */
+static int fz_probe(struct bpf_object *obj, long long v[3])
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 	struct bpf_program *p = bpf_object__find_program_by_name(obj, "fz_probe");
 	struct bpf_map *m = bpf_object__find_map_by_name(obj, ".bss.fz_leak");
+	struct bpf_map *ring = bpf_object__find_map_by_name(obj, "fz_rb");
+	struct ring_buffer *rb;
+	int err;
 
-	v[0] = v[1] = 0;
+	v[0] = v[1] = v[2] = 0;
 	if (!p || !m)
 		return 0;
+	if (ring) {
+		rb = ring_buffer__new(bpf_map__fd(ring), drain, NULL, NULL);
+		if (!rb)
+			return -1;
+		err = ring_buffer__consume(rb);
+		ring_buffer__free(rb);
+		if (err < 0)
+			return -1;
+	}
 	if (bpf_prog_test_run_opts(bpf_program__fd(p), &opts))
 		return -1;
 	return bpf_map_lookup_elem(bpf_map__fd(m), &(int){ 0 }, v);
@@ -742,7 +770,7 @@ static int run_each(const char *path, const char *skip)
 		return 1;
 	for (int i = 0; i < n; i++) {
 		struct bpf_program *prog = NULL, *p;
-		long long before[2], after[2];
+		long long before[3], after[3];
 		char at[256];
 		int err, ret, again;
 
@@ -783,19 +811,24 @@ static int run_each(const char *path, const char *skip)
 				err = -EINVAL;
 			}
 		}
+		snprintf(at, sizeof(at), "=%s", names[i]);
 		if (err)
 			printf("BPFEXC-FUZZ %s load=%d ret=-\nBPFEXC-FUZZ-LOG %s %s\n", names[i], err,
 			       names[i], last_lines(log_buf));
+		else if (listed(skip, at))
+			printf("BPFEXC-FUZZ %s load=0 ret=not-run\n", names[i]);
 		else if (fz_probe(obj, before) || test_run(bpf_program__fd(prog), &ret) ||
 			 run_n(bpf_program__fd(prog), LEAK_RUNS - 1, &again) || fz_probe(obj, after))
 			printf("BPFEXC-FUZZ %s load=0 ret=run-failed\n", names[i]);
 		else if (memcmp(before, after, sizeof(before)) || again != ret)
-			printf("BPFEXC-FUZZ %s load=0 ret=%u leak=rcu_users:%lld->%lld,rcu_read_lock_nesting:%lld->%lld,last_ret:%u\n",
+			printf("BPFEXC-FUZZ %s load=0 ret=%u leak=rcu_users:%lld->%lld,rcu_read_lock_nesting:%lld->%lld,ringbuf_unconsumed:%lld->%lld,last_ret:%u\n",
 			       names[i], (unsigned int)ret, before[0], after[0], before[1], after[1],
-			       (unsigned int)again);
+			       before[2], after[2], (unsigned int)again);
 		else
-			printf("BPFEXC-FUZZ %s load=0 ret=%u leak=0\n", names[i], (unsigned int)ret);
+			printf("BPFEXC-FUZZ %s load=0 ret=%u leak=0 passes=%d\n", names[i],
+			       (unsigned int)ret, passes_of(log_buf));
 		fflush(stdout);
+		snprintf(at, sizeof(at), "%s_at", names[i]);
 		for (int j = 0; j < n; j++) {
 			if (strcmp(names[j], at))
 				continue;

@@ -359,6 +359,14 @@ pub(crate) struct ThrowSites {
     /// The slots, of a subprog, that this pass asks to be zeroed on entry
     /// to it: see `zero_on_entry()` in `verifier.rs`.
     pub(crate) zero_next: KVec<(u32, u16)>,
+    /// The releases this pass walked of a pointer that lay in its call's
+    /// own slot: (release call, acquiring call), by index as loaded.
+    pub(crate) released: KVec<(u32, u32)>,
+    /// The releases after which the program clears the released pointer's
+    /// own slot: see `clear_after()` in `verifier.rs`.
+    pub(crate) clears: KVec<(u32, u32)>,
+    /// The releases that this pass asks to clear the slot after.
+    pub(crate) clear_next: KVec<(u32, u32)>,
     /// The verifier's passes over the program so far, less one.
     pub(crate) pass: u8,
 }

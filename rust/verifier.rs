@@ -933,8 +933,9 @@ fn add_hints(list: &mut KVec<Hint>, calls: &[u32], places: &[Release]) -> Result
 /// On a walk of `chain` that conflicts with its earlier walks (`old`, what
 /// they release; `new` and `new_zeros`, the walk's own), notes in `next`
 /// the hints that a new pass of the verifier gets ([`cleanup::hints`];
-/// `hinted` are this pass's). Returns whether there were new ones; an
-/// error only if memory runs out.
+/// `hinted` are this pass's), but a call's own slot (`own`), which every
+/// walk prefers anyway. Returns whether there were new ones; an error
+/// only if memory runs out.
 fn hint_next(
     next: &mut KVec<Hint>,
     chain: &Held,
@@ -942,6 +943,7 @@ fn hint_next(
     new: &[Release],
     new_zeros: &Zeros,
     hinted: &[Release],
+    own: impl Fn(u8, Loc) -> bool,
 ) -> Result<bool> {
     let noted = hints_of(next, chain.calls());
     let mut known = KVec::with_capacity(hinted.len() + noted.len(), GFP_KERNEL)?;
@@ -952,7 +954,7 @@ fn hint_next(
         return Ok(false);
     };
     let mut add = KVec::new();
-    for h in found {
+    for h in found.filter(|h| !own(h.frame, h.loc)) {
         add.push(h, GFP_KERNEL)?;
     }
     if add.is_empty() {
@@ -1275,6 +1277,129 @@ fn zero_on_entry(
     }))
 }
 
+/// Called by `release_reference()` before the verifier releases reference
+/// `ref_obj_id` at the call being visited (a release kfunc or helper, a
+/// kfunc that takes the reference into a collection, `bpf_kptr_xchg()`...).
+/// If the current frame holds the pointer in its acquiring call's own slot
+/// (see [`shadow`]), notes the release: a later pass may have the program
+/// clear the slot after it (see [`clear_after`]). Returns 0, or an error.
+///
+/// # Safety
+///
+/// `envp` must be the environment of a running verification, at a call.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_note_release(
+    envp: *mut bindings::bpf_verifier_env,
+    ref_obj_id: c_int,
+) -> c_int {
+    to_c(note_release(envp, ref_obj_id).map(|()| 0))
+}
+
+/// See [`bpf_exceptions_note_release`].
+fn note_release(envp: *mut bindings::bpf_verifier_env, ref_obj_id: c_int) -> Result {
+    // SAFETY: The caller passes the environment of a running verification.
+    let env = unsafe { env_mut(envp) };
+    // SAFETY: `env->prog->aux` is the program's, for the verifier to use.
+    let aux = unsafe { &mut *(*env.prog).aux };
+    if aux.throw_sites.is_null() || ref_obj_id <= 0 {
+        return Ok(());
+    }
+    let at = orig_idx(env, env.insn_idx as usize);
+    // SAFETY: During the walk `cur_state` is the state being verified, and
+    // its frame `curframe` is valid.
+    let f = unsafe { &*(*env.cur_state).frame[(*env.cur_state).curframe as usize] };
+    // SAFETY: `f` is a frame of the state.
+    let slots = unsafe { slots_of(f) };
+    let ts = ThrowSites::pending(aux).ok_or(ENOMEM)?;
+    for sh in ts.shadows.iter().filter(|s| s.subprog == f.subprogno) {
+        let Some(slot) = slots.get(usize::from(sh.slot)) else {
+            continue;
+        };
+        let spill = bindings::bpf_stack_slot_type_STACK_SPILL;
+        let spilled = slot.slot_type.iter().all(|&t| u32::from(t) == spill);
+        // A slot zeroed on entry has no call (`site` is `u32::MAX`).
+        if sh.site == u32::MAX
+            || !spilled
+            || slot.spilled_ptr.ref_obj_id != ref_obj_id as u32
+            || ts.released.iter().any(|&r| r == (at, sh.site))
+        {
+            continue;
+        }
+        ts.released.push((at, sh.site), GFP_KERNEL)?;
+    }
+    Ok(())
+}
+
+/// On a walk that conflicts with the earlier walks of its chain in a way
+/// that neither a hint, a call's own slot nor a zeroing on entry resolves,
+/// asks that the program clear the own slot of each call whose release
+/// this pass walked (`released`, see [`bpf_exceptions_note_release`]) in a
+/// subprog of the walk's `frames`, after the release: a path that released
+/// the pointer then leaves zero there, not the stale pointer. Returns
+/// whether there was a release not cleared nor asked for yet.
+fn ask_clears(
+    asked: &mut KVec<(u32, u32)>,
+    clears: &[(u32, u32)],
+    released: &[(u32, u32)],
+    shadows: &[Shadow],
+    frames: &[&bindings::bpf_func_state],
+) -> Result<bool> {
+    let mut added = false;
+    for &(at, site) in released {
+        let Some(sh) = shadows.iter().find(|s| s.site == site) else {
+            continue;
+        };
+        if !frames.iter().any(|f| f.subprogno == sh.subprog)
+            || Iterator::chain(clears.iter(), asked.iter()).any(|&c| c == (at, site))
+        {
+            continue;
+        }
+        if clears.len() + asked.len() >= MAX_OWN_SLOTS {
+            return Ok(false);
+        }
+        asked.push((at, site), GFP_KERNEL)?;
+        added = true;
+    }
+    Ok(added)
+}
+
+/// Has the program clear `sh`, a call's own slot, after the release call
+/// `at` (its index as loaded, in the same subprog): `*(u64 *)(r10 - off) =
+/// 0` right after it. The next pass walks it as the program's own: a path
+/// that released the slot's pointer there holds zero in the slot. `false`
+/// if there is no such call.
+fn clear_after(envp: *mut bindings::bpf_verifier_env, at: u32, sh: &Shadow) -> Result<bool> {
+    // SAFETY: The caller passes the environment of a verification between
+    // passes.
+    let env = unsafe { env_mut(envp) };
+    let sub = sh.subprog as usize;
+    if sub + 1 > env.subprog_cnt as usize {
+        return Ok(false);
+    }
+    let (first, end) = (
+        env.subprog_info[sub].start as usize,
+        env.subprog_info[sub + 1].start as usize,
+    );
+    let Some(j) = (first..end).find(|&j| orig_idx(env, j) == at && insns(env)[j].code == JMP_CALL)
+    else {
+        return Ok(false);
+    };
+    // The call is not its subprog's last instruction (which must jump or
+    // exit).
+    if j + 1 >= end {
+        return Ok(false);
+    }
+    let mut zero = bindings::bpf_insn {
+        code: 0x02 | 0x60 | 0x18, // BPF_ST | BPF_MEM | BPF_DW
+        off: -8 * (i16::try_from(sh.slot).map_err(|_| EFAULT)? + 1),
+        imm: 0,
+        ..Default::default()
+    };
+    zero.set_dst_reg(10);
+    insert_before(envp, j + 1, zero)?;
+    Ok(true)
+}
+
 /// Called by `bpf_check()` after a pass of the verifier over the program
 /// that succeeded. If the pass found hints (see [`cleanup::hints`]), makes
 /// them the next pass's, forgets what the pass recorded and returns 1: the
@@ -1304,7 +1429,12 @@ fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
             return Ok(0);
         }
         let ts = ThrowSites::pending(aux).ok_or(ENOMEM)?;
-        if ts.next.is_empty() && ts.shadow_next.is_empty() && ts.zero_next.is_empty() {
+        ts.released = KVec::new();
+        if ts.next.is_empty()
+            && ts.shadow_next.is_empty()
+            && ts.zero_next.is_empty()
+            && ts.clear_next.is_empty()
+        {
             if ts.pass > 0 {
                 let (passes, hints, slots) = (
                     c_int::from(ts.pass) + 1,
@@ -1332,6 +1462,14 @@ fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
         ts.pass += 1;
         let asked = core::mem::replace(&mut ts.shadow_next, KVec::new());
         let zeros = core::mem::replace(&mut ts.zero_next, KVec::new());
+        let clear = core::mem::replace(&mut ts.clear_next, KVec::new());
+        let mut cleared = KVec::with_capacity(clear.len(), GFP_KERNEL)?;
+        for &(at, site) in clear.iter() {
+            if let Some(sh) = ts.shadows.iter().find(|s| s.site == site) {
+                cleared.push((at, *sh), GFP_KERNEL)?;
+            }
+            ts.clears.push((at, site), GFP_KERNEL)?;
+        }
         // Global subprogs are verified again too.
         if !aux.func_info_aux.is_null() {
             for i in 0..env.subprog_cnt as usize {
@@ -1339,14 +1477,17 @@ fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
                 unsafe { (*aux.func_info_aux.add(i)).set_verified(false) };
             }
         }
-        (asked, zeros)
+        (asked, zeros, cleared)
     };
-    let (asked, zeros) = asked;
-    if asked.is_empty() && zeros.is_empty() {
+    let (asked, zeros, cleared) = asked;
+    if asked.is_empty() && zeros.is_empty() && cleared.is_empty() {
         return Ok(1);
     }
     // SAFETY: As above; `shadow()` changes `env->prog`, not its aux.
     let len = insns(unsafe { env_mut(envp) }).len();
+    for (at, sh) in cleared.iter() {
+        clear_after(envp, *at, sh)?;
+    }
     let made = Iterator::chain(
         asked.iter().map(|&site| shadow(envp, site)),
         zeros
@@ -1444,6 +1585,9 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
         shadows,
         shadow_next,
         zero_next,
+        released,
+        clears,
+        clear_next,
         ..
     } = ThrowSites::pending(aux).ok_or(ENOMEM)?;
     // What earlier walks of the chain release, and what earlier passes
@@ -1545,7 +1689,8 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                     if *pass + 1 >= MAX_PASSES {
                         return Err(conflict());
                     }
-                    let again = hint_next(next, &held, &p.releases, &rel, &zeros, hinted)?
+                    let own = |f: u8, l: Loc| is_shadow(frames, shadows, f, l);
+                    let again = hint_next(next, &held, &p.releases, &rel, &zeros, hinted, own)?
                         || ask_shadows(
                             shadow_next,
                             shadows,
@@ -1558,7 +1703,8 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                             shadow_next.len(),
                             frames,
                             Iterator::chain(p.releases.iter(), rel.iter()),
-                        )?;
+                        )?
+                        || ask_clears(clear_next, clears, released, shadows, frames)?;
                     if again {
                         verbose!(
                             envp,
@@ -1570,6 +1716,7 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                         || !next.is_empty()
                         || !shadow_next.is_empty()
                         || !zero_next.is_empty()
+                        || !clear_next.is_empty()
                     {
                         Ok(())
                     } else {

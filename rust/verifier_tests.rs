@@ -455,6 +455,40 @@ fn cpumask_or(t: &mut Test, other: i32) -> Option<Result<Fd>> {
     Some(load(&p))
 }
 
+/// R6 holds a cpumask when the program throws on one path; on the other
+/// the program released the cpumask and R6 holds 5. The first pass gives
+/// `bpf_cpumask_create()` a slot of its own, which on the second still
+/// holds the released cpumask where R6 holds 5: the program then clears
+/// the slot after the release, and a later pass merges the walks.
+fn cpumask_released_before(t: &mut Test) -> Option<Result<Fd>> {
+    let throw_id = expect_ok!(t, throw_btf_id(), "finding bpf_throw")?;
+    let create = expect_ok!(t, kfunc(c"bpf_cpumask_create"), "bpf_cpumask_create")?;
+    let release = expect_ok!(t, kfunc(c"bpf_cpumask_release"), "bpf_cpumask_release")?;
+    let prandom = bindings::bpf_func_id_BPF_FUNC_get_prandom_u32 as i32;
+    let p = asm(
+        t,
+        &[
+            &[
+                Insn::call_helper(prandom),
+                Insn::mov64_reg(Reg::R7, Reg::R0),
+                Insn::call_kfunc(create),
+                // To the exit: nothing held.
+                Insn::jeq_imm(Reg::R0, 0, 8),
+                Insn::mov64_reg(Reg::R8, Reg::R0),
+                Insn::mov64_reg(Reg::R6, Reg::R0),
+                // To the throw, with the cpumask in R6.
+                Insn::jeq_imm(Reg::R7, 0, 3),
+                Insn::mov64_reg(Reg::R1, Reg::R8),
+                Insn::call_kfunc(release),
+                Insn::mov64_imm(Reg::R6, 5),
+            ],
+            &throw(throw_id, 1),
+            &[Insn::mov64_imm(Reg::R0, 0), Insn::exit()],
+        ],
+    )?;
+    Some(load(&p))
+}
+
 /// R6 holds a cpumask when the program throws on one path and NULL on the
 /// other, which the verifier walks first (the fall-through): the first
 /// pass cannot merge the second walk, a second pass with R6 hinted does.
@@ -550,6 +584,9 @@ pub(crate) fn throw_merging_paths(t: &mut Test) {
     }
     if let Some(r) = cpumask_moved(t, true) {
         expect_released(t, "cpumask in R6 and a slot, then in the slot", r);
+    }
+    if let Some(r) = cpumask_released_before(t) {
+        expect_released(t, "cpumask in R6, or released and 5 in R6", r);
     }
 }
 

@@ -1000,13 +1000,14 @@ __naked int throw_own_slot_in_a_subprog_that_calls_back(void)
 /*
  * A task acquired and released on the path walked first, which then
  * holds a ring buffer record in R6; the task in R6 on the other. The
- * task's own slot still holds the released task on the first path (the
- * verifier knows only that it is not zero), so no pass can release the
- * task from there: refused, after three passes.
+ * calls get slots of their own (second pass), and the task's slot still
+ * holds the released task on the first path (the verifier knows only
+ * that it is not zero): the program clears the slot after the release
+ * (third pass), and the throw releases the record or the task.
  */
 SEC("?tc")
-__failure __msg("leaves different resources held on different paths")
-__naked int reject_own_slot_released_before(void)
+__success __retval(7)
+__naked int throw_own_slot_released_before(void)
 {
 	asm volatile (
 	"call %[bpf_get_current_task_btf];"
@@ -1037,6 +1038,59 @@ __naked int reject_own_slot_released_before(void)
 	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
 	  __imm(bpf_task_acquire), __imm(bpf_task_release), __imm_addr(rb),
 	  __imm(bpf_ringbuf_reserve), __imm(bpf_throw)
+	: __clobber_all);
+}
+
+/* The same at a call of a global function that may throw, which stock
+ * loads: it then leaks the task or the record on every throw.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_global_own_slot_released_before(void)
+{
+	asm volatile (
+	"r9 = r1;"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 3f;"
+	"r7 = r0;"
+	"call %[bpf_get_prandom_u32];"
+	"r0 &= 1;"
+	"r8 = r0;"
+	"if r0 == 0 goto 1f;"
+	"r1 = r7;"
+	"call %[bpf_task_release];"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"call %[bpf_ringbuf_reserve];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+	"goto 2f;"
+"1:"
+	"r6 = r7;"
+"2:"
+	"r1 = r9;"
+	"call global_throws;"
+	/* Not thrown: R8, 1 with the record and 0 with the task, says
+	 * which R6 holds.
+	 */
+	"if r8 == 0 goto 4f;"
+	"r1 = r6;"
+	"r2 = 0;"
+	"call %[bpf_ringbuf_discard];"
+	"goto 3f;"
+"4:"
+	"r1 = r6;"
+	"call %[bpf_task_release];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm(bpf_task_release), __imm_addr(rb),
+	  __imm(bpf_ringbuf_reserve), __imm(bpf_ringbuf_discard)
 	: __clobber_all);
 }
 

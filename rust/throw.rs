@@ -360,8 +360,9 @@ pub(crate) struct ThrowSites {
     /// to it: see `zero_on_entry()` in `verifier.rs`.
     pub(crate) zero_next: KVec<(u32, u16)>,
     /// The releases this pass walked of a pointer that lay in its call's
-    /// own slot: (release call, acquiring call), by index as loaded.
-    pub(crate) released: KVec<(u32, u32)>,
+    /// own slot, not cleared after yet: see `note_release()` in
+    /// `verifier.rs`.
+    pub(crate) released: KVec<Noted>,
     /// The releases after which the program clears the released pointer's
     /// own slot: see `clear_after()` in `verifier.rs`.
     pub(crate) clears: KVec<(u32, u32)>,
@@ -407,6 +408,20 @@ impl Hint {
     pub(crate) fn calls(&self) -> &[u32] {
         self.chain.get(..usize::from(self.depth)).unwrap_or(&[])
     }
+}
+
+/// A release of a pointer that lay in its call's own slot, which the
+/// verifier walked.
+#[derive(Clone, Copy)]
+pub(crate) struct Noted {
+    /// The release call, by its index as loaded.
+    pub(crate) at: u32,
+    /// The acquiring call, by its index as loaded.
+    pub(crate) site: u32,
+    /// The subprog of both.
+    pub(crate) subprog: u32,
+    /// Whether a clear after it has been asked for.
+    pub(crate) asked: bool,
 }
 
 /// A stack slot of its own for what an acquiring call returns, or a slot

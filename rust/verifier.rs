@@ -45,7 +45,7 @@ use kernel::prelude::*;
 use crate::callgraph::{CallGraph, SubprogSet};
 use crate::cleanup::{self, Absent, Held, Iter, Kind, Loc, Release, Zeros, MAX_FRAMES};
 use crate::insn::BPF_PSEUDO_CALL;
-use crate::throw::{Hint, Pending, Shadow, ThrowSites};
+use crate::throw::{Hint, Noted, Pending, Shadow, ThrowSites};
 
 /// Writes to the verifier log of `$env` (a `*mut bpf_verifier_env`).
 macro_rules! verbose {
@@ -964,6 +964,86 @@ fn hint_next(
     Ok(true)
 }
 
+/// The subprog that instruction `j` (of the program as it is now) lies in.
+fn subprog_at(env: &bindings::bpf_verifier_env, j: usize) -> Option<usize> {
+    let cnt = env.subprog_cnt as usize;
+    env.subprog_info[..cnt]
+        .iter()
+        .rposition(|sp| sp.start as usize <= j)
+}
+
+/// The calls that a conflicting walk's pointers came back through: for
+/// each acquiring call of `sites` (by index as loaded), the call itself if
+/// it lies in the subprog of one of the walk's `frames`; else (it lies in
+/// a function that has returned, whose frame and slots are gone) each call
+/// of a subprog, in the subprog of one of `frames` and not a call of the
+/// chain, from which the acquiring call's subprog can be reached, so that
+/// the slot of its own is filled with what the subprog returns, in a
+/// frame the throw unwinds. Pushes them to `out`, by index as loaded.
+fn returned_through(
+    env: &bindings::bpf_verifier_env,
+    frames: &[&bindings::bpf_func_state],
+    sites: impl Iterator<Item = u32>,
+    out: &mut KVec<u32>,
+) -> Result {
+    let code = insns(env);
+    let cnt = (env.subprog_cnt as usize).min(crate::callgraph::MAX_SUBPROGS);
+    let in_chain = |sub: usize| frames.iter().any(|f| f.subprogno as usize == sub);
+    // The chain's own calls: they have not returned.
+    let chain_call = |j: usize| frames.iter().skip(1).any(|f| f.callsite as usize == j);
+    let callee = |j: usize| find_subprog(env, j as i64 + i64::from(code[j].imm) + 1);
+    for site in sites {
+        let Some(j) =
+            (0..code.len()).find(|&j| orig_idx(env, j) == site && code[j].code == JMP_CALL)
+        else {
+            continue;
+        };
+        let Some(sub) = subprog_at(env, j) else {
+            continue;
+        };
+        if in_chain(sub) {
+            if !out.iter().any(|&o| o == site) {
+                out.push(site, GFP_KERNEL)?;
+            }
+            continue;
+        }
+        // The subprogs from which `sub` can be reached, by direct calls.
+        let mut reach = SubprogSet::new();
+        reach.insert(sub);
+        loop {
+            let mut grew = false;
+            for (k, insn) in code.iter().enumerate() {
+                if !is_pseudo_call(insn) {
+                    continue;
+                }
+                let (Some(from), Some(to)) = (subprog_at(env, k), callee(k)) else {
+                    continue;
+                };
+                if from < cnt && reach.contains(to) && !reach.contains(from) {
+                    reach.insert(from);
+                    grew = true;
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+        for (k, insn) in code.iter().enumerate() {
+            if !is_pseudo_call(insn) || chain_call(k) {
+                continue;
+            }
+            let (Some(from), Some(to)) = (subprog_at(env, k), callee(k)) else {
+                continue;
+            };
+            let o = orig_idx(env, k);
+            if in_chain(from) && reach.contains(to) && !out.iter().any(|&x| x == o) {
+                out.push(o, GFP_KERNEL)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// On a walk that conflicts with the earlier walks of its chain in a way
 /// that no hint resolves (two kinds of resource, or a pointer and a
 /// scalar, in one place), asks a slot of its own for each call that
@@ -1282,7 +1362,10 @@ fn zero_on_entry(
 /// kfunc that takes the reference into a collection, `bpf_kptr_xchg()`...).
 /// If the current frame holds the pointer in its acquiring call's own slot
 /// (see [`shadow`]), notes the release: a later pass may have the program
-/// clear the slot after it (see [`clear_after`]). Returns 0, or an error.
+/// clear the slot after it (see [`clear_after`]). At most
+/// `MAX_OWN_SLOTS` releases are noted per pass, and one that cannot be
+/// noted (no memory) is left out: the program may then be refused, never
+/// wrongly released. Returns 0.
 ///
 /// # Safety
 ///
@@ -1292,7 +1375,10 @@ pub unsafe extern "C" fn bpf_exceptions_note_release(
     envp: *mut bindings::bpf_verifier_env,
     ref_obj_id: c_int,
 ) -> c_int {
-    to_c(note_release(envp, ref_obj_id).map(|()| 0))
+    // `release_reference()`'s callers in dynptr and iterator code ignore
+    // its errors: none.
+    let _ = note_release(envp, ref_obj_id);
+    0
 }
 
 /// See [`bpf_exceptions_note_release`].
@@ -1321,11 +1407,19 @@ fn note_release(envp: *mut bindings::bpf_verifier_env, ref_obj_id: c_int) -> Res
         if sh.site == u32::MAX
             || !spilled
             || slot.spilled_ptr.ref_obj_id != ref_obj_id as u32
-            || ts.released.iter().any(|&r| r == (at, sh.site))
+            || ts.released.len() >= MAX_OWN_SLOTS
+            || ts.released.iter().any(|r| (r.at, r.site) == (at, sh.site))
+            || ts.clears.iter().any(|&c| c == (at, sh.site))
         {
             continue;
         }
-        ts.released.push((at, sh.site), GFP_KERNEL)?;
+        let noted = Noted {
+            at,
+            site: sh.site,
+            subprog: sh.subprog,
+            asked: false,
+        };
+        ts.released.push(noted, GFP_KERNEL)?;
     }
     Ok(())
 }
@@ -1337,27 +1431,26 @@ fn note_release(envp: *mut bindings::bpf_verifier_env, ref_obj_id: c_int) -> Res
 /// subprog of the walk's `frames`, after the release: a path that released
 /// the pointer then leaves zero there, not the stale pointer. Returns
 /// whether there was a release not cleared nor asked for yet.
+///
+/// Each noted release is asked for once, so a conflict costs a scan of at
+/// most `MAX_OWN_SLOTS` notes, and at most `MAX_OWN_SLOTS` clears are
+/// made per program.
 fn ask_clears(
     asked: &mut KVec<(u32, u32)>,
-    clears: &[(u32, u32)],
-    released: &[(u32, u32)],
-    shadows: &[Shadow],
+    clears: usize,
+    released: &mut [Noted],
     frames: &[&bindings::bpf_func_state],
 ) -> Result<bool> {
     let mut added = false;
-    for &(at, site) in released {
-        let Some(sh) = shadows.iter().find(|s| s.site == site) else {
-            continue;
-        };
-        if !frames.iter().any(|f| f.subprogno == sh.subprog)
-            || Iterator::chain(clears.iter(), asked.iter()).any(|&c| c == (at, site))
-        {
+    for n in released.iter_mut().filter(|n| !n.asked) {
+        if !frames.iter().any(|f| f.subprogno == n.subprog) {
             continue;
         }
-        if clears.len() + asked.len() >= MAX_OWN_SLOTS {
-            return Ok(false);
+        if clears + asked.len() >= MAX_OWN_SLOTS {
+            break;
         }
-        asked.push((at, site), GFP_KERNEL)?;
+        asked.push((n.at, n.site), GFP_KERNEL)?;
+        n.asked = true;
         added = true;
     }
     Ok(added)
@@ -1691,12 +1784,21 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                     }
                     let own = |f: u8, l: Loc| is_shadow(frames, shadows, f, l);
                     let again = hint_next(next, &held, &p.releases, &rel, &zeros, hinted, own)?
-                        || ask_shadows(
-                            shadow_next,
-                            shadows,
-                            zero_next.len(),
-                            Iterator::chain(p.sites.iter(), sites.iter()).copied(),
-                        )?
+                        || {
+                            let mut through = KVec::new();
+                            returned_through(
+                                env,
+                                frames,
+                                Iterator::chain(p.sites.iter(), sites.iter()).copied(),
+                                &mut through,
+                            )?;
+                            ask_shadows(
+                                shadow_next,
+                                shadows,
+                                zero_next.len(),
+                                through.iter().copied(),
+                            )?
+                        }
                         || ask_zeros(
                             zero_next,
                             shadows,
@@ -1704,7 +1806,7 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                             frames,
                             Iterator::chain(p.releases.iter(), rel.iter()),
                         )?
-                        || ask_clears(clear_next, clears, released, shadows, frames)?;
+                        || ask_clears(clear_next, clears.len(), released, frames)?;
                     if again {
                         verbose!(
                             envp,

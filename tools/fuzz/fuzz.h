@@ -14,6 +14,12 @@ struct fz_obj {
 extern struct task_struct *bpf_task_acquire(struct task_struct *p) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
 
+/* A task that a static subprog acquires and returns. */
+static __noinline __attribute__((unused)) struct task_struct *fz_task(void)
+{
+	return bpf_task_acquire(bpf_get_current_task_btf());
+}
+
 /* Ring buffer records and dynptrs that programs hold across calls. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -23,8 +23,10 @@ its children, each call maybe inside bpf_rcu_read_lock(), holding a
 bpf_obj_new() object (which holds a reference of the current task, so that
 exc_loader's leak check sees an object left held), holding a task or a
 ring buffer record, a task or NULL, a task or a scalar in one variable
-(paths that put two things in one place), inside a bpf_for() loop (an
-iterator held) or holding a ring buffer dynptr (HELD), with preemption
+(paths that put two things in one place; the task maybe from a static
+subprog that returns it, or released before the record was reserved),
+inside a bpf_for() loop (an iterator held) or holding a ring buffer
+dynptr (HELD), with preemption
 disabled or holding a bpf_spin_lock,
 or under a const volatile
 flag that is 0 at load time (dead code). The main function may name a
@@ -85,10 +87,12 @@ MAX_DEPTH = 8
 # The wraps that hold a reference across a call, one place on all paths
 # (see emit_body): a task or a ring buffer record ('either'), a task or
 # NULL ('maybe'), a task or a scalar other than zero ('scalar'), a
-# bpf_for() iterator whose body is the call ('iter': the child runs twice)
-# and a ring buffer dynptr ('dynptr'). Like 'obj', a throw below leaves
+# bpf_for() iterator whose body is the call ('iter': the child runs twice),
+# a ring buffer dynptr ('dynptr'), a task that a static subprog acquired
+# and returned or a record ('returned'), and a task, or a record where the
+# task was released before ('released'). Like 'obj', a throw below leaves
 # them held; the conflicting ones need the call's own slot on ours.
-HELD = ['either', 'maybe', 'scalar', 'iter', 'dynptr']
+HELD = ['either', 'maybe', 'scalar', 'iter', 'dynptr', 'returned', 'released']
 
 
 class Func:
@@ -462,6 +466,22 @@ def emit_body(f):
                     f"\t\t{call}\n"
                     "\t\tif (p) {\n\t\t\tif (k)\n\t\t\t\tbpf_task_release(p);\n"
                     "\t\t\telse\n\t\t\t\tbpf_ringbuf_discard(p, 0);\n\t\t}")
+        elif c.wrap == 'returned':
+            call = ("u32 k = (v >> 17) & 1;\n\t\tvoid *p;\n\n"
+                    "\t\tif (k)\n\t\t\tp = fz_task();\n"
+                    "\t\telse\n\t\t\tp = bpf_ringbuf_reserve(&fz_rb, 8, 0);\n"
+                    f"\t\t{call}\n"
+                    "\t\tif (p) {\n\t\t\tif (k)\n\t\t\t\tbpf_task_release(p);\n"
+                    "\t\t\telse\n\t\t\t\tbpf_ringbuf_discard(p, 0);\n\t\t}")
+        elif c.wrap == 'released':
+            call = ("u32 k = (v >> 17) & 1;\n"
+                    "\t\tstruct task_struct *t = bpf_task_acquire(bpf_get_current_task_btf());\n"
+                    "\t\tvoid *p = t;\n\n"
+                    "\t\tif (k && t) {\n\t\t\tbpf_task_release(t);\n"
+                    "\t\t\tp = bpf_ringbuf_reserve(&fz_rb, 8, 0);\n\t\t}\n"
+                    f"\t\t{call}\n"
+                    "\t\tif (p) {\n\t\t\tif (k)\n\t\t\t\tbpf_ringbuf_discard(p, 0);\n"
+                    "\t\t\telse\n\t\t\t\tbpf_task_release(p);\n\t\t}")
         elif c.wrap == 'maybe':
             call = ("struct task_struct *t = NULL;\n\n"
                     "\t\tif ((v >> 17) & 1)\n"

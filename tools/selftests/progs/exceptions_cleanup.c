@@ -1094,6 +1094,97 @@ __naked int throw_global_own_slot_released_before(void)
 	: __clobber_all);
 }
 
+/* Acquires the current task and returns it: the pointer outlives the
+ * frame of the call that acquired it.
+ */
+static __noinline __used struct task_struct *acquire_current(void)
+{
+	return bpf_task_acquire(bpf_get_current_task_btf());
+}
+
+/*
+ * A task that a static subprog acquired and returned, or a ring buffer
+ * record, in R6 at a throw. The task's acquiring call has no frame at
+ * the throw: the call of the subprog gets the slot of its own, filled
+ * with what it returns.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_returned_task_or_ringbuf(void)
+{
+	asm volatile (
+	"call %[bpf_get_prandom_u32];"
+	"if r0 == 0 goto 1f;"
+	"call acquire_current;"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+	"goto 2f;"
+"1:"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"call %[bpf_ringbuf_reserve];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+"2:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm_addr(rb), __imm(bpf_ringbuf_reserve),
+	  __imm(bpf_throw)
+	: __clobber_all);
+}
+
+/* The same at a call of a global function that may throw, which stock
+ * loads: it then leaks the task or the record on every throw.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_global_returned_task_or_ringbuf(void)
+{
+	asm volatile (
+	"r9 = r1;"
+	"call %[bpf_get_prandom_u32];"
+	"r0 &= 1;"
+	"r8 = r0;"
+	"if r0 == 0 goto 1f;"
+	"call acquire_current;"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+	"goto 2f;"
+"1:"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"call %[bpf_ringbuf_reserve];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+"2:"
+	"r1 = r9;"
+	"call global_throws;"
+	/* Not thrown: R8, 1 with the task and 0 with the record, says
+	 * which R6 holds.
+	 */
+	"if r8 == 0 goto 4f;"
+	"r1 = r6;"
+	"call %[bpf_task_release];"
+	"goto 3f;"
+"4:"
+	"r1 = r6;"
+	"r2 = 0;"
+	"call %[bpf_ringbuf_discard];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm_addr(rb), __imm(bpf_ringbuf_reserve),
+	  __imm(bpf_task_release), __imm(bpf_ringbuf_discard)
+	: __clobber_all);
+}
+
 /* Upstream's exceptions_fail.c reject_with_rcu_read_lock and
  * reject_subprog_with_rcu_read_lock, which now load, with our cookie.
  */

@@ -368,6 +368,10 @@ pub(crate) struct ThrowSites {
     pub(crate) clears: KVec<(u32, u32)>,
     /// The releases that this pass asks to clear the slot after.
     pub(crate) clear_next: KVec<(u32, u32)>,
+    /// The calls of subprogs that returned an acquired pointer in this
+    /// pass (`at`, with `site` the acquiring call and `subprog` the
+    /// call's): see `note_return()` in `verifier.rs`.
+    pub(crate) returns: KVec<Noted>,
     /// The verifier's passes over the program so far, less one.
     pub(crate) pass: u8,
 }
@@ -410,17 +414,18 @@ impl Hint {
     }
 }
 
-/// A release of a pointer that lay in its call's own slot, which the
-/// verifier walked.
+/// A call that the verifier walked: a release of a pointer that lay in
+/// its acquiring call's own slot, or a call of a subprog that returned an
+/// acquired pointer.
 #[derive(Clone, Copy)]
 pub(crate) struct Noted {
-    /// The release call, by its index as loaded.
+    /// The call, by its index as loaded.
     pub(crate) at: u32,
     /// The acquiring call, by its index as loaded.
     pub(crate) site: u32,
-    /// The subprog of both.
+    /// The subprog of the call.
     pub(crate) subprog: u32,
-    /// Whether a clear after it has been asked for.
+    /// Whether a clear after it has been asked for (releases).
     pub(crate) asked: bool,
 }
 

@@ -972,78 +972,6 @@ fn subprog_at(env: &bindings::bpf_verifier_env, j: usize) -> Option<usize> {
         .rposition(|sp| sp.start as usize <= j)
 }
 
-/// The calls that a conflicting walk's pointers came back through: for
-/// each acquiring call of `sites` (by index as loaded), the call itself if
-/// it lies in the subprog of one of the walk's `frames`; else (it lies in
-/// a function that has returned, whose frame and slots are gone) each call
-/// of a subprog, in the subprog of one of `frames` and not a call of the
-/// chain, from which the acquiring call's subprog can be reached, so that
-/// the slot of its own is filled with what the subprog returns, in a
-/// frame the throw unwinds. Pushes them to `out`, by index as loaded.
-fn returned_through(
-    env: &bindings::bpf_verifier_env,
-    frames: &[&bindings::bpf_func_state],
-    sites: impl Iterator<Item = u32>,
-    out: &mut KVec<u32>,
-) -> Result {
-    let code = insns(env);
-    let cnt = (env.subprog_cnt as usize).min(crate::callgraph::MAX_SUBPROGS);
-    let in_chain = |sub: usize| frames.iter().any(|f| f.subprogno as usize == sub);
-    // The chain's own calls: they have not returned.
-    let chain_call = |j: usize| frames.iter().skip(1).any(|f| f.callsite as usize == j);
-    let callee = |j: usize| find_subprog(env, j as i64 + i64::from(code[j].imm) + 1);
-    for site in sites {
-        let Some(j) =
-            (0..code.len()).find(|&j| orig_idx(env, j) == site && code[j].code == JMP_CALL)
-        else {
-            continue;
-        };
-        let Some(sub) = subprog_at(env, j) else {
-            continue;
-        };
-        if in_chain(sub) {
-            if !out.iter().any(|&o| o == site) {
-                out.push(site, GFP_KERNEL)?;
-            }
-            continue;
-        }
-        // The subprogs from which `sub` can be reached, by direct calls.
-        let mut reach = SubprogSet::new();
-        reach.insert(sub);
-        loop {
-            let mut grew = false;
-            for (k, insn) in code.iter().enumerate() {
-                if !is_pseudo_call(insn) {
-                    continue;
-                }
-                let (Some(from), Some(to)) = (subprog_at(env, k), callee(k)) else {
-                    continue;
-                };
-                if from < cnt && reach.contains(to) && !reach.contains(from) {
-                    reach.insert(from);
-                    grew = true;
-                }
-            }
-            if !grew {
-                break;
-            }
-        }
-        for (k, insn) in code.iter().enumerate() {
-            if !is_pseudo_call(insn) || chain_call(k) {
-                continue;
-            }
-            let (Some(from), Some(to)) = (subprog_at(env, k), callee(k)) else {
-                continue;
-            };
-            let o = orig_idx(env, k);
-            if in_chain(from) && reach.contains(to) && !out.iter().any(|&x| x == o) {
-                out.push(o, GFP_KERNEL)?;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// On a walk that conflicts with the earlier walks of its chain in a way
 /// that no hint resolves (two kinds of resource, or a pointer and a
 /// scalar, in one place), asks a slot of its own for each call that
@@ -1357,6 +1285,64 @@ fn zero_on_entry(
     }))
 }
 
+/// Called by `prepare_func_exit()` when the verifier returns from a static
+/// subprog, called at instruction `callsite`, that returns reference
+/// `ref_obj_id` in R0 (0 for none): notes the call, for the reference's
+/// acquiring call, in a list of at most 4 * `MAX_OWN_SLOTS` per pass. A
+/// call whose pointer is in conflict at a throw, and whose frame is gone,
+/// then gets a slot of its own at the calls that returned its pointer to a
+/// frame the throw unwinds (see [`shadow`]). A call that cannot be noted
+/// is left out: the program may then be refused, never wrongly released.
+///
+/// # Safety
+///
+/// `envp` must be the environment of a running verification, returning
+/// from a subprog: its current frame is still the callee's.
+#[no_mangle]
+pub unsafe extern "C" fn bpf_exceptions_note_return(
+    envp: *mut bindings::bpf_verifier_env,
+    callsite: c_int,
+    ref_obj_id: c_int,
+) {
+    if ref_obj_id > 0 && callsite >= 0 {
+        let _ = note_return(envp, callsite as usize, ref_obj_id);
+    }
+}
+
+/// See [`bpf_exceptions_note_return`].
+fn note_return(envp: *mut bindings::bpf_verifier_env, callsite: usize, id: c_int) -> Result {
+    // SAFETY: The caller passes the environment of a running verification.
+    let env = unsafe { env_mut(envp) };
+    // SAFETY: `env->prog->aux` is the program's, for the verifier to use.
+    let aux = unsafe { &mut *(*env.prog).aux };
+    if aux.throw_sites.is_null() {
+        return Ok(());
+    }
+    // SAFETY: During the walk `cur_state` is the state being verified, and
+    // its frame `curframe` (the callee's) is valid.
+    let f = unsafe { &*(*env.cur_state).frame[(*env.cur_state).curframe as usize] };
+    // SAFETY: The frame is valid.
+    let Some(r) = (unsafe { refs_of(f) }).iter().find(|r| r.id == id) else {
+        return Ok(());
+    };
+    let (at, site) = (orig_idx(env, callsite), orig_idx(env, r.insn_idx as usize));
+    let subprog = subprog_at(env, callsite).ok_or(EFAULT)? as u32;
+    let ts = ThrowSites::pending(aux).ok_or(ENOMEM)?;
+    if ts.returns.len() >= 4 * MAX_OWN_SLOTS
+        || ts.returns.iter().any(|n| (n.at, n.site) == (at, site))
+    {
+        return Ok(());
+    }
+    let noted = Noted {
+        at,
+        site,
+        subprog,
+        asked: false,
+    };
+    ts.returns.push(noted, GFP_KERNEL)?;
+    Ok(())
+}
+
 /// Called by `release_reference()` before the verifier releases reference
 /// `ref_obj_id` at the call being visited (a release kfunc or helper, a
 /// kfunc that takes the reference into a collection, `bpf_kptr_xchg()`...).
@@ -1523,6 +1509,7 @@ fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
         }
         let ts = ThrowSites::pending(aux).ok_or(ENOMEM)?;
         ts.released = KVec::new();
+        ts.returns = KVec::new();
         if ts.next.is_empty()
             && ts.shadow_next.is_empty()
             && ts.zero_next.is_empty()
@@ -1681,6 +1668,7 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
         released,
         clears,
         clear_next,
+        returns,
         ..
     } = ThrowSites::pending(aux).ok_or(ENOMEM)?;
     // What earlier walks of the chain release, and what earlier passes
@@ -1691,7 +1679,9 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
     // SAFETY: The frame is valid.
     let refs = unsafe { refs_of(frames[cur]) };
     let mut rel = KVec::with_capacity(refs.len(), GFP_KERNEL)?;
-    // The calls that acquired the pointers held.
+    // The calls that acquired the pointers held, or for one acquired in a
+    // function that has returned, whose frame is gone, the calls in the
+    // walk's frames that returned it (see `bpf_exceptions_note_return`).
     let mut sites = KVec::with_capacity(refs.len(), GFP_KERNEL)?;
     let mut unreleasable = false;
     for r in refs {
@@ -1699,7 +1689,27 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
         match unsafe { place_of(frames, r.id as u32, scratch, prior, hinted, shadows) } {
             Some((frame, loc, kind, off)) => {
                 if !kind.in_place() {
-                    sites.push(orig_idx(env, r.insn_idx as usize), GFP_KERNEL)?;
+                    let site = orig_idx(env, r.insn_idx as usize);
+                    let here = subprog_at(env, r.insn_idx as usize)
+                        .is_some_and(|sub| frames.iter().any(|f| f.subprogno as usize == sub));
+                    if here {
+                        sites.push(site, GFP_KERNEL)?;
+                    }
+                    // The chain's own calls have not returned.
+                    let chain_call = |c: u32| {
+                        frames
+                            .iter()
+                            .skip(1)
+                            .any(|f| orig_idx(env, f.callsite as usize) == c)
+                    };
+                    for n in returns.iter().filter(|n| !here && n.site == site) {
+                        if frames.iter().any(|f| f.subprogno == n.subprog)
+                            && !chain_call(n.at)
+                            && !sites.iter().any(|&x| x == n.at)
+                        {
+                            sites.push(n.at, GFP_KERNEL)?;
+                        }
+                    }
                 }
                 rel.push(
                     Release {
@@ -1783,30 +1793,28 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                         return Err(conflict());
                     }
                     let own = |f: u8, l: Loc| is_shadow(frames, shadows, f, l);
+                    // Hints first, which cost nothing at run time; else
+                    // every change to the program that may resolve it at
+                    // once (own slots, zeroings on entry, clears after
+                    // releases), so that one more pass sees them all.
                     let again = hint_next(next, &held, &p.releases, &rel, &zeros, hinted, own)?
                         || {
-                            let mut through = KVec::new();
-                            returned_through(
-                                env,
-                                frames,
-                                Iterator::chain(p.sites.iter(), sites.iter()).copied(),
-                                &mut through,
-                            )?;
-                            ask_shadows(
+                            let shadowed = ask_shadows(
                                 shadow_next,
                                 shadows,
                                 zero_next.len(),
-                                through.iter().copied(),
-                            )?
-                        }
-                        || ask_zeros(
-                            zero_next,
-                            shadows,
-                            shadow_next.len(),
-                            frames,
-                            Iterator::chain(p.releases.iter(), rel.iter()),
-                        )?
-                        || ask_clears(clear_next, clears.len(), released, frames)?;
+                                Iterator::chain(p.sites.iter(), sites.iter()).copied(),
+                            )?;
+                            let zeroed = ask_zeros(
+                                zero_next,
+                                shadows,
+                                shadow_next.len(),
+                                frames,
+                                Iterator::chain(p.releases.iter(), rel.iter()),
+                            )?;
+                            let cleared = ask_clears(clear_next, clears.len(), released, frames)?;
+                            shadowed || zeroed || cleared
+                        };
                     if again {
                         verbose!(
                             envp,

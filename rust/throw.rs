@@ -370,7 +370,8 @@ pub(crate) struct ThrowSites {
     pub(crate) clear_next: KVec<(u32, u32)>,
     /// The calls of subprogs that returned an acquired pointer in this
     /// pass (`at`, with `site` the acquiring call and `subprog` the
-    /// call's): see `note_return()` in `verifier.rs`.
+    /// call's), sorted by `(site, at)`: see `note_return()` in
+    /// `verifier.rs`.
     pub(crate) returns: KVec<Noted>,
     /// The verifier's passes over the program so far, less one.
     pub(crate) pass: u8,
@@ -391,9 +392,26 @@ pub(crate) struct Pending {
     pub(crate) releases: KVec<Release>,
     /// The places where every walk held zero.
     pub(crate) zeros: Zeros,
-    /// The calls, by index as loaded, that acquired the pointers that
-    /// the walks hold.
-    pub(crate) sites: KVec<u32>,
+    /// The calls that acquired the pointers that the walks hold, sorted
+    /// by index as loaded, at most `MAX_SITES` (a call left out is never
+    /// given a slot of its own: the program may then be refused).
+    pub(crate) sites: KVec<Acquired>,
+    /// The lengths of `sites` and of [`ThrowSites::returns`] when a
+    /// conflict of this pass last asked slots of their own for them: a
+    /// later conflict of the chain asks again only if one has grown.
+    pub(crate) asked: Option<(usize, usize)>,
+}
+
+/// An acquiring call whose pointer a walk of a chain holds.
+#[derive(Clone, Copy)]
+pub(crate) struct Acquired {
+    /// The call, by its index as loaded.
+    pub(crate) site: u32,
+    /// Whether it lies in a subprog of the chain's frames; if not, a
+    /// subprog returned the pointer (see `note_return()` in
+    /// `verifier.rs`), and the calls in the frames that returned it get
+    /// the slot of their own instead.
+    pub(crate) here: bool,
 }
 
 /// The places that the verifier's earlier passes found for the walks of

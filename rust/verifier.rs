@@ -45,7 +45,7 @@ use kernel::prelude::*;
 use crate::callgraph::{CallGraph, SubprogSet};
 use crate::cleanup::{self, Absent, Held, Iter, Kind, Loc, Release, Zeros, MAX_FRAMES};
 use crate::insn::BPF_PSEUDO_CALL;
-use crate::throw::{Hint, Noted, Pending, Shadow, ThrowSites};
+use crate::throw::{Acquired, Hint, Noted, Pending, Shadow, ThrowSites};
 
 /// Writes to the verifier log of `$env` (a `*mut bpf_verifier_env`).
 macro_rules! verbose {
@@ -888,6 +888,28 @@ const MAX_PASSES: u8 = 4;
 /// each costs a copy of the program's instructions and aux data.
 const MAX_OWN_SLOTS: usize = 64;
 
+/// The most acquiring calls that the walks of one chain note, and the
+/// most calls of subprogs that returned a pointer that a pass notes.
+const MAX_SITES: usize = 4 * MAX_OWN_SLOTS;
+
+/// Inserts `v` into `list`, sorted by `key`, unless an element has its
+/// key or the list has `MAX_SITES` elements: a lookup and an insertion
+/// cost a binary search and a move of at most `MAX_SITES` elements.
+/// Returns whether it inserted it.
+fn insert_sorted<T: Copy, K: Ord>(list: &mut KVec<T>, v: T, key: impl Fn(&T) -> K) -> Result<bool> {
+    let Err(i) = list.binary_search_by_key(&key(&v), &key) else {
+        return Ok(false);
+    };
+    if list.len() >= MAX_SITES {
+        return Ok(false);
+    }
+    list.push(v, GFP_KERNEL)?;
+    if let Some(tail) = list.get_mut(i..) {
+        tail.rotate_right(1);
+    }
+    Ok(true)
+}
+
 /// What `list` records of `chain`: the releases of its walks.
 fn of_chain<'a>(list: &'a [Pending], chain: &[u32]) -> &'a [Release] {
     list.iter()
@@ -970,6 +992,42 @@ fn subprog_at(env: &bindings::bpf_verifier_env, j: usize) -> Option<usize> {
     env.subprog_info[..cnt]
         .iter()
         .rposition(|sp| sp.start as usize <= j)
+}
+
+/// The calls that get a slot of their own when the walks of a chain, whose
+/// innermost walk has `frames`, conflict: each acquiring call of `sites`
+/// that lies in a subprog of the frames, and for one that does not (a
+/// subprog that has returned acquired the pointer), the calls in the
+/// frames' subprogs that returned its pointer in this pass (`returns`,
+/// sorted by acquiring call), but the chain's own, which have not
+/// returned. A lookup in `returns` is a binary search, and each of its
+/// notes is looked at for one acquiring call at most.
+fn own_slot_calls(
+    env: &bindings::bpf_verifier_env,
+    frames: &[&bindings::bpf_func_state],
+    sites: &[Acquired],
+    returns: &[Noted],
+) -> Result<KVec<u32>> {
+    let mut calls = KVec::new();
+    for a in sites {
+        if a.here {
+            calls.push(a.site, GFP_KERNEL)?;
+            continue;
+        }
+        let first = returns.partition_point(|n| n.site < a.site);
+        let notes = returns.get(first..).unwrap_or(&[]);
+        for n in notes.iter().take_while(|n| n.site == a.site) {
+            let in_frames = frames.iter().any(|f| f.subprogno == n.subprog);
+            let chain_call = frames
+                .iter()
+                .skip(1)
+                .any(|f| orig_idx(env, f.callsite as usize) == n.at);
+            if in_frames && !chain_call {
+                calls.push(n.at, GFP_KERNEL)?;
+            }
+        }
+    }
+    Ok(calls)
 }
 
 /// On a walk that conflicts with the earlier walks of its chain in a way
@@ -1097,10 +1155,35 @@ fn shadow(envp: *mut bindings::bpf_verifier_env, site: u32) -> Result<Option<Sha
         ..Default::default()
     };
     zero.set_dst_reg(10);
+    // A static subprog that returned the pointer on some paths may leave
+    // R0 unwritten on others, which the verifier allows as long as the
+    // caller does not read it: the store would. R0 is set on entry to the
+    // callee, which cannot read it before it writes it, unless it is
+    // already.
+    let callee = (insns(env)[s].src_reg() == BPF_PSEUDO_CALL)
+        .then(|| s as i64 + i64::from(insns(env)[s].imm) + 1)
+        .and_then(|c| usize::try_from(c).ok())
+        .filter(|&c| !is_r0_zero(insns(env).get(c)));
+    let mut r0 = bindings::bpf_insn {
+        code: 0x07 | 0xb0, // BPF_ALU64 | BPF_MOV | BPF_K
+        imm: 0,
+        ..Default::default()
+    };
+    r0.set_dst_reg(0);
     // The subprog's start first: the call moves down by one.
     let start = env.subprog_info[i].start as usize;
     insert_before(envp, start, zero)?;
-    insert_before(envp, after + 1, store)?;
+    let mut after = after + 1;
+    if let Some(c) = callee {
+        // The zero moved the callee down by one if it lies at or after
+        // the caller's start.
+        let c = if c >= start { c + 1 } else { c };
+        insert_before(envp, c, r0)?;
+        if c <= after {
+            after += 1;
+        }
+    }
+    insert_before(envp, after, store)?;
     // SAFETY: As above.
     let env = unsafe { env_mut(envp) };
     env.subprog_info[i].stack_depth = (depth + 8) as u16;
@@ -1109,6 +1192,11 @@ fn shadow(envp: *mut bindings::bpf_verifier_env, site: u32) -> Result<Option<Sha
         subprog: i as u32,
         slot: (depth / 8) as u16,
     }))
+}
+
+/// Whether `insn` is `r0 = 0`.
+fn is_r0_zero(insn: Option<&bindings::bpf_insn>) -> bool {
+    insn.is_some_and(|i| i.code == 0x07 | 0xb0 && i.dst_reg() == 0 && i.imm == 0 && i.off == 0)
 }
 
 /// Where an instruction keeps its relative target (`target = index +
@@ -1288,7 +1376,7 @@ fn zero_on_entry(
 /// Called by `prepare_func_exit()` when the verifier returns from a static
 /// subprog, called at instruction `callsite`, that returns reference
 /// `ref_obj_id` in R0 (0 for none): notes the call, for the reference's
-/// acquiring call, in a list of at most 4 * `MAX_OWN_SLOTS` per pass. A
+/// acquiring call, in a sorted list of at most `MAX_SITES` per pass. A
 /// call whose pointer is in conflict at a throw, and whose frame is gone,
 /// then gets a slot of its own at the calls that returned its pointer to a
 /// frame the throw unwinds (see [`shadow`]). A call that cannot be noted
@@ -1328,18 +1416,13 @@ fn note_return(envp: *mut bindings::bpf_verifier_env, callsite: usize, id: c_int
     let (at, site) = (orig_idx(env, callsite), orig_idx(env, r.insn_idx as usize));
     let subprog = subprog_at(env, callsite).ok_or(EFAULT)? as u32;
     let ts = ThrowSites::pending(aux).ok_or(ENOMEM)?;
-    if ts.returns.len() >= 4 * MAX_OWN_SLOTS
-        || ts.returns.iter().any(|n| (n.at, n.site) == (at, site))
-    {
-        return Ok(());
-    }
     let noted = Noted {
         at,
         site,
         subprog,
         asked: false,
     };
-    ts.returns.push(noted, GFP_KERNEL)?;
+    insert_sorted(&mut ts.returns, noted, |n| (n.site, n.at))?;
     Ok(())
 }
 
@@ -1679,9 +1762,8 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
     // SAFETY: The frame is valid.
     let refs = unsafe { refs_of(frames[cur]) };
     let mut rel = KVec::with_capacity(refs.len(), GFP_KERNEL)?;
-    // The calls that acquired the pointers held, or for one acquired in a
-    // function that has returned, whose frame is gone, the calls in the
-    // walk's frames that returned it (see `bpf_exceptions_note_return`).
+    // The calls that acquired the pointers held, by index as loaded and
+    // as now.
     let mut sites = KVec::with_capacity(refs.len(), GFP_KERNEL)?;
     let mut unreleasable = false;
     for r in refs {
@@ -1689,27 +1771,8 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
         match unsafe { place_of(frames, r.id as u32, scratch, prior, hinted, shadows) } {
             Some((frame, loc, kind, off)) => {
                 if !kind.in_place() {
-                    let site = orig_idx(env, r.insn_idx as usize);
-                    let here = subprog_at(env, r.insn_idx as usize)
-                        .is_some_and(|sub| frames.iter().any(|f| f.subprogno as usize == sub));
-                    if here {
-                        sites.push(site, GFP_KERNEL)?;
-                    }
-                    // The chain's own calls have not returned.
-                    let chain_call = |c: u32| {
-                        frames
-                            .iter()
-                            .skip(1)
-                            .any(|f| orig_idx(env, f.callsite as usize) == c)
-                    };
-                    for n in returns.iter().filter(|n| !here && n.site == site) {
-                        if frames.iter().any(|f| f.subprogno == n.subprog)
-                            && !chain_call(n.at)
-                            && !sites.iter().any(|&x| x == n.at)
-                        {
-                            sites.push(n.at, GFP_KERNEL)?;
-                        }
-                    }
+                    let at = r.insn_idx as usize;
+                    sites.push((orig_idx(env, at), at), GFP_KERNEL)?;
                 }
                 rel.push(
                     Release {
@@ -1768,6 +1831,19 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
         );
         EINVAL
     };
+    // Notes the walk's acquiring calls among the chain's; whether one lies
+    // in a subprog of the frames is the same for every walk of the chain.
+    let note_sites = |list: &mut KVec<Acquired>| -> Result {
+        for &(site, at) in sites.iter() {
+            if list.binary_search_by_key(&site, |a| a.site).is_ok() {
+                continue;
+            }
+            let here = subprog_at(env, at)
+                .is_some_and(|sub| frames.iter().any(|f| f.subprogno as usize == sub));
+            insert_sorted(list, Acquired { site, here }, |a| a.site)?;
+        }
+        Ok(())
+    };
     match pending.iter().position(|p| p.held.calls() == held.calls()) {
         Some(i) => {
             let p = &mut pending[i];
@@ -1793,18 +1869,22 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                         return Err(conflict());
                     }
                     let own = |f: u8, l: Loc| is_shadow(frames, shadows, f, l);
+                    note_sites(&mut p.sites)?;
                     // Hints first, which cost nothing at run time; else
                     // every change to the program that may resolve it at
                     // once (own slots, zeroings on entry, clears after
                     // releases), so that one more pass sees them all.
                     let again = hint_next(next, &held, &p.releases, &rel, &zeros, hinted, own)?
                         || {
-                            let shadowed = ask_shadows(
-                                shadow_next,
-                                shadows,
-                                zero_next.len(),
-                                Iterator::chain(p.sites.iter(), sites.iter()).copied(),
-                            )?;
+                            let seen = (p.sites.len(), returns.len());
+                            let shadowed = p.asked != Some(seen)
+                                && ask_shadows(
+                                    shadow_next,
+                                    shadows,
+                                    zero_next.len(),
+                                    own_slot_calls(env, frames, &p.sites, returns)?.into_iter(),
+                                )?;
+                            p.asked = Some(seen);
                             let zeroed = ask_zeros(
                                 zero_next,
                                 shadows,
@@ -1836,23 +1916,22 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
             }
             p.releases = merged;
             p.zeros.and(&zeros);
-            for &site in sites.iter() {
-                if !p.sites.iter().any(|&x| x == site) {
-                    p.sites.push(site, GFP_KERNEL)?;
-                }
-            }
+            note_sites(&mut p.sites)?;
         }
         None => {
             let mut releases = KVec::with_capacity(rel.len(), GFP_KERNEL)?;
             for r in rel.iter() {
                 releases.push(*r, GFP_KERNEL)?;
             }
+            let mut acquired = KVec::new();
+            note_sites(&mut acquired)?;
             pending.push(
                 Pending {
                     held,
                     releases,
                     zeros,
-                    sites,
+                    sites: acquired,
+                    asked: None,
                 },
                 GFP_KERNEL,
             )?;

@@ -1185,6 +1185,109 @@ __naked int throw_global_returned_task_or_ringbuf(void)
 	: __clobber_all);
 }
 
+/* Acquires the current task and returns it if R1 is not zero; else
+ * returns without writing R0, which the verifier allows of a static
+ * subprog whose caller does not read it.
+ */
+static __naked __noinline __used void maybe_acquire_current(void)
+{
+	asm volatile (
+	"if r1 == 0 goto 1f;"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+"1:"
+	"exit;"
+	:
+	: __imm(bpf_get_current_task_btf), __imm(bpf_task_acquire)
+	: __clobber_all);
+}
+
+/*
+ * As throw_returned_task_or_ringbuf, but the call that returned the task
+ * returns nothing on the paths that hold the record: R7, tied to the
+ * callee's R1, says which, and those paths never read R0. The store of
+ * what the call returns into its slot of its own reads R0 on every path:
+ * the callee sets it to zero on entry.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_returned_task_or_unset_r0(void)
+{
+	asm volatile (
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"r7 &= 1;"
+	"r1 = r7;"
+	"call maybe_acquire_current;"
+	"if r7 == 0 goto 1f;"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+	"goto 2f;"
+"1:"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"call %[bpf_ringbuf_reserve];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+"2:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm_addr(rb), __imm(bpf_ringbuf_reserve),
+	  __imm(bpf_throw)
+	: __clobber_all);
+}
+
+/* The same at a call of a global function that may throw, which stock
+ * loads.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_global_returned_task_or_unset_r0(void)
+{
+	asm volatile (
+	"r9 = r1;"
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"r7 &= 1;"
+	"r1 = r7;"
+	"call maybe_acquire_current;"
+	"if r7 == 0 goto 1f;"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+	"goto 2f;"
+"1:"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"call %[bpf_ringbuf_reserve];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+"2:"
+	"r1 = r9;"
+	"call global_throws;"
+	"if r7 == 0 goto 4f;"
+	"r1 = r6;"
+	"call %[bpf_task_release];"
+	"goto 3f;"
+"4:"
+	"r1 = r6;"
+	"r2 = 0;"
+	"call %[bpf_ringbuf_discard];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm_addr(rb), __imm(bpf_ringbuf_reserve),
+	  __imm(bpf_task_release), __imm(bpf_ringbuf_discard)
+	: __clobber_all);
+}
+
 /* Upstream's exceptions_fail.c reject_with_rcu_read_lock and
  * reject_subprog_with_rcu_read_lock, which now load, with our cookie.
  */

@@ -1428,9 +1428,12 @@ fn note_return(envp: *mut bindings::bpf_verifier_env, callsite: usize, id: c_int
 
 /// Called by `release_reference()` before the verifier releases reference
 /// `ref_obj_id` at the call being visited (a release kfunc or helper, a
-/// kfunc that takes the reference into a collection, `bpf_kptr_xchg()`...).
-/// If the current frame holds the pointer in its acquiring call's own slot
-/// (see [`shadow`]), notes the release: a later pass may have the program
+/// kfunc that consumes it), and by `check_helper_call()` and
+/// `check_kfunc_call()` before `bpf_kptr_xchg()` moves it into a map and
+/// before a push into a list or an rbtree makes its copies non-owning.
+/// If a frame holds the pointer in its acquiring call's own slot (see
+/// [`shadow`]), notes the release, or in a caller of the frame that
+/// releases, its call that led there: a later pass may have the program
 /// clear the slot after it (see [`clear_after`]). At most
 /// `MAX_OWN_SLOTS` releases are noted per pass, and one that cannot be
 /// noted (no memory) is left out: the program may then be refused, never
@@ -1459,13 +1462,37 @@ fn note_release(envp: *mut bindings::bpf_verifier_env, ref_obj_id: c_int) -> Res
     if aux.throw_sites.is_null() || ref_obj_id <= 0 {
         return Ok(());
     }
-    let at = orig_idx(env, env.insn_idx as usize);
-    // SAFETY: During the walk `cur_state` is the state being verified, and
-    // its frame `curframe` is valid.
-    let f = unsafe { &*(*env.cur_state).frame[(*env.cur_state).curframe as usize] };
-    // SAFETY: `f` is a frame of the state.
-    let slots = unsafe { slots_of(f) };
+    // SAFETY: During the walk `cur_state` is the state being verified.
+    let st = unsafe { &*env.cur_state };
+    let cur = st.curframe as usize;
     let ts = ThrowSites::pending(aux).ok_or(ENOMEM)?;
+    for k in 0..=cur.min(MAX_FRAMES - 1) {
+        // SAFETY: Frames `0..=curframe` are valid.
+        let f = unsafe { &*st.frame[k] };
+        // The release itself, or in a frame that called into the one that
+        // releases, the call there that led to it: the slot is cleared
+        // after that call returns.
+        let at = if k == cur {
+            orig_idx(env, env.insn_idx as usize)
+        } else {
+            // SAFETY: As above, `k + 1 <= curframe`.
+            orig_idx(env, unsafe { (*st.frame[k + 1]).callsite } as usize)
+        };
+        note_release_in(ts, f, at, ref_obj_id)?;
+    }
+    Ok(())
+}
+
+/// Notes, for [`note_release`], the release at `at` of reference
+/// `ref_obj_id` if frame `f` holds it in its acquiring call's own slot.
+fn note_release_in(
+    ts: &mut ThrowSites,
+    f: &bindings::bpf_func_state,
+    at: u32,
+    ref_obj_id: c_int,
+) -> Result {
+    // SAFETY: `f` is a frame of the state being verified.
+    let slots = unsafe { slots_of(f) };
     for sh in ts.shadows.iter().filter(|s| s.subprog == f.subprogno) {
         let Some(slot) = slots.get(usize::from(sh.slot)) else {
             continue;
@@ -1525,11 +1552,13 @@ fn ask_clears(
     Ok(added)
 }
 
-/// Has the program clear `sh`, a call's own slot, after the release call
-/// `at` (its index as loaded, in the same subprog): `*(u64 *)(r10 - off) =
-/// 0` right after it. The next pass walks it as the program's own: a path
-/// that released the slot's pointer there holds zero in the slot. `false`
-/// if there is no such call.
+/// Has the program clear `sh`, a call's own slot, after the call `at` (its
+/// index as loaded, in the same subprog) that released the slot's pointer,
+/// or called a subprog that did: `*(u64 *)(r10 - off) = 0` right after
+/// it. The next pass walks it as the program's own: a path that released
+/// the slot's pointer there holds zero in the slot, and one where the
+/// subprog did not release it holds the pointer elsewhere, or is refused.
+/// `false` if there is no such call.
 fn clear_after(envp: *mut bindings::bpf_verifier_env, at: u32, sh: &Shadow) -> Result<bool> {
     // SAFETY: The caller passes the environment of a verification between
     // passes.

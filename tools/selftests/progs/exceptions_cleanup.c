@@ -1185,6 +1185,258 @@ __naked int throw_global_returned_task_or_ringbuf(void)
 	: __clobber_all);
 }
 
+/* Releases the task in R1. */
+static __naked __noinline __used int release_task_in_a_subprog(void)
+{
+	asm volatile (
+	"call %[bpf_task_release];"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_task_release)
+	: __clobber_all);
+}
+
+/*
+ * As throw_own_slot_released_before, but a static subprog releases the
+ * task: it cannot reach the slot, which the program clears after the
+ * call of the subprog.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_own_slot_released_in_a_subprog(void)
+{
+	asm volatile (
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 3f;"
+	"r7 = r0;"
+	"call %[bpf_get_prandom_u32];"
+	"if r0 == 0 goto 1f;"
+	"r1 = r7;"
+	"call release_task_in_a_subprog;"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"call %[bpf_ringbuf_reserve];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+	"goto 2f;"
+"1:"
+	"r6 = r7;"
+"2:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm_addr(rb), __imm(bpf_ringbuf_reserve),
+	  __imm(bpf_throw)
+	: __clobber_all);
+}
+
+/* The same at a call of a global function that may throw, which stock
+ * loads.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_global_own_slot_released_in_a_subprog(void)
+{
+	asm volatile (
+	"r9 = r1;"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 3f;"
+	"r7 = r0;"
+	"call %[bpf_get_prandom_u32];"
+	"r0 &= 1;"
+	"r8 = r0;"
+	"if r0 == 0 goto 1f;"
+	"r1 = r7;"
+	"call release_task_in_a_subprog;"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"call %[bpf_ringbuf_reserve];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+	"goto 2f;"
+"1:"
+	"r6 = r7;"
+"2:"
+	"r1 = r9;"
+	"call global_throws;"
+	"if r8 == 0 goto 4f;"
+	"r1 = r6;"
+	"r2 = 0;"
+	"call %[bpf_ringbuf_discard];"
+	"goto 3f;"
+"4:"
+	"r1 = r6;"
+	"call %[bpf_task_release];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm(bpf_task_release), __imm_addr(rb),
+	  __imm(bpf_ringbuf_reserve), __imm(bpf_ringbuf_discard)
+	: __clobber_all);
+}
+
+/*
+ * As throw_own_slot_released_before, but the task is moved into a map
+ * with bpf_kptr_xchg(), which drops the reference without
+ * release_reference(), and the map's old task, if any, put back (the task
+ * taken out again is released): the program clears the slot after the
+ * move.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_own_slot_moved_to_a_map(void)
+{
+	asm volatile (
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 3f;"
+	"r7 = r0;"
+	"call %[bpf_get_prandom_u32];"
+	"if r0 == 0 goto 1f;"
+	"r1 = 0;"
+	"*(u32 *)(r10 - 4) = r1;"
+	"r2 = r10;"
+	"r2 += -4;"
+	"r1 = %[kept] ll;"
+	"call %[bpf_map_lookup_elem];"
+	"if r0 != 0 goto 4f;"
+	"r1 = r7;"
+	"call %[bpf_task_release];"
+	"goto 3f;"
+"4:"
+	"*(u64 *)(r10 - 16) = r0;"
+	"r1 = r0;"
+	"r2 = r7;"
+	"call %[bpf_kptr_xchg];"
+	"if r0 == 0 goto 7f;"
+	"r2 = r0;"
+	"r1 = *(u64 *)(r10 - 16);"
+	"call %[bpf_kptr_xchg];"
+	"goto 8f;"
+"7:"
+	"r1 = *(u64 *)(r10 - 16);"
+	"r2 = 0;"
+	"call %[bpf_kptr_xchg];"
+"8:"
+	"if r0 == 0 goto 5f;"
+	"r1 = r0;"
+	"call %[bpf_task_release];"
+"5:"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"call %[bpf_ringbuf_reserve];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+	"goto 2f;"
+"1:"
+	"r6 = r7;"
+"2:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm(bpf_task_release), __imm_addr(rb),
+	  __imm(bpf_ringbuf_reserve), __imm(bpf_throw), __imm_addr(kept),
+	  __imm(bpf_map_lookup_elem), __imm(bpf_kptr_xchg)
+	: __clobber_all);
+}
+
+/* The same at a call of a global function that may throw, which stock
+ * loads.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_global_own_slot_moved_to_a_map(void)
+{
+	asm volatile (
+	"r9 = r1;"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 3f;"
+	"r7 = r0;"
+	"call %[bpf_get_prandom_u32];"
+	"r0 &= 1;"
+	"r8 = r0;"
+	"if r0 == 0 goto 1f;"
+	"r1 = 0;"
+	"*(u32 *)(r10 - 4) = r1;"
+	"r2 = r10;"
+	"r2 += -4;"
+	"r1 = %[kept] ll;"
+	"call %[bpf_map_lookup_elem];"
+	"if r0 != 0 goto 4f;"
+	"r1 = r7;"
+	"call %[bpf_task_release];"
+	"goto 3f;"
+"4:"
+	"*(u64 *)(r10 - 16) = r0;"
+	"r1 = r0;"
+	"r2 = r7;"
+	"call %[bpf_kptr_xchg];"
+	"if r0 == 0 goto 7f;"
+	"r2 = r0;"
+	"r1 = *(u64 *)(r10 - 16);"
+	"call %[bpf_kptr_xchg];"
+	"goto 8f;"
+"7:"
+	"r1 = *(u64 *)(r10 - 16);"
+	"r2 = 0;"
+	"call %[bpf_kptr_xchg];"
+"8:"
+	"if r0 == 0 goto 5f;"
+	"r1 = r0;"
+	"call %[bpf_task_release];"
+"5:"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"call %[bpf_ringbuf_reserve];"
+	"if r0 == 0 goto 3f;"
+	"r6 = r0;"
+	"goto 2f;"
+"1:"
+	"r6 = r7;"
+"2:"
+	"r1 = r9;"
+	"call global_throws;"
+	"if r8 == 0 goto 6f;"
+	"r1 = r6;"
+	"r2 = 0;"
+	"call %[bpf_ringbuf_discard];"
+	"goto 3f;"
+"6:"
+	"r1 = r6;"
+	"call %[bpf_task_release];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm(bpf_task_release), __imm_addr(rb),
+	  __imm(bpf_ringbuf_reserve), __imm(bpf_ringbuf_discard),
+	  __imm_addr(kept), __imm(bpf_map_lookup_elem), __imm(bpf_kptr_xchg)
+	: __clobber_all);
+}
+
 /* Acquires the current task and returns it if R1 is not zero; else
  * returns without writing R0, which the verifier allows of a static
  * subprog whose caller does not read it.
@@ -1535,6 +1787,51 @@ int throw_list_node_pointer(struct __sk_buff *skb)
 	e = container_of(n, struct elem, node);
 	r = throw_at(skb, 2);
 	bpf_obj_drop(e);
+	return r;
+}
+
+/*
+ * An object held, or pushed into the list (and taken out and dropped
+ * again, to leave the list as it was) and a ring buffer record held
+ * instead, at a call of a global function that may throw, which stock
+ * loads. The push first makes the pointer in the object's own slot a
+ * non-owning one, which the unlock then invalidates: the program clears
+ * the slot after the push.
+ */
+SEC("?tc")
+__success __retval(7)
+int throw_global_own_slot_pushed_to_a_list(struct __sk_buff *skb)
+{
+	struct elem *e = bpf_obj_new(typeof(*e));
+	struct bpf_list_node *n;
+	/* Volatile: else clang threads the two paths apart up to the
+	 * returns, and the call of the global function is two calls.
+	 */
+	volatile long pushed;
+	void *held;
+	int r;
+
+	if (!e)
+		return 1;
+	pushed = bpf_get_prandom_u32() & 1;
+	if (pushed) {
+		bpf_spin_lock(&list_lock);
+		bpf_list_push_back(&list, &e->node);
+		n = bpf_list_pop_back(&list);
+		bpf_spin_unlock(&list_lock);
+		if (n)
+			bpf_obj_drop(container_of(n, struct elem, node));
+		held = bpf_ringbuf_reserve(&rb, 8, 0);
+		if (!held)
+			return 1;
+	} else {
+		held = e;
+	}
+	r = global_throws(skb);
+	if (pushed)
+		bpf_ringbuf_discard(held, 0);
+	else
+		bpf_obj_drop((struct elem *)held);
 	return r;
 }
 

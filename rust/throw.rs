@@ -344,8 +344,11 @@ pub(crate) struct ThrowSites {
     jit: KVec<(u32, u32)>,
     /// What throws leave held, chain by chain, recorded by the verifier.
     pub(crate) pending: KVec<Pending>,
+    /// The indexes of `pending`, sorted by chain: a walk finds its chain
+    /// with a binary search.
+    pub(crate) by_chain: KVec<u32>,
     /// Places to prefer and mark, chain by chain, found by the verifier's
-    /// earlier passes (see [`cleanup::hints`]).
+    /// earlier passes (see [`cleanup::hints`]), sorted by chain.
     pub(crate) hints: KVec<Hint>,
     /// The hints this pass found, for the next.
     pub(crate) next: KVec<Hint>,
@@ -587,10 +590,12 @@ pub(crate) unsafe fn prepare(
     let pending = take_jit_sites(unsafe { &mut *aux });
     let calls = pending.as_deref().is_some_and(ThrowSites::releases);
     // A pass that found new hints is never the verifier's last.
-    if pending
-        .as_deref()
-        .is_some_and(|p| !p.next.is_empty() || !p.shadow_next.is_empty() || !p.zero_next.is_empty())
-    {
+    if pending.as_deref().is_some_and(|p| {
+        !p.next.is_empty()
+            || !p.shadow_next.is_empty()
+            || !p.zero_next.is_empty()
+            || !p.clear_next.is_empty()
+    }) {
         pr_err!("bpf_throw: the verifier's last pass left hints\n");
         return EFAULT.to_errno();
     }

@@ -910,10 +910,28 @@ fn insert_sorted<T: Copy, K: Ord>(list: &mut KVec<T>, v: T, key: impl Fn(&T) -> 
     Ok(true)
 }
 
+/// Where `chain` is in `list` (with `by_chain`, its indexes sorted by
+/// chain): `Ok` with its index in `list`, or `Err` with where its index
+/// goes in `by_chain`. A binary search.
+fn find_chain(
+    list: &[Pending],
+    by_chain: &[u32],
+    chain: &[u32],
+) -> core::result::Result<usize, usize> {
+    by_chain
+        .binary_search_by(|&i| {
+            list.get(i as usize)
+                .map_or(&[][..], |p| p.held.calls())
+                .cmp(chain)
+        })
+        .map(|k| by_chain.get(k).map_or(usize::MAX, |&i| i as usize))
+}
+
 /// What `list` records of `chain`: the releases of its walks.
-fn of_chain<'a>(list: &'a [Pending], chain: &[u32]) -> &'a [Release] {
-    list.iter()
-        .find(|p| p.held.calls() == chain)
+fn of_chain<'a>(list: &'a [Pending], by_chain: &[u32], chain: &[u32]) -> &'a [Release] {
+    find_chain(list, by_chain, chain)
+        .ok()
+        .and_then(|i| list.get(i))
         .map_or(&[], |p| &p.releases[..])
 }
 
@@ -921,6 +939,15 @@ fn of_chain<'a>(list: &'a [Pending], chain: &[u32]) -> &'a [Release] {
 fn hints_of<'a>(list: &'a [Hint], chain: &[u32]) -> &'a [Release] {
     list.iter()
         .find(|h| h.calls() == chain)
+        .map_or(&[], |h| &h.places[..])
+}
+
+/// The places that `list`, sorted by chain, hints for `chain`: a binary
+/// search.
+fn sorted_hints_of<'a>(list: &'a [Hint], chain: &[u32]) -> &'a [Release] {
+    list.binary_search_by(|h| h.calls().cmp(chain))
+        .ok()
+        .and_then(|i| list.get(i))
         .map_or(&[], |h| &h.places[..])
 }
 
@@ -1650,7 +1677,9 @@ fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
         for n in next.iter() {
             add_hints(&mut ts.hints, n.calls(), &n.places)?;
         }
+        ts.hints.sort_unstable_by(|a, b| a.calls().cmp(b.calls()));
         ts.pending = KVec::new();
+        ts.by_chain = KVec::new();
         ts.pass += 1;
         let asked = core::mem::replace(&mut ts.shadow_next, KVec::new());
         let zeros = core::mem::replace(&mut ts.zero_next, KVec::new());
@@ -1771,6 +1800,7 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
     let aux = unsafe { &mut *(*env.prog).aux };
     let ThrowSites {
         pending,
+        by_chain,
         hints,
         next,
         pass,
@@ -1785,8 +1815,8 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
     } = ThrowSites::pending(aux).ok_or(ENOMEM)?;
     // What earlier walks of the chain release, and what earlier passes
     // hinted for it.
-    let prior = of_chain(pending, held.calls());
-    let hinted = hints_of(hints, held.calls());
+    let prior = of_chain(pending, by_chain, held.calls());
+    let hinted = sorted_hints_of(hints, held.calls());
     // The innermost frame's references include its callers'.
     // SAFETY: The frame is valid.
     let refs = unsafe { refs_of(frames[cur]) };
@@ -1867,15 +1897,18 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
             if list.binary_search_by_key(&site, |a| a.site).is_ok() {
                 continue;
             }
+            if list.len() >= MAX_SITES {
+                break;
+            }
             let here = subprog_at(env, at)
                 .is_some_and(|sub| frames.iter().any(|f| f.subprogno as usize == sub));
             insert_sorted(list, Acquired { site, here }, |a| a.site)?;
         }
         Ok(())
     };
-    match pending.iter().position(|p| p.held.calls() == held.calls()) {
-        Some(i) => {
-            let p = &mut pending[i];
+    match find_chain(pending, by_chain, held.calls()) {
+        Ok(i) => {
+            let p = pending.get_mut(i).ok_or(EFAULT)?;
             if p.held.rcu != held.rcu || p.held.preempt != held.preempt {
                 return Err(conflict());
             }
@@ -1947,13 +1980,14 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
             p.zeros.and(&zeros);
             note_sites(&mut p.sites)?;
         }
-        None => {
+        Err(k) => {
             let mut releases = KVec::with_capacity(rel.len(), GFP_KERNEL)?;
             for r in rel.iter() {
                 releases.push(*r, GFP_KERNEL)?;
             }
             let mut acquired = KVec::new();
             note_sites(&mut acquired)?;
+            let index = u32::try_from(pending.len()).map_err(|_| E2BIG)?;
             pending.push(
                 Pending {
                     held,
@@ -1964,13 +1998,18 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                 },
                 GFP_KERNEL,
             )?;
+            // Sorted: the index goes where the search left off.
+            by_chain.push(index, GFP_KERNEL)?;
+            if let Some(tail) = by_chain.get_mut(k..) {
+                tail.rotate_right(1);
+            }
         }
     }
     // The zeros of this walk that the chain's releases rely on where they
     // are not held (`Release::absent`), those that an earlier pass hinted,
     // and the calls' own slots: only those are marked (see
     // `cleanup::merge`).
-    let chain_releases = of_chain(pending, held.calls());
+    let chain_releases = of_chain(pending, by_chain, held.calls());
     let mut relied: KVec<(u8, Loc)> = KVec::new();
     for &(f, l) in zero_scalars.iter() {
         let at = |r: &Release| r.absent() == Absent::Zero(f, l);

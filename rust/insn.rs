@@ -132,6 +132,11 @@ impl Insn {
         Self::new(BPF_ST | BPF_MEM | BPF_W, dst, 0, off, imm)
     }
 
+    /// `*(u64 *)(dst + off) = imm`
+    pub const fn st_dw(dst: Reg, off: i16, imm: i32) -> Self {
+        Self::new(BPF_ST | BPF_MEM | BPF_DW, dst, 0, off, imm)
+    }
+
     /// `lock *(u64 *)(dst + off) += src`
     pub const fn atomic_add_dw(dst: Reg, src: Reg, off: i16) -> Self {
         Self::new(
@@ -397,6 +402,11 @@ mod tests {
                 [0x7b, 0x1a, 0xf8, 0xff, 0, 0, 0, 0],
             ),
             (Insn::st_w(R10, -4, 0), [0x62, 0x0a, 0xfc, 0xff, 0, 0, 0, 0]),
+            (
+                Insn::st_dw(R10, -8, 0),
+                [0x7a, 0x0a, 0xf8, 0xff, 0, 0, 0, 0],
+            ),
+            (Insn::mov64_imm(R0, 0), [0xb7, 0x00, 0, 0, 0, 0, 0, 0]),
             (
                 Insn::atomic_add_dw(R0, R1, 0),
                 [0xdb, 0x10, 0, 0, 0, 0, 0, 0],

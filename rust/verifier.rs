@@ -44,7 +44,7 @@ use kernel::prelude::*;
 
 use crate::callgraph::{CallGraph, SubprogSet};
 use crate::cleanup::{self, Absent, Held, Iter, Kind, Loc, Release, Zeros, MAX_FRAMES};
-use crate::insn::BPF_PSEUDO_CALL;
+use crate::insn::{Insn, Reg, BPF_PSEUDO_CALL};
 use crate::throw::{Acquired, Hint, Noted, Pending, Shadow, ThrowSites};
 
 /// Writes to the verifier log of `$env` (a `*mut bpf_verifier_env`).
@@ -1168,20 +1168,8 @@ fn shadow(envp: *mut bindings::bpf_verifier_env, site: u32) -> Result<Option<Sha
         return Ok(None);
     }
     let off = -((depth + 8) as i16);
-    let mut store = bindings::bpf_insn {
-        code: 0x03 | 0x60 | 0x18, // BPF_STX | BPF_MEM | BPF_DW
-        off,
-        ..Default::default()
-    };
-    store.set_dst_reg(10);
-    store.set_src_reg(0);
-    let mut zero = bindings::bpf_insn {
-        code: 0x02 | 0x60 | 0x18, // BPF_ST | BPF_MEM | BPF_DW
-        off,
-        imm: 0,
-        ..Default::default()
-    };
-    zero.set_dst_reg(10);
+    let store = to_bpf(Insn::stx_dw(Reg::R10, Reg::R0, off));
+    let zero = to_bpf(Insn::st_dw(Reg::R10, off, 0));
     // A static subprog that returned the pointer on some paths may leave
     // R0 unwritten on others, which the verifier allows as long as the
     // caller does not read it: the store would. R0 is set on entry to the
@@ -1191,12 +1179,7 @@ fn shadow(envp: *mut bindings::bpf_verifier_env, site: u32) -> Result<Option<Sha
         .then(|| s as i64 + i64::from(insns(env)[s].imm) + 1)
         .and_then(|c| usize::try_from(c).ok())
         .filter(|&c| !is_r0_zero(insns(env).get(c)));
-    let mut r0 = bindings::bpf_insn {
-        code: 0x07 | 0xb0, // BPF_ALU64 | BPF_MOV | BPF_K
-        imm: 0,
-        ..Default::default()
-    };
-    r0.set_dst_reg(0);
+    let r0 = to_bpf(Insn::mov64_imm(Reg::R0, 0));
     // The subprog's start first: the call moves down by one.
     let start = env.subprog_info[i].start as usize;
     insert_before(envp, start, zero)?;
@@ -1223,7 +1206,24 @@ fn shadow(envp: *mut bindings::bpf_verifier_env, site: u32) -> Result<Option<Sha
 
 /// Whether `insn` is `r0 = 0`.
 fn is_r0_zero(insn: Option<&bindings::bpf_insn>) -> bool {
-    insn.is_some_and(|i| i.code == 0x07 | 0xb0 && i.dst_reg() == 0 && i.imm == 0 && i.off == 0)
+    let r0 = to_bpf(Insn::mov64_imm(Reg::R0, 0));
+    insn.is_some_and(|i| {
+        (i.code, i.dst_reg(), i.src_reg(), i.off, i.imm)
+            == (r0.code, r0.dst_reg(), r0.src_reg(), r0.off, r0.imm)
+    })
+}
+
+/// `insn` as the kernel's `struct bpf_insn`.
+fn to_bpf(insn: Insn) -> bindings::bpf_insn {
+    let mut b = bindings::bpf_insn {
+        code: insn.code,
+        off: insn.off,
+        imm: insn.imm,
+        ..Default::default()
+    };
+    b.set_dst_reg(insn.regs & 0x0f);
+    b.set_src_reg(insn.regs >> 4);
+    b
 }
 
 /// Where an instruction keeps its relative target (`target = index +
@@ -1385,13 +1385,7 @@ fn zero_on_entry(
     {
         return Ok(None);
     }
-    let mut zero = bindings::bpf_insn {
-        code: 0x02 | 0x60 | 0x18, // BPF_ST | BPF_MEM | BPF_DW
-        off: -8 * (slot as i16 + 1),
-        imm: 0,
-        ..Default::default()
-    };
-    zero.set_dst_reg(10);
+    let zero = to_bpf(Insn::st_dw(Reg::R10, -8 * (slot as i16 + 1), 0));
     insert_before(envp, env.subprog_info[i].start as usize, zero)?;
     Ok(Some(Shadow {
         site: u32::MAX,
@@ -1607,13 +1601,8 @@ fn clear_after(envp: *mut bindings::bpf_verifier_env, at: u32, sh: &Shadow) -> R
     if j + 1 >= end {
         return Ok(false);
     }
-    let mut zero = bindings::bpf_insn {
-        code: 0x02 | 0x60 | 0x18, // BPF_ST | BPF_MEM | BPF_DW
-        off: -8 * (i16::try_from(sh.slot).map_err(|_| EFAULT)? + 1),
-        imm: 0,
-        ..Default::default()
-    };
-    zero.set_dst_reg(10);
+    let off = -8 * (i16::try_from(sh.slot).map_err(|_| EFAULT)? + 1);
+    let zero = to_bpf(Insn::st_dw(Reg::R10, off, 0));
     insert_before(envp, j + 1, zero)?;
     Ok(true)
 }

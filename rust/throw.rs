@@ -18,10 +18,11 @@ use crate::unwind::{self, Arm64Layout, Frame, Func, Geometry, Map, Regs, SavedRe
 
 use core::ffi::{c_int, c_void};
 use kernel::{
-    alloc::{flags::GFP_KERNEL, KBox, KVec},
+    alloc::{flags::GFP_KERNEL, KBox, KVVec, KVec},
     bindings,
-    error::code::{EFAULT, EINVAL, ENOMEM},
+    error::code::{E2BIG, EFAULT, EINVAL, ENOMEM},
     prelude::*,
+    sync::Arc,
 };
 
 extern "C" {
@@ -61,17 +62,17 @@ const PROLOGUE_MAX: usize = 24;
 /// pointed to by `aux->exception_table`.
 pub struct ExceptionTable {
     geometry: Geometry,
-    table: KVec<u8>,
+    table: KVVec<u8>,
     funcs: KVec<Func>,
     /// The program's calls of `bpf_throw()`, function by function in the
     /// order of their instructions, for the `bpf:bpf_throw` tracepoint;
     /// with its calls of subprogs if it releases anything on a throw.
-    sites: KVec<Site>,
+    sites: KVVec<Site>,
     /// What its throws release, chain by chain: see [`cleanup`]. Empty if
     /// they release nothing; else every chain the verifier walked.
-    held: KVec<Held>,
+    held: KVVec<Held>,
     /// The releases of `held`.
-    releases: KVec<Release>,
+    releases: KVVec<Release>,
     /// arm64, if it releases anything: the layout of each function of
     /// `funcs`, read from its prologue. Empty elsewhere.
     layouts: KVec<Arm64Layout>,
@@ -82,13 +83,13 @@ impl ExceptionTable {
     /// function first, and its calls of `bpf_throw()`, `sites`.
     fn new(
         funcs: KVec<Func>,
-        sites: KVec<Site>,
-        held: KVec<Held>,
-        releases: KVec<Release>,
+        sites: KVVec<Site>,
+        held: KVVec<Held>,
+        releases: KVVec<Release>,
         layouts: KVec<Arm64Layout>,
     ) -> Result<Self> {
         let geometry = Geometry::of(&funcs).ok_or(EINVAL)?;
-        let mut table = KVec::from_elem(0u8, geometry.len, GFP_KERNEL)?;
+        let mut table = KVVec::from_elem(0u8, geometry.len, GFP_KERNEL)?;
         // Fills the table; the map borrows it only for this.
         Map::build(geometry, &mut table, &funcs);
         Ok(Self {
@@ -330,7 +331,6 @@ fn calls_throw(insn: &bindings::bpf_insn) -> bool {
 /// throw leaves held ([`ThrowSites::pending`]); each JITed function's aux
 /// holds its calls, from the JIT's last pass until [`prepare`] moves them
 /// into the program's table.
-#[derive(Default)]
 pub(crate) struct ThrowSites {
     /// Whether to note the calls of subprogs too, not only those of
     /// `bpf_throw()`: the program releases something on a throw.
@@ -341,17 +341,17 @@ pub(crate) struct ThrowSites {
     /// `CONFIG_BPF_EXCEPTIONS_RUST` excludes `CONFIG_CFI_CLANG`) and its
     /// instruction's index in the function as JITed (constant blinding may
     /// have added instructions before it).
-    jit: KVec<(u32, u32)>,
+    jit: KVVec<(u32, u32)>,
     /// What throws leave held, chain by chain, recorded by the verifier.
-    pub(crate) pending: KVec<Pending>,
-    /// The indexes of `pending`, sorted by chain: a walk finds its chain
-    /// with a binary search.
-    pub(crate) by_chain: KVec<u32>,
+    pub(crate) pending: KVVec<Pending>,
+    /// The records of `pending` by chain: a walk finds its chain in a
+    /// hash table.
+    pub(crate) by_chain: ChainIndex,
     /// Places to prefer and mark, chain by chain, found by the verifier's
     /// earlier passes (see [`cleanup::hints`]), sorted by chain.
-    pub(crate) hints: KVec<Hint>,
+    pub(crate) hints: KVVec<Hint>,
     /// The hints this pass found, for the next.
-    pub(crate) next: KVec<Hint>,
+    pub(crate) next: KVVec<Hint>,
     /// The acquiring calls that have a stack slot of their own, where the
     /// verifier has the program store what each returns: see `shadow()`
     /// in `verifier.rs`.
@@ -378,6 +378,41 @@ pub(crate) struct ThrowSites {
     pub(crate) returns: KVec<Noted>,
     /// The verifier's passes over the program so far, less one.
     pub(crate) pass: u8,
+    /// The lists of `pending`, shared where equal.
+    pub(crate) shared: Shared,
+    /// The BTF destructors found so far, by vmlinux type (0: none), at
+    /// most [`MAX_DTORS`]: each is a search of the kernel's symbols.
+    pub(crate) dtors: KVec<(u32, usize)>,
+}
+
+/// The most destructors [`ThrowSites::dtors`] keeps: 6.12 registers a
+/// handful.
+pub(crate) const MAX_DTORS: usize = 16;
+
+// The vectors that grow with the program are `KVVec`s: a program of
+// 10^5 chains or calls would ask kmalloc for more than it gives, with a
+// warning. `KVVec` has no `Default`.
+impl Default for ThrowSites {
+    fn default() -> Self {
+        Self {
+            calls: false,
+            jit: KVVec::new(),
+            pending: KVVec::new(),
+            by_chain: ChainIndex::new(),
+            hints: KVVec::new(),
+            next: KVVec::new(),
+            shadows: KVec::new(),
+            shadow_next: KVec::new(),
+            zero_next: KVec::new(),
+            released: KVec::new(),
+            clears: KVec::new(),
+            clear_next: KVec::new(),
+            returns: KVec::new(),
+            pass: 0,
+            shared: Shared::default(),
+            dtors: KVec::new(),
+        }
+    }
 }
 
 impl Pending {
@@ -387,26 +422,146 @@ impl Pending {
     }
 }
 
+/// The most entries that the lists of one pass's records may hold in all,
+/// some 24 MiB: see [`Shared`].
+pub(crate) const MAX_STORED: usize = 1 << 20;
+
+/// The lists of the records of one pass, [`Pending::releases`] and
+/// [`Pending::sites`]. A record of each chain with a list of its own cost
+/// a program that held 63 tasks at each of 150 000 calls of a global
+/// function some 400 MiB of slab: the guest ran out of memory where stock
+/// verifies it. Consecutive chains mostly hold the same, so a record
+/// shares the list last made when equal; and the lists made count, up to
+/// [`MAX_STORED`] entries, beyond which the program is refused.
+#[derive(Default)]
+pub(crate) struct Shared {
+    /// The releases list made last.
+    releases: Option<Arc<KVec<Release>>>,
+    /// The acquiring calls list made last.
+    sites: Option<Arc<KVec<Acquired>>>,
+    /// The entries of the lists made.
+    pub(crate) stored: usize,
+}
+
+impl Shared {
+    /// `list` as a record's releases.
+    pub(crate) fn releases(&mut self, list: &[Release]) -> Result<Arc<KVec<Release>>> {
+        share(&mut self.releases, &mut self.stored, list)
+    }
+
+    /// `list` as a record's acquiring calls.
+    pub(crate) fn sites(&mut self, list: &[Acquired]) -> Result<Arc<KVec<Acquired>>> {
+        share(&mut self.sites, &mut self.stored, list)
+    }
+}
+
+/// `list` as a shared list: `last` if equal, else a new list, which
+/// becomes `last` and counts in `stored`; `E2BIG` beyond [`MAX_STORED`].
+fn share<T: Copy + PartialEq>(
+    last: &mut Option<Arc<KVec<T>>>,
+    stored: &mut usize,
+    list: &[T],
+) -> Result<Arc<KVec<T>>> {
+    if let Some(l) = last.as_ref().filter(|l| l[..] == *list) {
+        return Ok(l.clone());
+    }
+    *stored = stored.saturating_add(list.len());
+    if *stored > MAX_STORED {
+        return Err(E2BIG);
+    }
+    let mut v = KVec::with_capacity(list.len(), GFP_KERNEL)?;
+    for x in list {
+        v.push(*x, GFP_KERNEL)?;
+    }
+    let a = Arc::new(v, GFP_KERNEL)?;
+    *last = Some(a.clone());
+    Ok(a)
+}
+
+/// The records of [`ThrowSites::pending`] by chain: an open-addressing
+/// table of their indexes ([`cleanup::probe`]), at most half full, hashed
+/// with a random seed.
+pub(crate) struct ChainIndex {
+    table: KVVec<u32>,
+    seed: u64,
+}
+
+impl ChainIndex {
+    /// An empty index.
+    pub(crate) fn new() -> Self {
+        Self {
+            table: KVVec::new(),
+            seed: 0,
+        }
+    }
+
+    /// The index in `list` of the record of `chain`, if any.
+    pub(crate) fn find(&self, list: &[Pending], chain: &[u32]) -> Option<usize> {
+        let is = |k: u32| {
+            list.get(k as usize)
+                .is_some_and(|p| p.held.calls() == chain)
+        };
+        let hash = cleanup::chain_hash(self.seed, chain);
+        let i = cleanup::probe(&self.table, hash, is).ok()?;
+        self.table.get(i).map(|&k| k as usize)
+    }
+
+    /// Adds the last record of `list`, which it does not hold yet.
+    pub(crate) fn add_last(&mut self, list: &[Pending]) -> Result {
+        let n = list.len();
+        if n.saturating_mul(2) > self.table.len() {
+            if self.table.is_empty() {
+                // SAFETY: Any context may ask for random bytes.
+                self.seed = unsafe { bindings::get_random_u64() };
+            }
+            let size = self.table.len().saturating_mul(2).max(64);
+            self.table = KVVec::from_elem(cleanup::EMPTY, size, GFP_KERNEL)?;
+            return list
+                .iter()
+                .enumerate()
+                .try_for_each(|(k, p)| self.put(k, p));
+        }
+        match list.last() {
+            Some(p) => self.put(n - 1, p),
+            None => Ok(()),
+        }
+    }
+
+    /// Puts record `k`, `p`, in the table's first free entry for it.
+    fn put(&mut self, k: usize, p: &Pending) -> Result {
+        let hash = cleanup::chain_hash(self.seed, p.held.calls());
+        let i = cleanup::probe(&self.table, hash, |_| false)
+            .err()
+            .ok_or(EFAULT)?;
+        *self.table.get_mut(i).ok_or(EFAULT)? = u32::try_from(k).map_err(|_| E2BIG)?;
+        Ok(())
+    }
+}
+
 /// What the verifier's walks of one chain leave held.
 pub(crate) struct Pending {
     /// The chain, its RCU and preemption counts (`first` and `len` unused).
     pub(crate) held: Held,
-    /// What it releases, sorted: the places of the first walk.
-    pub(crate) releases: KVec<Release>,
+    /// What it releases, sorted: the places of the first walk. Shared
+    /// with other chains that release the same (see [`Shared`]).
+    pub(crate) releases: Arc<KVec<Release>>,
     /// The places where every walk held zero.
     pub(crate) zeros: Zeros,
     /// The calls that acquired the pointers that the walks hold, sorted
     /// by index as loaded, at most `MAX_SITES` (a call left out is never
     /// given a slot of its own: the program may then be refused).
-    pub(crate) sites: KVec<Acquired>,
+    pub(crate) sites: Arc<KVec<Acquired>>,
     /// The lengths of `sites` and of [`ThrowSites::returns`] when a
     /// conflict of this pass last asked slots of their own for them: a
     /// later conflict of the chain asks again only if one has grown.
     pub(crate) asked: Option<(usize, usize)>,
+    /// The entry of [`ThrowSites::next`] that holds this pass's hints for
+    /// the chain, if any.
+    pub(crate) next_hint: Option<u32>,
 }
 
 /// An acquiring call whose pointer a walk of a chain holds.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 pub(crate) struct Acquired {
     /// The call, by its index as loaded.
     pub(crate) site: u32,
@@ -534,7 +689,7 @@ pub unsafe extern "C" fn bpf_exceptions_jit_sites(
     let insns = unsafe { crate::verifier::prog_insns(prog) };
     // SAFETY: Guaranteed by the caller.
     let offs = unsafe { core::slice::from_raw_parts(insn_to_jit_off, insns.len()) };
-    let mut sites = KVec::new();
+    let mut sites = KVVec::new();
     for ((i, insn), &off) in insns.iter().enumerate().zip(offs) {
         let noted = calls_throw(insn) || (calls && calls_subprog(insn));
         if noted && sites.push((off, i as u32), GFP_KERNEL).is_err() {
@@ -600,7 +755,7 @@ pub(crate) unsafe fn prepare(
         return EFAULT.to_errno();
     }
     let mut funcs = KVec::new();
-    let mut sites = KVec::new();
+    let mut sites = KVVec::new();
     let mut depths = KVec::new();
     let mut layouts = KVec::new();
     for i in 0..cnt as usize {
@@ -688,7 +843,10 @@ pub(crate) unsafe fn prepare(
     }
     // Every chain, if any releases something: the unwinder goes from
     // chain to chain, through the calls of global subprogs.
-    let (mut held, mut releases) = (KVec::new(), KVec::new());
+    let (mut held, mut releases) = (KVVec::new(), KVVec::new());
+    // Each chain's calls are found by a binary search, not a scan of the
+    // calls per call of each chain.
+    sites.sort_unstable_by_key(|s| (s.orig, s.end));
     if calls {
         for p in pending.iter().flat_map(|p| p.pending.iter()) {
             // Each call of a chain must be one the JIT noted: a chain the
@@ -696,9 +854,9 @@ pub(crate) unsafe fn prepare(
             // released must lie in its function's stack as JITed.
             let mut funcs_of = [u32::MAX; MAX_FRAMES];
             for (f, &c) in funcs_of.iter_mut().zip(p.held.calls()) {
-                match sites.iter().find(|s| s.orig == c) {
-                    Some(s) => *f = s.func,
-                    None => {
+                match sites.get(sites.partition_point(|s| s.orig < c)) {
+                    Some(s) if s.orig == c => *f = s.func,
+                    _ => {
                         pr_err!("bpf_throw: a call of a chain of releases was not JITed\n");
                         return EFAULT.to_errno();
                     }
@@ -731,8 +889,10 @@ pub(crate) unsafe fn prepare(
             }
         }
     }
-    // site_of() searches the calls by the end of their code.
+    // site_of() searches the calls by the end of their code, and
+    // cleanup::find() the chains by their innermost call.
     sites.sort_unstable_by_key(|s| s.end);
+    cleanup::sort_held(&mut held);
     let table = match ExceptionTable::new(funcs, sites, held, releases, layouts)
         .and_then(|t| KBox::new(t, GFP_KERNEL).map_err(Into::into))
     {

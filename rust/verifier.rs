@@ -38,14 +38,18 @@
 
 use core::ffi::{c_char, c_int, c_uint, c_void, CStr};
 
+use kernel::alloc::{Allocator, KVVec};
 use kernel::bindings;
 use kernel::error::{code::*, Error, Result};
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 use crate::callgraph::{CallGraph, SubprogSet};
 use crate::cleanup::{self, Absent, Held, Iter, Kind, Loc, Release, Zeros, MAX_FRAMES};
 use crate::insn::{Insn, Reg, BPF_PSEUDO_CALL};
-use crate::throw::{Acquired, Hint, Noted, Pending, Shadow, ThrowSites};
+use crate::throw::{
+    Acquired, ChainIndex, Hint, Noted, Pending, Shadow, Shared, ThrowSites, MAX_DTORS, MAX_STORED,
+};
 
 /// Writes to the verifier log of `$env` (a `*mut bpf_verifier_env`).
 macro_rules! verbose {
@@ -573,9 +577,32 @@ unsafe fn slots_of(frame: &bindings::bpf_func_state) -> &[bindings::bpf_stack_st
 
 /// The address of the BTF destructor of kernel type `id` of `btf`, if it
 /// has one (`register_btf_id_dtor_kfuncs()`): vmlinux types only.
-fn dtor_of(btf: *mut bindings::btf, id: u32) -> Option<usize> {
+///
+/// `dtors` keeps what earlier lookups found: a lookup searches the
+/// kernel's symbols (`kallsyms_lookup_name()`), and a walk looks up every
+/// reference it holds. Without it, a program holding 63 tasks at each of
+/// 20 000 calls of a global function took 26 times stock's time to verify.
+fn dtor_of(btf: *mut bindings::btf, id: u32, dtors: &mut KVec<(u32, usize)>) -> Option<usize> {
     vmlinux_type(btf, id)?;
-    // SAFETY: `btf` is vmlinux's (checked above); the lookup checks `id`.
+    let addr = match dtors.iter().find(|d| d.0 == id) {
+        Some(&(_, a)) => a,
+        None => {
+            let a = lookup_dtor(btf, id).unwrap_or(0);
+            // Not kept if full (or out of memory): the next walk looks
+            // it up again.
+            if dtors.len() < MAX_DTORS {
+                let _ = dtors.push((id, a), GFP_KERNEL);
+            }
+            a
+        }
+    };
+    (addr != 0).then_some(addr)
+}
+
+/// [`dtor_of`] for type `id` of vmlinux's `btf`, not kept.
+fn lookup_dtor(btf: *mut bindings::btf, id: u32) -> Option<usize> {
+    // SAFETY: `btf` is vmlinux's (checked by the caller); the lookup
+    // checks `id`.
     let k = u32::try_from(unsafe { bindings::btf_find_dtor_kfunc(btf, id) }).ok()?;
     let (_, name) = vmlinux_type(btf, k)?;
     // SAFETY: `name` is a NUL-terminated name of vmlinux's BTF.
@@ -628,16 +655,16 @@ fn vmlinux_type(
 /// slot whose `ref_obj_id` is that reference's, and how far into the
 /// object `reg` points (a constant offset, such as that of the list node
 /// of an object popped from a list): `None` if it cannot.
-fn kind_of(reg: &bindings::bpf_reg_state) -> Option<(Kind, i16)> {
+fn kind_of(reg: &bindings::bpf_reg_state, dtors: &mut KVec<(u32, usize)>) -> Option<(Kind, i16)> {
     if reg.var_off.mask != 0 {
         return None;
     }
     let off = i16::try_from(i64::from(reg.off).checked_add(reg.var_off.value as i64)?).ok()?;
-    kind_at(reg).map(|k| (k, off))
+    kind_at(reg, dtors).map(|k| (k, off))
 }
 
 /// [`kind_of`] without the offset.
-fn kind_at(reg: &bindings::bpf_reg_state) -> Option<Kind> {
+fn kind_at(reg: &bindings::bpf_reg_state, dtors: &mut KVec<(u32, usize)>) -> Option<Kind> {
     let base = reg.type_ & BASE_TYPE_MASK;
     let flags = reg.type_ & !BASE_TYPE_MASK;
     if base == bindings::bpf_reg_type_PTR_TO_BTF_ID {
@@ -655,7 +682,7 @@ fn kind_at(reg: &bindings::bpf_reg_state) -> Option<Kind> {
             let meta = unsafe { bindings::btf_find_struct_meta(btf, id) };
             return Some(Kind::ObjDrop(meta as usize));
         }
-        return dtor_of(btf, id)
+        return dtor_of(btf, id, dtors)
             .map(Kind::Dtor)
             .or_else(|| file_of(btf, id));
     }
@@ -750,6 +777,57 @@ fn is_shadow(frames: &[&bindings::bpf_func_state], shadows: &[Shadow], f: u8, lo
         .any(|s| s.subprog == fr.subprogno && s.slot == n)
 }
 
+/// A place of a walk's frames whose register state has a `ref_obj_id`:
+/// a register a throw may release ([`regs_of`]) or a stack slot.
+#[derive(Clone, Copy)]
+struct Holder {
+    /// The reference.
+    id: u32,
+    /// The frame, 0 the outermost.
+    frame: u8,
+    /// Where in the frame.
+    loc: Loc,
+}
+
+/// The places of `frames` that hold part of a reference, sorted by
+/// reference, then frame and place: one scan of the frames per walk. A
+/// scan per reference held, as before, cost each walk the references
+/// times the places.
+///
+/// # Safety
+///
+/// `frames` must be the frames of the state of a running verification.
+unsafe fn holders(frames: &[&bindings::bpf_func_state], scratch: bool) -> Result<KVec<Holder>> {
+    let mut list = KVec::new();
+    for (fi, f) in frames.iter().enumerate() {
+        let frame = fi as u8;
+        for &r in regs_of(frames.len(), fi, scratch) {
+            let id = f.regs[usize::from(r)].ref_obj_id;
+            if id != 0 {
+                let loc = Loc::Reg(r);
+                list.push(Holder { id, frame, loc }, GFP_KERNEL)?;
+            }
+        }
+        // SAFETY: Guaranteed by the caller.
+        for (n, slot) in unsafe { slots_of(f) }.iter().enumerate() {
+            let id = slot.spilled_ptr.ref_obj_id;
+            if id != 0 {
+                let loc = Loc::Slot(n as u16);
+                list.push(Holder { id, frame, loc }, GFP_KERNEL)?;
+            }
+        }
+    }
+    list.sort_unstable_by_key(|h| (h.id, h.frame, h.loc));
+    Ok(list)
+}
+
+/// The places of `list`, sorted by [`holders`], that hold reference `id`.
+fn holders_of(list: &[Holder], id: u32) -> &[Holder] {
+    let first = list.partition_point(|h| h.id < id);
+    let end = list.partition_point(|h| h.id <= id);
+    list.get(first..end).unwrap_or(&[])
+}
+
 /// Where, among `frames` (the outermost first), a throw finds reference
 /// `id` and how it releases it: see [`cleanup::choose`], but a place whose
 /// type says it may be NULL only if no other holds it and only if it is
@@ -768,16 +846,19 @@ fn is_shadow(frames: &[&bindings::bpf_func_state], shadows: &[Shadow], f: u8, lo
 /// (`cleanup::merge` still checks every place).
 /// `None` if no place holds it as something a throw can release.
 ///
+/// `held` are the places of `frames` that hold `id` ([`holders_of`]).
+///
 /// # Safety
 ///
 /// `frames` must be the frames of the state of a running verification.
 unsafe fn place_of(
     frames: &[&bindings::bpf_func_state],
     id: u32,
-    scratch: bool,
+    held: &[Holder],
     prior: &[Release],
     hinted: &[Release],
     shadows: &[Shadow],
+    dtors: &mut KVec<(u32, usize)>,
 ) -> Option<(u8, Loc, Kind, i16)> {
     type Best = Option<(bool, u8, Loc, (Kind, i16))>;
     let plain = |f: u8, l: Loc| !is_shadow(frames, shadows, f, l);
@@ -813,61 +894,67 @@ unsafe fn place_of(
             best
         }
     };
-    // A dynptr's slots, or an iterator's first slot, hold its reference.
+    // A dynptr's slots, or an iterator's first slot, hold its reference:
+    // the first found, frame by frame and slot by slot.
+    let slot_of = |h: &Holder| match h.loc {
+        Loc::Slot(n) => frames
+            .get(usize::from(h.frame))
+            // SAFETY: Guaranteed by the caller.
+            .map(|f| unsafe { slots_of(f) })
+            .and_then(|s| Some((s, usize::from(n), s.get(usize::from(n))?))),
+        Loc::Reg(_) => None,
+    };
     let mut in_stack = false;
     let mut best = None;
-    for (fi, f) in frames.iter().enumerate() {
-        // SAFETY: Guaranteed by the caller.
-        let slots = unsafe { slots_of(f) };
-        for (n, slot) in slots.iter().enumerate() {
-            let t = u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1]);
-            let reg = &slot.spilled_ptr;
-            if reg.ref_obj_id != id {
-                continue;
-            }
-            let loc = Loc::Slot(n as u16);
-            if t == bindings::bpf_stack_slot_type_STACK_ITER {
-                return iter_at(slots, n).map(|k| (fi as u8, loc, k, 0));
-            }
-            if t == bindings::bpf_stack_slot_type_STACK_DYNPTR {
-                in_stack = true;
-                // SAFETY: A dynptr slot's union holds its type.
-                let d = unsafe { reg.__bindgen_anon_1.dynptr };
-                if d.first_slot && d.type_ == bindings::bpf_dynptr_type_BPF_DYNPTR_TYPE_RINGBUF {
-                    best = best_of(best, false, fi as u8, loc, (Kind::DynptrDiscard, 0));
-                }
+    for h in held {
+        let Some((slots, n, slot)) = slot_of(h) else {
+            continue;
+        };
+        let t = u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1]);
+        if t == bindings::bpf_stack_slot_type_STACK_ITER {
+            return iter_at(slots, n).map(|k| (h.frame, h.loc, k, 0));
+        }
+        if t == bindings::bpf_stack_slot_type_STACK_DYNPTR {
+            in_stack = true;
+            // SAFETY: A dynptr slot's union holds its type.
+            let d = unsafe { slot.spilled_ptr.__bindgen_anon_1.dynptr };
+            if d.first_slot && d.type_ == bindings::bpf_dynptr_type_BPF_DYNPTR_TYPE_RINGBUF {
+                best = best_of(best, false, h.frame, h.loc, (Kind::DynptrDiscard, 0));
             }
         }
     }
     if in_stack {
         return best.map(|(_, f, l, (k, o))| (f, l, k, o));
     }
-    for (fi, f) in frames.iter().enumerate() {
-        // SAFETY: Guaranteed by the caller.
-        let slots = unsafe { slots_of(f) };
-        let regs = regs_of(frames.len(), fi, scratch)
-            .iter()
-            .map(|&r| (Loc::Reg(r), &f.regs[usize::from(r)]));
-        let spilled = slots.iter().enumerate().filter_map(|(n, slot)| {
-            let t = u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1]);
-            (t == bindings::bpf_stack_slot_type_STACK_SPILL)
-                .then_some((Loc::Slot(n as u16), &slot.spilled_ptr))
-        });
-        for (loc, reg) in Iterator::chain(regs, spilled) {
-            if reg.ref_obj_id != id {
-                continue;
-            }
-            let null = reg.type_ & bindings::bpf_type_flag_PTR_MAYBE_NULL != 0;
-            // A place that may be NULL must be the acquiring call's own
-            // result (or a copy), NULL only if nothing was acquired; a
-            // cast such as `bpf_sk_fullsock()` may be NULL where the
-            // reference is not.
-            if null && reg.id != reg.ref_obj_id {
-                continue;
-            }
-            if let Some(kind) = kind_of(reg) {
-                best = best_of(best, null, fi as u8, loc, kind);
-            }
+    for h in held {
+        let reg = match h.loc {
+            Loc::Reg(r) => match frames.get(usize::from(h.frame)) {
+                Some(f) => &f.regs[usize::from(r)],
+                None => continue,
+            },
+            Loc::Slot(_) => match slot_of(h) {
+                Some((_, _, slot))
+                    if u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1])
+                        == bindings::bpf_stack_slot_type_STACK_SPILL =>
+                {
+                    &slot.spilled_ptr
+                }
+                _ => continue,
+            },
+        };
+        if reg.ref_obj_id != id {
+            continue;
+        }
+        let null = reg.type_ & bindings::bpf_type_flag_PTR_MAYBE_NULL != 0;
+        // A place that may be NULL must be the acquiring call's own
+        // result (or a copy), NULL only if nothing was acquired; a
+        // cast such as `bpf_sk_fullsock()` may be NULL where the
+        // reference is not.
+        if null && reg.id != reg.ref_obj_id {
+            continue;
+        }
+        if let Some(kind) = kind_of(reg, dtors) {
+            best = best_of(best, null, h.frame, h.loc, kind);
         }
     }
     best.map(|(_, f, l, (k, o))| (f, l, k, o))
@@ -896,7 +983,11 @@ const MAX_SITES: usize = 4 * MAX_OWN_SLOTS;
 /// key or the list has `MAX_SITES` elements: a lookup and an insertion
 /// cost a binary search and a move of at most `MAX_SITES` elements.
 /// Returns whether it inserted it.
-fn insert_sorted<T: Copy, K: Ord>(list: &mut KVec<T>, v: T, key: impl Fn(&T) -> K) -> Result<bool> {
+fn insert_sorted<T: Copy, K: Ord, A: Allocator>(
+    list: &mut kernel::alloc::Vec<T, A>,
+    v: T,
+    key: impl Fn(&T) -> K,
+) -> Result<bool> {
     let Err(i) = list.binary_search_by_key(&key(&v), &key) else {
         return Ok(false);
     };
@@ -910,36 +1001,12 @@ fn insert_sorted<T: Copy, K: Ord>(list: &mut KVec<T>, v: T, key: impl Fn(&T) -> 
     Ok(true)
 }
 
-/// Where `chain` is in `list` (with `by_chain`, its indexes sorted by
-/// chain): `Ok` with its index in `list`, or `Err` with where its index
-/// goes in `by_chain`. A binary search.
-fn find_chain(
-    list: &[Pending],
-    by_chain: &[u32],
-    chain: &[u32],
-) -> core::result::Result<usize, usize> {
-    by_chain
-        .binary_search_by(|&i| {
-            list.get(i as usize)
-                .map_or(&[][..], |p| p.held.calls())
-                .cmp(chain)
-        })
-        .map(|k| by_chain.get(k).map_or(usize::MAX, |&i| i as usize))
-}
-
 /// What `list` records of `chain`: the releases of its walks.
-fn of_chain<'a>(list: &'a [Pending], by_chain: &[u32], chain: &[u32]) -> &'a [Release] {
-    find_chain(list, by_chain, chain)
-        .ok()
+fn of_chain<'a>(list: &'a [Pending], by_chain: &ChainIndex, chain: &[u32]) -> &'a [Release] {
+    by_chain
+        .find(list, chain)
         .and_then(|i| list.get(i))
         .map_or(&[], |p| &p.releases[..])
-}
-
-/// The places that `list` hints for `chain`.
-fn hints_of<'a>(list: &'a [Hint], chain: &[u32]) -> &'a [Release] {
-    list.iter()
-        .find(|h| h.calls() == chain)
-        .map_or(&[], |h| &h.places[..])
 }
 
 /// The places that `list`, sorted by chain, hints for `chain`: a binary
@@ -951,9 +1018,18 @@ fn sorted_hints_of<'a>(list: &'a [Hint], chain: &[u32]) -> &'a [Release] {
         .map_or(&[], |h| &h.places[..])
 }
 
-/// Adds `places` to what `list` hints for the chain `calls`.
-fn add_hints(list: &mut KVec<Hint>, calls: &[u32], places: &[Release]) -> Result {
-    let i = match list.iter().position(|h| h.calls() == calls) {
+/// Adds `places` to the hints of `list` for the chain `calls`: entry
+/// `at` of `list` if given, else a new entry, whose index goes to `at`.
+/// Each chain has a record, which keeps its entry's index: a lookup per
+/// conflict in the list, as before, made a program with a conflict in
+/// each of 10^5 chains cost 10^10 comparisons.
+fn add_hints(
+    list: &mut KVVec<Hint>,
+    at: &mut Option<u32>,
+    calls: &[u32],
+    places: &[Release],
+) -> Result {
+    let i = match at.map(|i| i as usize).filter(|&i| i < list.len()) {
         Some(i) => i,
         None => {
             let mut chain = [0u32; MAX_FRAMES];
@@ -969,6 +1045,7 @@ fn add_hints(list: &mut KVec<Hint>, calls: &[u32], places: &[Release]) -> Result
                 },
                 GFP_KERNEL,
             )?;
+            *at = Some(u32::try_from(list.len() - 1).map_err(|_| E2BIG)?);
             list.len() - 1
         }
     };
@@ -979,27 +1056,29 @@ fn add_hints(list: &mut KVec<Hint>, calls: &[u32], places: &[Release]) -> Result
     Ok(())
 }
 
-/// On a walk of `chain` that conflicts with its earlier walks (`old`, what
-/// they release; `new` and `new_zeros`, the walk's own), notes in `next`
-/// the hints that a new pass of the verifier gets ([`cleanup::hints`];
-/// `hinted` are this pass's), but a call's own slot (`own`), which every
-/// walk prefers anyway. Returns whether there were new ones; an error
-/// only if memory runs out.
+/// On a walk of the chain of `p` that conflicts with its earlier walks
+/// (`p.releases`, what they release; `new` and `new_zeros`, the walk's
+/// own), notes in `next` the hints that a new pass of the verifier gets
+/// ([`cleanup::hints`]; `hinted` are this pass's), but a call's own slot
+/// (`own`), which every walk prefers anyway. Returns whether there were
+/// new ones; an error only if memory runs out.
 fn hint_next(
-    next: &mut KVec<Hint>,
-    chain: &Held,
-    old: &[Release],
+    next: &mut KVVec<Hint>,
+    p: &mut Pending,
     new: &[Release],
     new_zeros: &Zeros,
     hinted: &[Release],
     own: impl Fn(u8, Loc) -> bool,
 ) -> Result<bool> {
-    let noted = hints_of(next, chain.calls());
+    let noted = p
+        .next_hint
+        .and_then(|i| next.get(i as usize))
+        .map_or(&[][..], |h| &h.places[..]);
     let mut known = KVec::with_capacity(hinted.len() + noted.len(), GFP_KERNEL)?;
     for h in Iterator::chain(hinted.iter(), noted.iter()) {
         known.push(*h, GFP_KERNEL)?;
     }
-    let Ok(found) = cleanup::hints(old, new, new_zeros, &known) else {
+    let Ok(found) = cleanup::hints(&p.releases, new, new_zeros, &known) else {
         return Ok(false);
     };
     let mut add = KVec::new();
@@ -1009,7 +1088,7 @@ fn hint_next(
     if add.is_empty() {
         return Ok(false);
     }
-    add_hints(next, chain.calls(), &add)?;
+    add_hints(next, &mut p.next_hint, p.held.calls(), &add)?;
     Ok(true)
 }
 
@@ -1662,13 +1741,27 @@ fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
             return Ok(0);
         }
         // An error fails `bpf_check()`, whatever is left in `next`.
-        let next = core::mem::replace(&mut ts.next, KVec::new());
-        for n in next.iter() {
-            add_hints(&mut ts.hints, n.calls(), &n.places)?;
+        let next = core::mem::replace(&mut ts.next, KVVec::new());
+        // `hints` is sorted by chain, and each chain is in `next` once.
+        let mut added = KVVec::new();
+        for n in next.into_iter() {
+            match ts.hints.binary_search_by(|h| h.calls().cmp(n.calls())) {
+                Ok(i) => {
+                    let hint = ts.hints.get_mut(i).ok_or(EFAULT)?;
+                    for p in n.places.iter() {
+                        hint.places.push(*p, GFP_KERNEL)?;
+                    }
+                }
+                Err(_) => added.push(n, GFP_KERNEL)?,
+            }
+        }
+        for n in added.into_iter() {
+            ts.hints.push(n, GFP_KERNEL)?;
         }
         ts.hints.sort_unstable_by(|a, b| a.calls().cmp(b.calls()));
-        ts.pending = KVec::new();
-        ts.by_chain = KVec::new();
+        ts.pending = KVVec::new();
+        ts.shared = Shared::default();
+        ts.by_chain = ChainIndex::new();
         ts.pass += 1;
         let asked = core::mem::replace(&mut ts.shadow_next, KVec::new());
         let zeros = core::mem::replace(&mut ts.zero_next, KVec::new());
@@ -1757,6 +1850,24 @@ fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
 /// `envp` must be the environment of a running verification, at a call.
 unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bool) -> Result {
     // SAFETY: Guaranteed by the caller.
+    let r = unsafe { record_walk(envp, what, scratch) };
+    if r == Err(E2BIG) {
+        verbose!(
+            envp,
+            "the throws of this program hold more than %d resources in all\n",
+            MAX_STORED as c_int
+        );
+    }
+    r
+}
+
+/// [`record`], which says why it fails with `E2BIG`.
+///
+/// # Safety
+///
+/// As for [`record`].
+unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bool) -> Result {
+    // SAFETY: Guaranteed by the caller.
     let env = unsafe { env_mut(envp) };
     // SAFETY: During the walk `cur_state` is the state being verified, with
     // `curframe + 1` valid frames.
@@ -1800,6 +1911,8 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
         clears,
         clear_next,
         returns,
+        dtors,
+        shared,
         ..
     } = ThrowSites::pending(aux).ok_or(ENOMEM)?;
     // What earlier walks of the chain release, and what earlier passes
@@ -1813,10 +1926,14 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
     // The calls that acquired the pointers held, by index as loaded and
     // as now.
     let mut sites = KVec::with_capacity(refs.len(), GFP_KERNEL)?;
+    // SAFETY: `frames` are the state's.
+    let places = unsafe { holders(frames, scratch) }?;
     let mut unreleasable = false;
     for r in refs {
+        let id = r.id as u32;
+        let held = holders_of(&places, id);
         // SAFETY: `frames` are the state's.
-        match unsafe { place_of(frames, r.id as u32, scratch, prior, hinted, shadows) } {
+        match unsafe { place_of(frames, id, held, prior, hinted, shadows, dtors) } {
             Some((frame, loc, kind, off)) => {
                 if !kind.in_place() {
                     let at = r.insn_idx as usize;
@@ -1881,22 +1998,38 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
     };
     // Notes the walk's acquiring calls among the chain's; whether one lies
     // in a subprog of the frames is the same for every walk of the chain.
-    let note_sites = |list: &mut KVec<Acquired>| -> Result {
+    // The acquiring calls of `list` and of this walk, if the walk has
+    // more; a list is shared (see `Shared`), so that is a new one.
+    let noted = |list: &[Acquired]| -> Result<Option<KVec<Acquired>>> {
+        let known = |site: u32| list.binary_search_by_key(&site, |a| a.site).is_ok();
+        if list.len() >= MAX_SITES || sites.iter().all(|&(site, _)| known(site)) {
+            return Ok(None);
+        }
+        let mut more = KVec::with_capacity(list.len() + sites.len(), GFP_KERNEL)?;
+        for a in list.iter() {
+            more.push(*a, GFP_KERNEL)?;
+        }
         for &(site, at) in sites.iter() {
-            if list.binary_search_by_key(&site, |a| a.site).is_ok() {
+            if more.binary_search_by_key(&site, |a| a.site).is_ok() {
                 continue;
             }
-            if list.len() >= MAX_SITES {
+            if more.len() >= MAX_SITES {
                 break;
             }
             let here = subprog_at(env, at)
                 .is_some_and(|sub| frames.iter().any(|f| f.subprogno as usize == sub));
-            insert_sorted(list, Acquired { site, here }, |a| a.site)?;
+            insert_sorted(&mut more, Acquired { site, here }, |a| a.site)?;
+        }
+        Ok(Some(more))
+    };
+    let note_sites = |list: &mut Arc<KVec<Acquired>>, shared: &mut Shared| -> Result {
+        if let Some(more) = noted(list)? {
+            *list = shared.sites(&more)?;
         }
         Ok(())
     };
-    match find_chain(pending, by_chain, held.calls()) {
-        Ok(i) => {
+    match by_chain.find(pending, held.calls()) {
+        Some(i) => {
             let p = pending.get_mut(i).ok_or(EFAULT)?;
             if p.held.rcu != held.rcu || p.held.preempt != held.preempt {
                 return Err(conflict());
@@ -1920,32 +2053,31 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                         return Err(conflict());
                     }
                     let own = |f: u8, l: Loc| is_shadow(frames, shadows, f, l);
-                    note_sites(&mut p.sites)?;
+                    note_sites(&mut p.sites, shared)?;
                     // Hints first, which cost nothing at run time; else
                     // every change to the program that may resolve it at
                     // once (own slots, zeroings on entry, clears after
                     // releases), so that one more pass sees them all.
-                    let again = hint_next(next, &held, &p.releases, &rel, &zeros, hinted, own)?
-                        || {
-                            let seen = (p.sites.len(), returns.len());
-                            let shadowed = p.asked != Some(seen)
-                                && ask_shadows(
-                                    shadow_next,
-                                    shadows,
-                                    zero_next.len(),
-                                    own_slot_calls(env, frames, &p.sites, returns)?.into_iter(),
-                                )?;
-                            p.asked = Some(seen);
-                            let zeroed = ask_zeros(
-                                zero_next,
+                    let again = hint_next(next, p, &rel, &zeros, hinted, own)? || {
+                        let seen = (p.sites.len(), returns.len());
+                        let shadowed = p.asked != Some(seen)
+                            && ask_shadows(
+                                shadow_next,
                                 shadows,
-                                shadow_next.len(),
-                                frames,
-                                Iterator::chain(p.releases.iter(), rel.iter()),
+                                zero_next.len(),
+                                own_slot_calls(env, frames, &p.sites, returns)?.into_iter(),
                             )?;
-                            let cleared = ask_clears(clear_next, clears.len(), released, frames)?;
-                            shadowed || zeroed || cleared
-                        };
+                        p.asked = Some(seen);
+                        let zeroed = ask_zeros(
+                            zero_next,
+                            shadows,
+                            shadow_next.len(),
+                            frames,
+                            Iterator::chain(p.releases.iter(), rel.iter()),
+                        )?;
+                        let cleared = ask_clears(clear_next, clears.len(), released, frames)?;
+                        shadowed || zeroed || cleared
+                    };
                     if again {
                         verbose!(
                             envp,
@@ -1965,18 +2097,18 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                     };
                 }
             }
-            p.releases = merged;
-            p.zeros.and(&zeros);
-            note_sites(&mut p.sites)?;
-        }
-        Err(k) => {
-            let mut releases = KVec::with_capacity(rel.len(), GFP_KERNEL)?;
-            for r in rel.iter() {
-                releases.push(*r, GFP_KERNEL)?;
+            if merged[..] != p.releases[..] {
+                p.releases = shared.releases(&merged)?;
             }
-            let mut acquired = KVec::new();
-            note_sites(&mut acquired)?;
-            let index = u32::try_from(pending.len()).map_err(|_| E2BIG)?;
+            p.zeros.and(&zeros);
+            note_sites(&mut p.sites, shared)?;
+        }
+        None => {
+            let releases = shared.releases(&rel)?;
+            let acquired = match noted(&[])? {
+                Some(more) => shared.sites(&more)?,
+                None => shared.sites(&[])?,
+            };
             pending.push(
                 Pending {
                     held,
@@ -1984,14 +2116,11 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
                     zeros,
                     sites: acquired,
                     asked: None,
+                    next_hint: None,
                 },
                 GFP_KERNEL,
             )?;
-            // Sorted: the index goes where the search left off.
-            by_chain.push(index, GFP_KERNEL)?;
-            if let Some(tail) = by_chain.get_mut(k..) {
-                tail.rotate_right(1);
-            }
+            by_chain.add_last(pending)?;
         }
     }
     // The zeros of this walk that the chain's releases rely on where they

@@ -738,6 +738,42 @@ int throw_global_in_global(struct __sk_buff *skb)
 }
 
 /*
+ * 2^15 calls of a global function that may throw, each with a task held:
+ * the verifier records a chain per call. Its records once outgrew what
+ * kmalloc gives, which warned (fatal with panic_on_warn), and each walk
+ * looked the task's destructor up among the kernel's symbols: an adversarial
+ * program of this shape took 26 times stock's time to verify. The name
+ * keeps it out of the runs of 10^5: it throws at its first call.
+ */
+#define CALL1 r |= global_throws(skb);
+#define CALL8 CALL1 CALL1 CALL1 CALL1 CALL1 CALL1 CALL1 CALL1
+#define CALL64 CALL8 CALL8 CALL8 CALL8 CALL8 CALL8 CALL8 CALL8
+#define CALL512 CALL64 CALL64 CALL64 CALL64 CALL64 CALL64 CALL64 CALL64
+#define CALL4096 CALL512 CALL512 CALL512 CALL512 CALL512 CALL512 CALL512 CALL512
+/* In a static subprog of its own: no jump of main's crosses the calls. */
+static __noinline int calls_global_many_times(struct __sk_buff *skb)
+{
+	int r = 0;
+
+	CALL4096 CALL4096 CALL4096 CALL4096 CALL4096 CALL4096 CALL4096 CALL4096
+	return r;
+}
+
+SEC("?tc")
+__success __retval(7)
+int many_global_calls_holding_a_task(struct __sk_buff *skb)
+{
+	struct task_struct *t = task();
+	int r;
+
+	if (!t)
+		return 1;
+	r = calls_global_many_times(skb);
+	bpf_task_release(t);
+	return r;
+}
+
+/*
  * A place that holds a reference on one path and something other than
  * NULL on another: the unwinder could not tell them apart. The first
  * pass of the verifier conflicts; it gives bpf_task_acquire() a stack

@@ -426,13 +426,22 @@ impl Pending {
 /// some 24 MiB: see [`Shared`].
 pub(crate) const MAX_STORED: usize = 1 << 20;
 
+/// What a record costs in [`Shared::stored`] besides its lists: a pass
+/// then makes at most 2^17 records (some 30 MiB), which no program but
+/// one made for it comes near. With 2^18, a program of 2.7*10^5 chains,
+/// which stock verifies with most of a 1 GiB guest, ran it out of memory.
+pub(crate) const RECORD_COST: usize = 8;
+
 /// The lists of the records of one pass, [`Pending::releases`] and
 /// [`Pending::sites`]. A record of each chain with a list of its own cost
 /// a program that held 63 tasks at each of 150 000 calls of a global
 /// function some 400 MiB of slab: the guest ran out of memory where stock
 /// verifies it. Consecutive chains mostly hold the same, so a record
-/// shares the list last made when equal; and the lists made count, up to
-/// [`MAX_STORED`] entries, beyond which the program is refused.
+/// shares the list made last when equal; and the lists made, the records
+/// ([`RECORD_COST`] each) and the hints count, up to [`MAX_STORED`]
+/// entries, beyond which the program is refused. A static subprog with
+/// 900 calls of a global function, called from 900 places, makes 810 000
+/// chains in a program of a few thousand instructions.
 #[derive(Default)]
 pub(crate) struct Shared {
     /// The releases list made last.
@@ -444,6 +453,15 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Counts `n` more entries made; `E2BIG` beyond [`MAX_STORED`].
+    pub(crate) fn charge(&mut self, n: usize) -> Result {
+        self.stored = self.stored.saturating_add(n);
+        if self.stored > MAX_STORED {
+            return Err(E2BIG);
+        }
+        Ok(())
+    }
+
     /// `list` as a record's releases.
     pub(crate) fn releases(&mut self, list: &[Release]) -> Result<Arc<KVec<Release>>> {
         share(&mut self.releases, &mut self.stored, list)
@@ -848,6 +866,7 @@ pub(crate) unsafe fn prepare(
     // calls per call of each chain.
     sites.sort_unstable_by_key(|s| (s.orig, s.end));
     if calls {
+        let mut last: Option<(*const KVec<Release>, u32, u32)> = None;
         for p in pending.iter().flat_map(|p| p.pending.iter()) {
             // Each call of a chain must be one the JIT noted: a chain the
             // unwinder cannot find would release nothing. And each slot
@@ -876,12 +895,30 @@ pub(crate) unsafe fn prepare(
                     }
                 }
             }
+            // A chain of main's that releases nothing needs no record:
+            // the unwinder looks no further out than main's chain.
+            if p.is_empty() && funcs_of.first() == Some(&0) {
+                continue;
+            }
+            // Chains that share a list (see `Shared`), made one after the
+            // other, share its entries in the table too: 810 000 chains of
+            // 63 releases would otherwise take 1.2 GB.
             let mut h = p.held;
-            h.first = releases.len() as u32;
-            h.len = p.releases.len() as u32;
-            for r in p.releases.iter() {
-                if releases.push(*r, GFP_KERNEL).is_err() {
-                    return ENOMEM.to_errno();
+            let list: *const KVec<Release> = &*p.releases;
+            match last {
+                Some((q, first, len)) if core::ptr::eq(q, list) => {
+                    h.first = first;
+                    h.len = len;
+                }
+                _ => {
+                    h.first = releases.len() as u32;
+                    h.len = p.releases.len() as u32;
+                    for r in p.releases.iter() {
+                        if releases.push(*r, GFP_KERNEL).is_err() {
+                            return ENOMEM.to_errno();
+                        }
+                    }
+                    last = Some((list, h.first, h.len));
                 }
             }
             if held.push(h, GFP_KERNEL).is_err() {

@@ -49,6 +49,7 @@ use crate::cleanup::{self, Absent, Held, Iter, Kind, Loc, Release, Zeros, MAX_FR
 use crate::insn::{Insn, Reg, BPF_PSEUDO_CALL};
 use crate::throw::{
     Acquired, ChainIndex, Hint, Noted, Pending, Shadow, Shared, ThrowSites, MAX_DTORS, MAX_STORED,
+    RECORD_COST,
 };
 
 /// Writes to the verifier log of `$env` (a `*mut bpf_verifier_env`).
@@ -860,38 +861,44 @@ unsafe fn place_of(
     shadows: &[Shadow],
     dtors: &mut KVec<(u32, usize)>,
 ) -> Option<(u8, Loc, Kind, i16)> {
-    type Best = Option<(bool, u8, Loc, (Kind, i16))>;
+    type Key = (bool, usize, usize, bool, bool, (u8, u8, Loc));
+    type Best = Option<(Key, (u8, Loc, (Kind, i16)))>;
     let plain = |f: u8, l: Loc| !is_shadow(frames, shadows, f, l);
     // A place hinted, or where an earlier walk of the chain released the
     // same kind, so that walks which keep the reference in several places
-    // agree.
-    let new = |among: &[Release], f: u8, l: Loc, k: (Kind, i16)| {
-        among
+    // agree: its index among them. The hints are in the order found, and
+    // few (conflicts only); what the chain releases is sorted by place,
+    // one reference per place, so a binary search finds it.
+    let hint = |f: u8, l: Loc, k: (Kind, i16)| {
+        hinted
             .iter()
             .position(|r| (r.frame, r.loc, r.kind, r.off) == (f, l, k.0, k.1))
             .unwrap_or(usize::MAX)
     };
+    let released = |f: u8, l: Loc, k: (Kind, i16)| match prior
+        .binary_search_by(|r| (r.frame, r.loc).cmp(&(f, l)))
+        .ok()
+        .and_then(|i| Some((i, prior.get(i)?)))
+    {
+        Some((i, r)) if (r.kind, r.off) == k => i,
+        _ => usize::MAX,
+    };
+    // A call's own slot (see `shadow`), then hinted (the first hints
+    // first: see `cleanup::hints`), then released before, then not NULL,
+    // then at the object rather than into it, then by rank: the least
+    // key, computed once per place.
     let best_of = |best: Best, null: bool, fi: u8, loc: Loc, kind: (Kind, i16)| {
-        // A call's own slot (see `shadow`), then hinted (the first hints
-        // first: see `cleanup::hints`), then
-        // released before, then not NULL, then at the object rather than
-        // into it, then by rank.
-        let key = |n: bool, f: u8, l: Loc, k: (Kind, i16)| {
-            (
-                plain(f, l),
-                new(hinted, f, l, k),
-                new(prior, f, l, k),
-                n,
-                k.1 != 0,
-                cleanup::rank(f, l),
-            )
-        };
-        if best.map_or(true, |(bn, bf, bl, bk)| {
-            key(null, fi, loc, kind) < key(bn, bf, bl, bk)
-        }) {
-            Some((null, fi, loc, kind))
-        } else {
-            best
+        let key = (
+            plain(fi, loc),
+            hint(fi, loc, kind),
+            released(fi, loc, kind),
+            null,
+            kind.1 != 0,
+            cleanup::rank(fi, loc),
+        );
+        match best {
+            Some((k, _)) if k <= key => best,
+            _ => Some((key, (fi, loc, kind))),
         }
     };
     // A dynptr's slots, or an iterator's first slot, hold its reference:
@@ -924,7 +931,7 @@ unsafe fn place_of(
         }
     }
     if in_stack {
-        return best.map(|(_, f, l, (k, o))| (f, l, k, o));
+        return best.map(|(_, (f, l, (k, o)))| (f, l, k, o));
     }
     for h in held {
         let reg = match h.loc {
@@ -957,7 +964,7 @@ unsafe fn place_of(
             best = best_of(best, null, h.frame, h.loc, kind);
         }
     }
-    best.map(|(_, f, l, (k, o))| (f, l, k, o))
+    best.map(|(_, (f, l, (k, o)))| (f, l, k, o))
 }
 
 /// Whether `reg` is a scalar known to be zero.
@@ -1065,6 +1072,7 @@ fn add_hints(
 fn hint_next(
     next: &mut KVVec<Hint>,
     p: &mut Pending,
+    shared: &mut Shared,
     new: &[Release],
     new_zeros: &Zeros,
     hinted: &[Release],
@@ -1088,6 +1096,7 @@ fn hint_next(
     if add.is_empty() {
         return Ok(false);
     }
+    shared.charge(add.len())?;
     add_hints(next, &mut p.next_hint, p.held.calls(), &add)?;
     Ok(true)
 }
@@ -2058,7 +2067,7 @@ unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratc
                     // every change to the program that may resolve it at
                     // once (own slots, zeroings on entry, clears after
                     // releases), so that one more pass sees them all.
-                    let again = hint_next(next, p, &rel, &zeros, hinted, own)? || {
+                    let again = hint_next(next, p, shared, &rel, &zeros, hinted, own)? || {
                         let seen = (p.sites.len(), returns.len());
                         let shadowed = p.asked != Some(seen)
                             && ask_shadows(
@@ -2104,6 +2113,7 @@ unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratc
             note_sites(&mut p.sites, shared)?;
         }
         None => {
+            shared.charge(RECORD_COST)?;
             let releases = shared.releases(&rel)?;
             let acquired = match noted(&[])? {
                 Some(more) => shared.sites(&more)?,

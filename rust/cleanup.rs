@@ -594,15 +594,19 @@ mod tests {
         assert_eq!(found(&[]), None);
     }
 
-    #[test]
-    fn probe_finds_what_was_put() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |m: u64| {
+    /// A xorshift generator from `x`: each call gives a number below `m`.
+    fn xorshift(mut x: u64) -> impl FnMut(u64) -> u64 {
+        move |m| {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             x % m
-        };
+        }
+    }
+
+    #[test]
+    fn probe_finds_what_was_put() {
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         for round in 0..50u64 {
             let seed = next(u64::MAX);
             let mut chains: Vec<Vec<u32>> = Vec::new();
@@ -646,13 +650,7 @@ mod tests {
         // Random chains of up to MAX_FRAMES calls from a few sites, so that
         // many share their innermost calls: the binary search finds what a
         // scan of the records finds.
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |m: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % m
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         for _ in 0..200 {
             let mut t: Vec<Held> = Vec::new();
             for _ in 0..next(40) {

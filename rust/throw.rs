@@ -69,7 +69,8 @@ pub struct ExceptionTable {
     /// with its calls of subprogs if it releases anything on a throw.
     sites: KVVec<Site>,
     /// What its throws release, chain by chain: see [`cleanup`]. Empty if
-    /// they release nothing; else every chain the verifier walked.
+    /// they release nothing; else every chain the verifier walked, but
+    /// the main program's chains that release nothing.
     held: KVVec<Held>,
     /// The releases of `held`.
     releases: KVVec<Release>,
@@ -455,11 +456,7 @@ pub(crate) struct Shared {
 impl Shared {
     /// Counts `n` more entries made; `E2BIG` beyond [`MAX_STORED`].
     pub(crate) fn charge(&mut self, n: usize) -> Result {
-        self.stored = self.stored.saturating_add(n);
-        if self.stored > MAX_STORED {
-            return Err(E2BIG);
-        }
-        Ok(())
+        charge(&mut self.stored, n)
     }
 
     /// `list` as a record's releases.
@@ -473,6 +470,15 @@ impl Shared {
     }
 }
 
+/// Adds `n` to `stored`; `E2BIG` beyond [`MAX_STORED`].
+fn charge(stored: &mut usize, n: usize) -> Result {
+    *stored = stored.saturating_add(n);
+    if *stored > MAX_STORED {
+        return Err(E2BIG);
+    }
+    Ok(())
+}
+
 /// `list` as a shared list: `last` if equal, else a new list, which
 /// becomes `last` and counts in `stored`; `E2BIG` beyond [`MAX_STORED`].
 fn share<T: Copy + PartialEq>(
@@ -483,10 +489,7 @@ fn share<T: Copy + PartialEq>(
     if let Some(l) = last.as_ref().filter(|l| l[..] == *list) {
         return Ok(l.clone());
     }
-    *stored = stored.saturating_add(list.len());
-    if *stored > MAX_STORED {
-        return Err(E2BIG);
-    }
+    charge(stored, list.len())?;
     let mut v = KVec::with_capacity(list.len(), GFP_KERNEL)?;
     for x in list {
         v.push(*x, GFP_KERNEL)?;
@@ -859,8 +862,9 @@ pub(crate) unsafe fn prepare(
             }
         }
     }
-    // Every chain, if any releases something: the unwinder goes from
-    // chain to chain, through the calls of global subprogs.
+    // Every chain (but main's that release nothing), if any releases
+    // something: the unwinder goes from chain to chain, through the calls
+    // of global subprogs.
     let (mut held, mut releases) = (KVVec::new(), KVVec::new());
     // Each chain's calls are found by a binary search, not a scan of the
     // calls per call of each chain.

@@ -381,9 +381,19 @@ pub(crate) struct ThrowSites {
     pub(crate) pass: u8,
     /// The lists of `pending`, shared where equal.
     pub(crate) shared: Shared,
-    /// The BTF destructors found so far, by vmlinux type (0: none), at
-    /// most [`MAX_DTORS`]: each is a search of the kernel's symbols.
-    pub(crate) dtors: KVec<(u32, usize)>,
+    /// The BTF destructors found so far, by kernel type, at most
+    /// [`MAX_DTORS`]: each is a search of the kernel's symbols.
+    pub(crate) dtors: KVec<DtorOf>,
+}
+
+/// A BTF destructor the verifier looked up: type `id` of the BTF at `btf`
+/// (vmlinux's or a module's) is released by the function at `addr` (0: by
+/// none that a throw may call).
+#[derive(Clone, Copy)]
+pub(crate) struct DtorOf {
+    pub(crate) btf: usize,
+    pub(crate) id: u32,
+    pub(crate) addr: usize,
 }
 
 /// The most destructors [`ThrowSites::dtors`] keeps: 6.12 registers a

@@ -48,8 +48,8 @@ use crate::callgraph::{CallGraph, SubprogSet};
 use crate::cleanup::{self, Absent, Held, Iter, Kind, Loc, Release, Zeros, MAX_FRAMES};
 use crate::insn::{Insn, Reg, BPF_PSEUDO_CALL};
 use crate::throw::{
-    Acquired, ChainIndex, Hint, Noted, Pending, Shadow, Shared, ThrowSites, MAX_DTORS, MAX_STORED,
-    RECORD_COST,
+    Acquired, ChainIndex, DtorOf, Hint, Noted, Pending, Shadow, Shared, ThrowSites, MAX_DTORS,
+    MAX_STORED, RECORD_COST,
 };
 
 /// Writes to the verifier log of `$env` (a `*mut bpf_verifier_env`).
@@ -577,40 +577,113 @@ unsafe fn slots_of(frame: &bindings::bpf_func_state) -> &[bindings::bpf_stack_st
 }
 
 /// The address of the BTF destructor of kernel type `id` of `btf`, if it
-/// has one (`register_btf_id_dtor_kfuncs()`): vmlinux types only.
+/// has one (`register_btf_id_dtor_kfuncs()`) that a throw may call: a type
+/// of vmlinux or of a module.
 ///
 /// `dtors` keeps what earlier lookups found: a lookup searches the
 /// kernel's symbols (`kallsyms_lookup_name()`), and a walk looks up every
 /// reference it holds. Without it, a program holding 63 tasks at each of
 /// 20 000 calls of a global function took 26 times stock's time to verify.
-fn dtor_of(btf: *mut bindings::btf, id: u32, dtors: &mut KVec<(u32, usize)>) -> Option<usize> {
-    vmlinux_type(btf, id)?;
-    let addr = match dtors.iter().find(|d| d.0 == id) {
-        Some(&(_, a)) => a,
+///
+/// A module's destructor stays as long as the program can run: the
+/// program got the object from one of the module's kfuncs, whose module
+/// it holds (`kfunc_btf_tab`) until it is freed, or out of a map's kptr
+/// field, whose map holds the module of the field's type
+/// (`btf_parse_kptr()`) and is held by the program. A module's BTF
+/// describes only its own types and vmlinux's, so no other module's
+/// kfunc returns one of its types.
+fn dtor_of(btf: *mut bindings::btf, id: u32, dtors: &mut KVec<DtorOf>) -> Option<usize> {
+    // SAFETY: `btf` is a BTF the program under verification holds.
+    unsafe { kernel_type(btf, id) }?;
+    let key = btf as usize;
+    let addr = match dtors.iter().find(|d| d.btf == key && d.id == id) {
+        Some(d) => d.addr,
         None => {
-            let a = lookup_dtor(btf, id).unwrap_or(0);
+            let addr = lookup_dtor(btf, id).unwrap_or(0);
             // Not kept if full (or out of memory): the next walk looks
             // it up again.
             if dtors.len() < MAX_DTORS {
-                let _ = dtors.push((id, a), GFP_KERNEL);
+                let _ = dtors.push(DtorOf { btf: key, id, addr }, GFP_KERNEL);
             }
-            a
+            addr
         }
     };
     (addr != 0).then_some(addr)
 }
 
-/// [`dtor_of`] for type `id` of vmlinux's `btf`, not kept.
+/// [`dtor_of`] for type `id` of the kernel's `btf`, not kept.
 fn lookup_dtor(btf: *mut bindings::btf, id: u32) -> Option<usize> {
-    // SAFETY: `btf` is vmlinux's (checked by the caller); the lookup
-    // checks `id`.
+    // SAFETY: `btf` is a kernel BTF the program holds (checked by the
+    // caller); the lookup checks `id`.
     let k = u32::try_from(unsafe { bindings::btf_find_dtor_kfunc(btf, id) }).ok()?;
-    let (_, name) = vmlinux_type(btf, k)?;
-    // SAFETY: `name` is a NUL-terminated name of vmlinux's BTF.
-    match unsafe { bindings::kallsyms_lookup_name(name.as_ptr().cast()) } {
-        0 => None,
-        a => Some(a),
+    // SAFETY: As above.
+    let (_, name) = unsafe { kernel_type(btf, k) }?;
+    // SAFETY: As above.
+    let addr = if unsafe { bindings::btf_is_module(btf) } {
+        // SAFETY: As above.
+        unsafe { module_symbol(btf, name) }?
+    } else {
+        // SAFETY: `name` is a NUL-terminated name of vmlinux's BTF.
+        unsafe { bindings::kallsyms_lookup_name(name.as_ptr().cast()) }
+    };
+    (addr != 0 && callable(addr)).then_some(addr)
+}
+
+/// The address of `name` in the module that `btf` describes, by its name
+/// "MODULE:NAME" (`module_kallsyms_lookup_name()`), so that no other
+/// module's symbol of that name is taken for it.
+///
+/// # Safety
+///
+/// `btf` must be a module's BTF that the program under verification holds.
+unsafe fn module_symbol(btf: *mut bindings::btf, name: &CStr) -> Option<usize> {
+    // SAFETY: A module's BTF is named after its module (per the caller).
+    let module = unsafe { bindings::btf_get_name(btf) };
+    if module.is_null() {
+        return None;
     }
+    // SAFETY: As above: a NUL-terminated name.
+    let module = unsafe { CStr::from_ptr(module.cast()) }.to_bytes();
+    let name = name.to_bytes_with_nul();
+    let mut sym = KVec::with_capacity(module.len() + 1 + name.len(), GFP_KERNEL).ok()?;
+    sym.extend_from_slice(module, GFP_KERNEL).ok()?;
+    sym.push(b':', GFP_KERNEL).ok()?;
+    sym.extend_from_slice(name, GFP_KERNEL).ok()?;
+    // SAFETY: `sym` is NUL-terminated.
+    Some(unsafe { bindings::kallsyms_lookup_name(sym.as_ptr().cast()) })
+}
+
+/// Whether a throw may call the destructor at `addr` through a pointer.
+///
+/// With IBT, objtool seals every function whose address the kernel never
+/// takes (its `endbr64` becomes a 4-byte NOP, whatever the CPU), and an
+/// indirect call of it faults on a CPU with IBT. vmlinux marks its
+/// destructors `CFI_NOSEAL()`; a module may not (6.12's `bpf_testmod`
+/// does not), so a destructor is used only if it starts with `endbr64`:
+/// the verdict is then the same on every CPU. (With `CONFIG_CFI_CLANG`,
+/// FineIBT enters functions 16 bytes before their symbol, and calls from
+/// Rust are checked by kCFI: no check here.)
+#[cfg(all(CONFIG_X86_KERNEL_IBT, not(CONFIG_CFI_CLANG)))]
+fn callable(addr: usize) -> bool {
+    /// `endbr64`: f3 0f 1e fa.
+    const ENDBR64: u32 = 0xfa1e_0ff3;
+    let mut first = 0u32;
+    // SAFETY: Reads four bytes at `addr`, a kernel address, into `first`,
+    // or fails.
+    let r = unsafe {
+        bindings::copy_from_kernel_nofault(
+            core::ptr::addr_of_mut!(first).cast(),
+            addr as *const c_void,
+            4,
+        )
+    };
+    r == 0 && first == ENDBR64
+}
+
+/// As above, without sealed functions.
+#[cfg(not(all(CONFIG_X86_KERNEL_IBT, not(CONFIG_CFI_CLANG))))]
+fn callable(_addr: usize) -> bool {
+    true
 }
 
 /// [`Kind::PutFile`] if type `id` of `btf` is vmlinux's `struct file`: a
@@ -627,17 +700,35 @@ fn file_of(btf: *mut bindings::btf, id: u32) -> Option<Kind> {
 }
 
 /// Type `id` of `btf` and its name, if `btf` is vmlinux's (which lives as
-/// long as the kernel): the destructors and iterators a throw calls are
-/// vmlinux's only.
+/// long as the kernel): the iterators a throw destroys and the files it
+/// puts are vmlinux's only.
 fn vmlinux_type(
     btf: *mut bindings::btf,
     id: u32,
 ) -> Option<(&'static bindings::btf_type, &'static CStr)> {
     // SAFETY: `btf` is a BTF the program under verification holds (of a
-    // register's or a slot's type), or NULL; the lookups check `id`, and
-    // vmlinux's BTF is never freed.
+    // register's or a slot's type), or NULL.
+    if btf.is_null() || unsafe { bindings::btf_is_module(btf) } {
+        return None;
+    }
+    // SAFETY: vmlinux's BTF is never freed.
+    unsafe { kernel_type(btf, id) }
+}
+
+/// Type `id` of `btf` and its name, if `btf` is the kernel's: vmlinux's or
+/// a module's.
+///
+/// # Safety
+///
+/// `btf` must be NULL or a BTF that lives as long as `'a`.
+unsafe fn kernel_type<'a>(
+    btf: *mut bindings::btf,
+    id: u32,
+) -> Option<(&'a bindings::btf_type, &'a CStr)> {
+    // SAFETY: `btf` is NULL or a live BTF (per the caller); the lookups
+    // check `id`.
     unsafe {
-        if btf.is_null() || !bindings::btf_is_kernel(btf) || bindings::btf_is_module(btf) {
+        if btf.is_null() || !bindings::btf_is_kernel(btf) {
             return None;
         }
         let t = bindings::btf_type_by_id(btf, id);
@@ -656,7 +747,7 @@ fn vmlinux_type(
 /// slot whose `ref_obj_id` is that reference's, and how far into the
 /// object `reg` points (a constant offset, such as that of the list node
 /// of an object popped from a list): `None` if it cannot.
-fn kind_of(reg: &bindings::bpf_reg_state, dtors: &mut KVec<(u32, usize)>) -> Option<(Kind, i16)> {
+fn kind_of(reg: &bindings::bpf_reg_state, dtors: &mut KVec<DtorOf>) -> Option<(Kind, i16)> {
     if reg.var_off.mask != 0 {
         return None;
     }
@@ -665,7 +756,7 @@ fn kind_of(reg: &bindings::bpf_reg_state, dtors: &mut KVec<(u32, usize)>) -> Opt
 }
 
 /// [`kind_of`] without the offset.
-fn kind_at(reg: &bindings::bpf_reg_state, dtors: &mut KVec<(u32, usize)>) -> Option<Kind> {
+fn kind_at(reg: &bindings::bpf_reg_state, dtors: &mut KVec<DtorOf>) -> Option<Kind> {
     let base = reg.type_ & BASE_TYPE_MASK;
     let flags = reg.type_ & !BASE_TYPE_MASK;
     if base == bindings::bpf_reg_type_PTR_TO_BTF_ID {
@@ -859,7 +950,7 @@ unsafe fn place_of(
     prior: &[Release],
     hinted: &[Release],
     shadows: &[Shadow],
-    dtors: &mut KVec<(u32, usize)>,
+    dtors: &mut KVec<DtorOf>,
 ) -> Option<(u8, Loc, Kind, i16)> {
     type Key = (bool, usize, usize, bool, bool, (u8, u8, Loc));
     type Best = Option<(Key, (u8, Loc, (Kind, i16)))>;

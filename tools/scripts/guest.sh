@@ -134,9 +134,23 @@ for suite in exceptions exceptions_fail exceptions_assert exceptions_ext; do
 done
 python3 "$repo/tools/selftests/cleanup-matrix.py" >"$obj/exceptions_cleanup_matrix.h"
 for suite in exceptions_hole exceptions_faults exceptions_faults_ext exceptions_tracing \
-	exceptions_norust exceptions_throwtrace exceptions_cleanup exceptions_progtypes; do
+	exceptions_norust exceptions_throwtrace exceptions_cleanup exceptions_progtypes \
+	exceptions_module; do
 	bpf_cc -c "$repo/tools/selftests/progs/$suite.c" -o "$obj/$suite.bpf.o"
 done
+# bpfexc_testmod.ko, a module's kernel objects for exceptions_module,
+# built against the kernel under test.
+if [ "$mode" = selftests ]; then
+	cp -r "$repo/tools/selftests/bpfexc_testmod" "$work/bpfexc_testmod"
+	kmarch=()
+	[ "$arch" = x86 ] || kmarch=(ARCH=arm64)
+	make -s -C "$build" M="$work/bpfexc_testmod" LLVM=1 "${kmarch[@]}" -j"$(nproc)" modules \
+		>"$work/bpfexc_testmod-build.log" 2>&1 || {
+		tail -n 30 "$work/bpfexc_testmod-build.log" >&2
+		die "cannot build bpfexc_testmod.ko"
+	}
+	cp "$work/bpfexc_testmod/bpfexc_testmod.ko" "$obj/"
+fi
 python3 "$repo/tools/selftests/ext-checks.py" "$self/prog_tests/exceptions.c" \
 	"$repo/tools/selftests/exceptions_ext.differences" >"$obj/exceptions_ext.checks" ||
 	die "cannot read the RUN_EXT checks of prog_tests/exceptions.c"
@@ -145,7 +159,7 @@ bpf_cc -c "$repo/tools/stress/stress.bpf.c" -o "$obj/stress.bpf.o"
 ucc "$repo/tools/stress/stress.c" -lbpf -lpthread -o "$obj/stress"
 # Each spec suite has one check per program of its object.
 for suite in exceptions_fail exceptions_assert exceptions_hole exceptions_faults exceptions_tracing \
-	exceptions_norust exceptions_cleanup exceptions_progtypes; do
+	exceptions_norust exceptions_cleanup exceptions_progtypes exceptions_module; do
 	bpftool gen skeleton "$obj/$suite.bpf.o" name "$suite" |
 		sed -n '/^\tstruct {$/,/^\t} progs;$/p' | grep -c 'struct bpf_program \*' >"$obj/$suite.count"
 done
@@ -158,6 +172,12 @@ echo $(($(cat "$obj/exceptions_cleanup.count") - ext)) >"$obj/exceptions_cleanup
 # that fill a call's own slot, and two of the extension.
 bpftool gen skeleton "$obj/exceptions_cleanup.bpf.o" name exceptions_cleanup |
 	grep -c 'struct bpf_program \*throw_' | awk '{ print 2 * $1 + 11 }' >"$obj/cleanup.count"
+# exc_loader module: one check per throw_* program, one for sealed_throw
+# where it loads (not on x86-64, whose IBT seals its destructor), and the
+# control.
+bpftool gen skeleton "$obj/exceptions_module.bpf.o" name exceptions_module |
+	grep -c 'struct bpf_program \*throw_' |
+	awk -v arch="$arch" '{ print $1 + 1 + (arch != "x86") }' >"$obj/module.count"
 sed -n '/^#define RUN_SUCCESS/,/^#define RUN_EXT/p' "$self/prog_tests/exceptions.c" |
 	sed -n 's/^[[:space:]]*RUN_SUCCESS(\([a-z0-9_]*\), *\([0-9]*\));.*/\1 \2/p' >"$obj/exceptions.expect"
 [ "$(wc -l <"$obj/exceptions.expect")" -gt 0 ] || die "found no RUN_SUCCESS checks in prog_tests/exceptions.c"
@@ -248,6 +268,7 @@ bench)
 		"$repo/tools/selftests/exceptions_hole.differences" \
 		"$obj/exc_loader" "$repo/tools/selftests/exceptions_hole_ext.checks" \
 		"$repo/tools/selftests/exceptions_faults_ext.checks" "$ir/tests/"
+	[ "$mode" != selftests ] || cp "$obj/bpfexc_testmod.ko" "$ir/tests/"
 	cp "$obj/parser" "$ir/sample/"
 	;;
 esac
@@ -380,8 +401,8 @@ selftests)
 	all_failed=$failed
 	# The tracing checks drive bpftool, which the arm64 guest lacks, and
 	# the program type checks run there only.
-	tracing="tracing exceptions_cleanup cleanup exceptions_progtypes progtypes"
-	[ "$arch" = x86 ] || tracing="exceptions_cleanup cleanup"
+	tracing="tracing exceptions_cleanup cleanup exceptions_module module exceptions_progtypes progtypes"
+	[ "$arch" = x86 ] || tracing="exceptions_cleanup cleanup exceptions_module module"
 	for suite in exceptions_fail exceptions_assert exceptions_ext exceptions_hole \
 		exceptions_hole_ext exceptions_faults exceptions_faults_ext throwtrace $tracing \
 		xlated; do
@@ -396,6 +417,8 @@ selftests)
 			want=1
 		elif [ $suite = cleanup ]; then
 			want=$(cat "$obj/cleanup.count")
+		elif [ $suite = module ]; then
+			want=$(cat "$obj/module.count")
 		elif [ $suite = progtypes ]; then
 			# exc_loader progtypes: three checks each for the kprobe
 			# and the LSM program.

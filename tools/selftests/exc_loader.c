@@ -66,6 +66,14 @@
  *	count; the loader yields after each, for the scheduler to catch
  *	disabled preemption.
  *
+ *   exc_loader module OBJ PKT N
+ *	A module's kernel objects, with OBJ = exceptions_module.bpf.o and
+ *	bpfexc_testmod.ko loaded: first that probe (whose return value is
+ *	the module's count of live objects) sees the object that keep_obj
+ *	puts in a map; then each throw_* program (and sealed_throw, but on
+ *	x86-64, where it does not load) is run N times on PKT and must
+ *	return 7, with probe's count the same before and after.
+ *
  *   exc_loader progtypes OBJ N
  *	bpf_throw() outside the types stock gives it to, with OBJ =
  *	exceptions_progtypes.bpf.o: a kprobe on getppid() and an LSM program
@@ -1986,6 +1994,63 @@ fail:
 	return 1;
 }
 
+/* exc_loader module: see the top of the file. */
+static int run_module(const char *path, int n)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	int before = -1, after = -1, ret = -1, err, failed = 0;
+	struct bpf_program *p;
+	char why[256];
+
+	if (!obj) {
+		printf("BPFEXC-LOADFAIL cannot open %s\nBPFEXC-LOADEND\n", path);
+		return 1;
+	}
+	bpf_object__for_each_program(p, obj) {
+		const char *pn = bpf_program__name(p);
+		bool load = has_pfx(pn, "throw_") || !strcmp(pn, "probe") || !strcmp(pn, "keep_obj");
+
+#ifndef __x86_64__
+		/* Refused on x86-64 only: its destructor is sealed. */
+		load = load || !strcmp(pn, "sealed_throw");
+#endif
+		bpf_program__set_autoload(p, load);
+	}
+	if (bpf_object__load(obj)) {
+		printf("BPFEXC-LOADFAIL %s does not load (is bpfexc_testmod.ko loaded?)\nBPFEXC-LOADEND\n",
+		       path);
+		bpf_object__close(obj);
+		return 1;
+	}
+	/* The control: probe counts an object held in a map. */
+	err = run_by_name(obj, "probe", 1, &before) || run_by_name(obj, "keep_obj", 1, &ret) ||
+	      run_by_name(obj, "probe", 1, &after);
+	snprintf(why, sizeof(why), "err %d, keep_obj returned %d, live objects %d -> %d", err, ret,
+		 before, after);
+	failed += !(!err && !ret && after == before + 1);
+	result("module", "control_probe_counts_a_kept_object",
+	       !err && !ret && after == before + 1 ? NULL : why, false);
+	bpf_object__for_each_program(p, obj) {
+		const char *pn = bpf_program__name(p);
+		bool ok;
+
+		if (!bpf_program__autoload(p) || !(has_pfx(pn, "throw_") || !strcmp(pn, "sealed_throw")))
+			continue;
+		before = after = ret = -1;
+		err = run_by_name(obj, "probe", 1, &before) || run_n(bpf_program__fd(p), n, &ret) ||
+		      run_by_name(obj, "probe", 1, &after);
+		ok = !err && ret == 7 && before == after;
+		snprintf(why, sizeof(why), "err %d, returned %d, live objects %d -> %d", err, ret, before,
+			 after);
+		printf("BPFEXC-INFO module %s: %d throws, live objects %d -> %d\n", pn, n, before,
+		       after);
+		failed += !ok;
+		result("module", pn, ok ? NULL : why, false);
+	}
+	bpf_object__close(obj);
+	return failed != 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -2018,13 +2083,18 @@ int main(int argc, char **argv)
 			return 1;
 		return run_cleanup(argv[2], atoi(argv[4]), atoi(argv[argc == 6 ? 5 : 4]));
 	}
+	if (argc == 5 && !strcmp(argv[1], "module")) {
+		if (read_pkt(argv[3]))
+			return 1;
+		return run_module(argv[2], atoi(argv[4]));
+	}
 	if (argc == 5 && !strcmp(argv[1], "throwtrace")) {
 		if (read_pkt(argv[3]))
 			return 1;
 		return run_throwtrace(argv[2], atoi(argv[4]));
 	}
 	fprintf(stderr,
-		"usage: %s spec SUITE OBJ PKT [DIFF] | ext SUITE TARGET_OBJ EXT_OBJ PKT CHECKS | each OBJ PKT [SKIP] | run OBJ PKT EXPECT | throwtrace OBJ PKT N | cleanup OBJ PKT N [NMX] | progtypes OBJ N\n",
+		"usage: %s spec SUITE OBJ PKT [DIFF] | ext SUITE TARGET_OBJ EXT_OBJ PKT CHECKS | each OBJ PKT [SKIP] | run OBJ PKT EXPECT | throwtrace OBJ PKT N | cleanup OBJ PKT N [NMX] | module OBJ PKT N | progtypes OBJ N\n",
 		argv[0]);
 	return 2;
 }

@@ -437,14 +437,29 @@ impl Pending {
 /// some 24 MiB: see [`Shared`].
 pub(crate) const MAX_STORED: usize = 1 << 20;
 
-/// What a record costs in [`Shared::stored`] besides its lists: a pass
-/// then makes at most 2^17 records (some 30 MiB), which no program but
-/// one made for it comes near. With 2^18, a program of 2.7*10^5 chains,
-/// which stock verifies with most of a 1 GiB guest, ran it out of memory.
-pub(crate) const RECORD_COST: usize = 8;
+/// What a record costs in [`Shared::stored`] besides its lists: its size,
+/// in entries of a releases list. A record took 224 bytes, charged as 8
+/// entries, until its zeros were shared too: 2^17 records then, and a
+/// program that holds nothing at 51^3 chains (three levels of 51 calls),
+/// which stock loads, was refused. Now 5 (104 bytes): a pass makes at
+/// most some 2*10^5 records (some 22 MiB). With 4 and 224 bytes, a program
+/// of 2.7*10^5 chains, which stock verifies with most of a 1 GiB guest,
+/// ran it out of memory.
+pub(crate) const RECORD_COST: usize = cost_of(core::mem::size_of::<Pending>());
+
+/// What a set of zeros costs in [`Shared::stored`]: its size with the
+/// `Arc`'s count, in entries of a releases list.
+pub(crate) const ZEROS_COST: usize =
+    cost_of(core::mem::size_of::<Zeros>() + core::mem::size_of::<usize>());
+
+/// `bytes` in entries of a releases list, rounded up.
+const fn cost_of(bytes: usize) -> usize {
+    bytes.div_ceil(core::mem::size_of::<Release>())
+}
 
 /// The lists of the records of one pass, [`Pending::releases`] and
-/// [`Pending::sites`]. A record of each chain with a list of its own cost
+/// [`Pending::sites`], and their zeros, [`Pending::zeros`]. A record of
+/// each chain with a list of its own cost
 /// a program that held 63 tasks at each of 150 000 calls of a global
 /// function some 400 MiB of slab: the guest ran out of memory where stock
 /// verifies it. Consecutive chains mostly hold the same, so a record
@@ -459,6 +474,8 @@ pub(crate) struct Shared {
     releases: Option<Arc<KVec<Release>>>,
     /// The acquiring calls list made last.
     sites: Option<Arc<KVec<Acquired>>>,
+    /// The zeros made last.
+    zeros: Option<Arc<Zeros>>,
     /// The entries of the lists made.
     pub(crate) stored: usize,
 }
@@ -477,6 +494,17 @@ impl Shared {
     /// `list` as a record's acquiring calls.
     pub(crate) fn sites(&mut self, list: &[Acquired]) -> Result<Arc<KVec<Acquired>>> {
         share(&mut self.sites, &mut self.stored, list)
+    }
+
+    /// `zeros` as shared zeros, as [`Shared::releases`].
+    pub(crate) fn zeros(&mut self, zeros: &Zeros) -> Result<Arc<Zeros>> {
+        if let Some(z) = self.zeros.as_ref().filter(|z| ***z == *zeros) {
+            return Ok(z.clone());
+        }
+        charge(&mut self.stored, ZEROS_COST)?;
+        let z = Arc::new(*zeros, GFP_KERNEL)?;
+        self.zeros = Some(z.clone());
+        Ok(z)
     }
 }
 
@@ -576,8 +604,9 @@ pub(crate) struct Pending {
     /// What it releases, sorted: the places of the first walk. Shared
     /// with other chains that release the same (see [`Shared`]).
     pub(crate) releases: Arc<KVec<Release>>,
-    /// The places where every walk held zero.
-    pub(crate) zeros: Zeros,
+    /// The places where every walk held zero. Shared with other chains
+    /// (see [`Shared`]): 128 bytes, most of a record.
+    pub(crate) zeros: Arc<Zeros>,
     /// The calls that acquired the pointers that the walks hold, sorted
     /// by index as loaded, at most `MAX_SITES` (a call left out is never
     /// given a slot of its own: the program may then be refused).
@@ -877,10 +906,17 @@ pub(crate) unsafe fn prepare(
     // of global subprogs.
     let (mut held, mut releases) = (KVVec::new(), KVVec::new());
     // Each chain's calls are found by a binary search, not a scan of the
-    // calls per call of each chain.
-    sites.sort_unstable_by_key(|s| (s.orig, s.end));
+    // calls per call of each chain. A call that the verifier inserted
+    // (that of the callback of an inlined bpf_loop()) has index 0 as
+    // loaded, as the program's first instruction has, which lies in main:
+    // main's calls come first among equal indexes, so that a chain's call
+    // of index 0 is found in main. Callbacks cannot throw, so no chain
+    // has an inserted call.
+    sites.sort_unstable_by_key(|s| (s.orig, s.func, s.end));
     if calls {
-        let mut last: Option<(*const KVec<Release>, u32, u32)> = None;
+        // The records' lists, by address, with the record of each: the
+        // lists are copied into the table once each, below.
+        let mut lists: KVVec<(usize, u32, &KVec<Release>)> = KVVec::new();
         for p in pending.iter().flat_map(|p| p.pending.iter()) {
             // Each call of a chain must be one the JIT noted: a chain the
             // unwinder cannot find would release nothing. And each slot
@@ -914,29 +950,40 @@ pub(crate) unsafe fn prepare(
             if p.is_empty() && funcs_of.first() == Some(&0) {
                 continue;
             }
-            // Chains that share a list (see `Shared`), made one after the
-            // other, share its entries in the table too: 810 000 chains of
-            // 63 releases would otherwise take 1.2 GB.
-            let mut h = p.held;
-            let list: *const KVec<Release> = &*p.releases;
-            match last {
-                Some((q, first, len)) if core::ptr::eq(q, list) => {
-                    h.first = first;
-                    h.len = len;
-                }
+            let list: &KVec<Release> = &p.releases;
+            let entry = (
+                list as *const KVec<Release> as usize,
+                held.len() as u32,
+                list,
+            );
+            if held.push(p.held, GFP_KERNEL).is_err() || lists.push(entry, GFP_KERNEL).is_err() {
+                return ENOMEM.to_errno();
+            }
+        }
+        // Chains that share a list (see `Shared`) share its entries in the
+        // table too, wherever they lie in the records' order (merges
+        // give a record the list made last): the table then holds no more
+        // entries than the verifier counted in its cap. Copied per chain,
+        // 810 000 chains of 63 releases would take 1.2 GB.
+        lists.sort_unstable_by_key(|&(list, at, _)| (list, at));
+        let mut last: Option<(usize, u32, u32)> = None;
+        for &(list, at, rel) in lists.iter() {
+            let (first, len) = match last {
+                Some((l, first, len)) if l == list => (first, len),
                 _ => {
-                    h.first = releases.len() as u32;
-                    h.len = p.releases.len() as u32;
-                    for r in p.releases.iter() {
+                    let first = releases.len() as u32;
+                    for r in rel.iter() {
                         if releases.push(*r, GFP_KERNEL).is_err() {
                             return ENOMEM.to_errno();
                         }
                     }
-                    last = Some((list, h.first, h.len));
+                    (first, rel.len() as u32)
                 }
-            }
-            if held.push(h, GFP_KERNEL).is_err() {
-                return ENOMEM.to_errno();
+            };
+            last = Some((list, first, len));
+            if let Some(h) = held.get_mut(at as usize) {
+                h.first = first;
+                h.len = len;
             }
         }
     }

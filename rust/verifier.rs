@@ -2200,7 +2200,11 @@ unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratc
             if merged[..] != p.releases[..] {
                 p.releases = shared.releases(&merged)?;
             }
-            p.zeros.and(&zeros);
+            let mut z = *p.zeros;
+            z.and(&zeros);
+            if z != *p.zeros {
+                p.zeros = shared.zeros(&z)?;
+            }
             note_sites(&mut p.sites, shared)?;
         }
         None => {
@@ -2210,6 +2214,7 @@ unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratc
                 Some(more) => shared.sites(&more)?,
                 None => shared.sites(&[])?,
             };
+            let zeros = shared.zeros(&zeros)?;
             pending.push(
                 Pending {
                     held,

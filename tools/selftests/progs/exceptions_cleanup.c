@@ -774,6 +774,52 @@ int many_global_calls_holding_a_task(struct __sk_buff *skb)
 }
 
 /*
+ * 51^3 = 132651 chains that hold nothing: main calls a static subprog
+ * from 51 places, which calls another from 51 places, which calls a
+ * global function that may throw (and does not, here) from 51 places.
+ * The verifier records each chain, and stock loads the program (some
+ * 4*10^5 instructions processed). Records once counted 8 entries each in
+ * the verifier's cap of 2^20, which refused it (E2BIG); a record's zeros,
+ * most of its size, are now shared, and a record counts its size (5).
+ */
+__noinline int global_may_throw(struct __sk_buff *skb)
+{
+	if (skb->len == 12345)
+		bpf_throw(COOKIE);
+	return 0;
+}
+
+#define R3(x) x x x
+#define R17(x) R3(x) R3(x) R3(x) R3(x) R3(x) x x
+#define R51(x) R17(x) R17(x) R17(x)
+
+static __noinline int calls_51_globals(struct __sk_buff *skb)
+{
+	int r = 0;
+
+	R51(r |= global_may_throw(skb);)
+	return r;
+}
+
+static __noinline int calls_51_subprogs(struct __sk_buff *skb)
+{
+	int r = 0;
+
+	R51(r |= calls_51_globals(skb);)
+	return r;
+}
+
+SEC("?tc")
+__success __retval(0)
+int many_chains_holding_nothing(struct __sk_buff *skb)
+{
+	int r = 0;
+
+	R51(r |= calls_51_subprogs(skb);)
+	return r;
+}
+
+/*
  * A place that holds a reference on one path and something other than
  * NULL on another: the unwinder could not tell them apart. The first
  * pass of the verifier conflicts; it gives bpf_task_acquire() a stack

@@ -452,6 +452,9 @@ pub(crate) const RECORD_COST: usize = cost_of(core::mem::size_of::<Pending>());
 pub(crate) const ZEROS_COST: usize =
     cost_of(core::mem::size_of::<Zeros>() + core::mem::size_of::<usize>());
 
+/// How many of the zeros made last [`Shared::zeros`] looks among.
+const RECENT_ZEROS: usize = 4;
+
 /// `bytes` in entries of a releases list, rounded up.
 const fn cost_of(bytes: usize) -> usize {
     bytes.div_ceil(core::mem::size_of::<Release>())
@@ -474,8 +477,11 @@ pub(crate) struct Shared {
     releases: Option<Arc<KVec<Release>>>,
     /// The acquiring calls list made last.
     sites: Option<Arc<KVec<Acquired>>>,
-    /// The zeros made last.
-    zeros: Option<Arc<Zeros>>,
+    /// The last [`RECENT_ZEROS`] zeros made, the next to replace at
+    /// `zeros_next`.
+    zeros: [Option<Arc<Zeros>>; RECENT_ZEROS],
+    /// See `zeros`.
+    zeros_next: usize,
     /// The entries of the lists made.
     pub(crate) stored: usize,
 }
@@ -496,14 +502,22 @@ impl Shared {
         share(&mut self.sites, &mut self.stored, list)
     }
 
-    /// `zeros` as shared zeros, as [`Shared::releases`].
+    /// `zeros` as shared zeros: one of the last [`RECENT_ZEROS`] made, if
+    /// equal, else new zeros, which count in `stored`. A chain's zeros
+    /// differ from the one before when a program zeroes a register before
+    /// every other call: the last made only, and such a program made
+    /// new zeros at every record.
     pub(crate) fn zeros(&mut self, zeros: &Zeros) -> Result<Arc<Zeros>> {
-        if let Some(z) = self.zeros.as_ref().filter(|z| ***z == *zeros) {
+        if let Some(z) = self.zeros.iter().flatten().find(|z| ***z == *zeros) {
             return Ok(z.clone());
         }
         charge(&mut self.stored, ZEROS_COST)?;
         let z = Arc::new(*zeros, GFP_KERNEL)?;
-        self.zeros = Some(z.clone());
+        let at = self.zeros_next % RECENT_ZEROS;
+        if let Some(slot) = self.zeros.get_mut(at) {
+            *slot = Some(z.clone());
+        }
+        self.zeros_next = at + 1;
         Ok(z)
     }
 }

@@ -592,9 +592,15 @@ unsafe fn slots_of(frame: &bindings::bpf_func_state) -> &[bindings::bpf_stack_st
 /// (`btf_parse_kptr()`) and is held by the program. A module's BTF
 /// describes only its own types and vmlinux's, so no other module's
 /// kfunc returns one of its types.
+///
+/// A module's BTF is split: its first types are vmlinux's, and a module's
+/// kfunc may acquire a vmlinux object (a task), whose register then has
+/// the module's BTF. Its destructor is registered in vmlinux's BTF.
 fn dtor_of(btf: *mut bindings::btf, id: u32, dtors: &mut KVec<DtorOf>) -> Option<usize> {
     // SAFETY: `btf` is a BTF the program under verification holds.
     unsafe { kernel_type(btf, id) }?;
+    // SAFETY: As above: a kernel BTF, which holds its base.
+    let btf = unsafe { defining_btf(btf, id) };
     let key = btf as usize;
     let addr = match dtors.iter().find(|d| d.btf == key && d.id == id) {
         Some(d) => d.addr,
@@ -609,6 +615,26 @@ fn dtor_of(btf: *mut bindings::btf, id: u32, dtors: &mut KVec<DtorOf>) -> Option
         }
     };
     (addr != 0).then_some(addr)
+}
+
+/// The BTF that defines type `id` of `btf`: `btf` or, for a type of its
+/// base, the base's (vmlinux's, for a module's BTF).
+///
+/// # Safety
+///
+/// `btf` must be a live kernel BTF.
+unsafe fn defining_btf(btf: *mut bindings::btf, id: u32) -> *mut bindings::btf {
+    let mut b = btf;
+    loop {
+        // SAFETY: `b` is a live kernel BTF (per the caller), which holds
+        // its base as long as it lives.
+        let base = unsafe { bindings::btf_base_btf(b) };
+        // SAFETY: As above.
+        if base.is_null() || id >= unsafe { bindings::btf_nr_types(base) } {
+            return b;
+        }
+        b = base;
+    }
 }
 
 /// [`dtor_of`] for type `id` of the kernel's `btf`, not kept.
@@ -660,10 +686,12 @@ unsafe fn module_symbol(btf: *mut bindings::btf, name: &CStr) -> Option<usize> {
 /// indirect call of it faults on a CPU with IBT. vmlinux marks its
 /// destructors `CFI_NOSEAL()`; a module may not (6.12's `bpf_testmod`
 /// does not), so a destructor is used only if it starts with `endbr64`:
-/// the verdict is then the same on every CPU. (With `CONFIG_CFI_CLANG`,
-/// FineIBT enters functions 16 bytes before their symbol, and calls from
-/// Rust are checked by kCFI: no check here.)
-#[cfg(all(CONFIG_X86_KERNEL_IBT, not(CONFIG_CFI_CLANG)))]
+/// the verdict is then the same on every CPU. (This crate is not built
+/// with `CONFIG_CFI_CLANG`, see `Kconfig`: FineIBT poisons the `endbr64`
+/// of every function's entry, so this would refuse every destructor, and
+/// kCFI would trap a call of one whose prototype is not `void (void *)`,
+/// such as `bpf_testmod`'s.)
+#[cfg(CONFIG_X86_KERNEL_IBT)]
 fn callable(addr: usize) -> bool {
     /// `endbr64`: f3 0f 1e fa.
     const ENDBR64: u32 = 0xfa1e_0ff3;
@@ -681,7 +709,7 @@ fn callable(addr: usize) -> bool {
 }
 
 /// As above, without sealed functions.
-#[cfg(not(all(CONFIG_X86_KERNEL_IBT, not(CONFIG_CFI_CLANG))))]
+#[cfg(not(CONFIG_X86_KERNEL_IBT))]
 fn callable(_addr: usize) -> bool {
     true
 }

@@ -72,7 +72,8 @@
  *	the module's count of live objects) sees the object that keep_obj
  *	puts in a map; then each throw_* program (and sealed_throw, but on
  *	x86-64, where it does not load) is run N times on PKT and must
- *	return 7, with probe's count the same before and after.
+ *	return 7, with probe's count and task_probe's (the current task's
+ *	rcu_users) the same before and after.
  *
  *   exc_loader progtypes OBJ N
  *	bpf_throw() outside the types stock gives it to, with OBJ =
@@ -1998,7 +1999,7 @@ fail:
 static int run_module(const char *path, int n)
 {
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
-	int before = -1, after = -1, ret = -1, err, failed = 0;
+	int before = -1, after = -1, ret = -1, tb, ta, err, failed = 0;
 	struct bpf_program *p;
 	char why[256];
 
@@ -2008,7 +2009,8 @@ static int run_module(const char *path, int n)
 	}
 	bpf_object__for_each_program(p, obj) {
 		const char *pn = bpf_program__name(p);
-		bool load = has_pfx(pn, "throw_") || !strcmp(pn, "probe") || !strcmp(pn, "keep_obj");
+		bool load = has_pfx(pn, "throw_") || !strcmp(pn, "probe") ||
+			    !strcmp(pn, "task_probe") || !strcmp(pn, "keep_obj");
 
 #ifndef __x86_64__
 		/* Refused on x86-64 only: its destructor is sealed. */
@@ -2036,14 +2038,16 @@ static int run_module(const char *path, int n)
 
 		if (!bpf_program__autoload(p) || !(has_pfx(pn, "throw_") || !strcmp(pn, "sealed_throw")))
 			continue;
-		before = after = ret = -1;
-		err = run_by_name(obj, "probe", 1, &before) || run_n(bpf_program__fd(p), n, &ret) ||
-		      run_by_name(obj, "probe", 1, &after);
-		ok = !err && ret == 7 && before == after;
-		snprintf(why, sizeof(why), "err %d, returned %d, live objects %d -> %d", err, ret, before,
-			 after);
-		printf("BPFEXC-INFO module %s: %d throws, live objects %d -> %d\n", pn, n, before,
-		       after);
+		before = after = ret = tb = ta = -1;
+		err = run_by_name(obj, "probe", 1, &before) ||
+		      run_by_name(obj, "task_probe", 1, &tb) || run_n(bpf_program__fd(p), n, &ret) ||
+		      run_by_name(obj, "probe", 1, &after) || run_by_name(obj, "task_probe", 1, &ta);
+		ok = !err && ret == 7 && before == after && tb == ta;
+		snprintf(why, sizeof(why),
+			 "err %d, returned %d, live objects %d -> %d, task rcu_users %d -> %d", err,
+			 ret, before, after, tb, ta);
+		printf("BPFEXC-INFO module %s: %d throws, live objects %d -> %d, task rcu_users %d -> %d\n",
+		       pn, n, before, after, tb, ta);
 		failed += !ok;
 		result("module", pn, ok ? NULL : why, false);
 	}

@@ -8,7 +8,8 @@
  * vmlinux's are, and a throw calls it; that of struct bpfexc_sealed is
  * not, so with IBT objtool seals it (as bpf_testmod_ctx_release() of
  * 6.12's bpf_testmod is), and a throw that would have to call it through
- * a pointer is refused.
+ * a pointer is refused. bpfexc_task_acquire() acquires a vmlinux object,
+ * the current task, whose destructor vmlinux registers.
  */
 #include <linux/atomic.h>
 #include <linux/bpf.h>
@@ -16,6 +17,7 @@
 #include <linux/btf_ids.h>
 #include <linux/cfi.h>
 #include <linux/module.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 
 struct bpfexc_obj {
@@ -80,6 +82,20 @@ __bpf_kfunc s64 bpfexc_live_objects(void)
 	return atomic64_read(&bpfexc_live);
 }
 
+/* A vmlinux object acquired by a module's kfunc: the current task, with
+ * the reference bpf_task_acquire() takes, which bpf_task_release() and
+ * the task's BTF destructor drop.
+ */
+__bpf_kfunc struct task_struct *bpfexc_task_acquire(void)
+{
+	return refcount_inc_not_zero(&current->rcu_users) ? current : NULL;
+}
+
+__bpf_kfunc s64 bpfexc_task_rcu_users(void)
+{
+	return refcount_read(&current->rcu_users);
+}
+
 __bpf_kfunc_end_defs();
 
 BTF_KFUNCS_START(bpfexc_kfunc_ids)
@@ -88,6 +104,8 @@ BTF_ID_FLAGS(func, bpfexc_obj_release, KF_RELEASE)
 BTF_ID_FLAGS(func, bpfexc_sealed_new, KF_ACQUIRE | KF_RET_NULL)
 BTF_ID_FLAGS(func, bpfexc_sealed_release, KF_RELEASE)
 BTF_ID_FLAGS(func, bpfexc_live_objects)
+BTF_ID_FLAGS(func, bpfexc_task_acquire, KF_ACQUIRE | KF_RET_NULL)
+BTF_ID_FLAGS(func, bpfexc_task_rcu_users)
 BTF_KFUNCS_END(bpfexc_kfunc_ids)
 
 static const struct btf_kfunc_id_set bpfexc_kfunc_set = {

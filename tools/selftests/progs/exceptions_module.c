@@ -10,10 +10,15 @@
  * is: an indirect call of it would fault on a CPU with IBT, so on x86-64
  * a throw holding one is refused, with upstream's message.
  *
+ * A task that the module's bpfexc_task_acquire() takes is a vmlinux
+ * object that a module's kfunc acquired: its register has the module's
+ * (split) BTF, and the task's destructor is vmlinux's.
+ *
  * tools/selftests/exc_loader.c runs this object in mode "spec" (the
  * tags) and in mode "module": each throw_* program N times, and probe,
- * whose return value is the module's count of live objects, before and
- * after, which must be equal.
+ * whose return value is the module's count of live objects, and
+ * task_probe, the current task's rcu_users, before and after, which
+ * must be equal.
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
@@ -35,6 +40,9 @@ extern void bpfexc_obj_release(struct bpfexc_obj *o) __ksym;
 extern struct bpfexc_sealed *bpfexc_sealed_new(void) __ksym;
 extern void bpfexc_sealed_release(struct bpfexc_sealed *o) __ksym;
 extern __s64 bpfexc_live_objects(void) __ksym;
+extern struct task_struct *bpfexc_task_acquire(void) __ksym;
+extern __s64 bpfexc_task_rcu_users(void) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
 
 struct kept {
 	struct bpfexc_obj __kptr *obj;
@@ -53,6 +61,14 @@ __success
 int probe(struct __sk_buff *skb)
 {
 	return bpfexc_live_objects();
+}
+
+/* The current task's rcu_users, which bpfexc_task_acquire() takes. */
+SEC("tc")
+__success
+int task_probe(struct __sk_buff *skb)
+{
+	return bpfexc_task_rcu_users();
 }
 
 /* Puts an object in kept (the control: probe sees one more). */
@@ -206,6 +222,38 @@ int throw_obj_from_map(struct __sk_buff *skb)
 		bpf_throw(COOKIE);
 	bpfexc_obj_release(o);
 	return 0;
+}
+
+/* A vmlinux object (a task) acquired by the module's kfunc: the register
+ * has the module's BTF, and the destructor is vmlinux's. Stock loads
+ * throw_module_task_global and leaks the task at each throw.
+ */
+SEC("tc")
+__success __retval(7)
+int throw_module_task(struct __sk_buff *skb)
+{
+	struct task_struct *t = bpfexc_task_acquire();
+
+	if (!t)
+		return 1;
+	if (skb->len)
+		bpf_throw(COOKIE);
+	bpf_task_release(t);
+	return 0;
+}
+
+SEC("tc")
+__success __retval(7)
+int throw_module_task_global(struct __sk_buff *skb)
+{
+	struct task_struct *t = bpfexc_task_acquire();
+	int r;
+
+	if (!t)
+		return 1;
+	r = global_throws(skb);
+	bpf_task_release(t);
+	return r;
 }
 
 /* The control: the sealed type itself is fine. */

@@ -46,6 +46,7 @@ build() {
 	say "built $name in $(($(date +%s) - start)) s"
 }
 
+lock_build "$cache/build/arm64"
 if [ "$which" != stock ]; then
 	build "$cache/src/linux-source-6.12" "$cache/build/arm64-6.12" "ours"
 fi

@@ -6,10 +6,16 @@
 # With "debug" (make check-debug), only the suites of the debug kernel.
 #
 # Usage: check.sh "IN_ROOT COMMAND" CACHEDIR [debug]
+#
+# The suites run in two lanes at once, each mostly one QEMU guest (TCG runs
+# a guest's one busy vCPU on one host core) or one kernel build: x86-64
+# (ours, stock, without Rust), and arm64 then the debug kernel. The second
+# lane's output is shown when both are done; the summary keeps this order.
 set -uo pipefail
 in_root=$1 cache=$2 only=${3:-}
-summary=$(mktemp)
-trap 'rm -f "$summary"' EXIT
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+summary=$tmp/summary
 status=0
 
 pattern='^[a-z][a-z0-9_ ().-]*: [0-9]+ passed, [0-9]+ failed$'
@@ -30,7 +36,9 @@ run() {
 	rm -f "$out"
 }
 
-if [ "$only" != debug ]; then
+# lane_x86: our kernel's suites, stock's comparisons, the kernel without
+# Rust and the series.
+lane_x86() {
 	run "host tests (cargo test)" tools/scripts/host-test.sh "$cache"
 	run "KUnit under kunit.py" tools/scripts/kunit.sh "$cache"
 	run "the sample (make's main job): verdicts and bpf:bpf_throw traces" \
@@ -56,7 +64,23 @@ if [ "$only" != debug ]; then
 		echo "kernel without Rust: 0 passed, 1 failed" >>"$summary"
 		status=1
 	fi
-	# arm64: ours (Rust unwinder) and stock, cross-built, in QEMU.
+}
+
+# lane_last: what needs every build, when both lanes are done.
+lane_last() {
+	# After the no-Rust and arm64 builds, whose vmlinux it checks too.
+	run "vmlinux contents" tools/scripts/vmlinux-check.sh "$cache"
+	# The series a kernel developer takes (make series): git am onto a
+	# clean 6.12.117 gives the tree we built (which no suite then writes
+	# to); checkpatch on every patch. On the host, which has git.
+	local in_root_saved=$in_root
+	in_root=
+	run "make series: git am, the same tree, checkpatch" tools/scripts/series.sh "$cache" --check
+	in_root=$in_root_saved
+}
+
+# lane_arm64: ours (Rust unwinder) and stock, cross-built, in QEMU.
+lane_arm64() {
 	if $in_root tools/scripts/arm64.sh "$cache"; then
 		run "KUnit on arm64" tools/scripts/kunit.sh "$cache" arm64-6.12
 		run "exceptions selftests on arm64" tools/scripts/guest.sh "$cache" selftests arm64-6.12
@@ -68,28 +92,61 @@ if [ "$only" != debug ]; then
 		echo "arm64 kernels: 0 passed, 1 failed" >>"$summary"
 		status=1
 	fi
-	# After the no-Rust and arm64 builds, whose vmlinux it checks too.
-	run "vmlinux contents" tools/scripts/vmlinux-check.sh "$cache"
-	# The series a kernel developer takes (make series): git am onto a
-	# clean 6.12.117 gives the tree we built; checkpatch on every patch.
-	# On the host, which has git.
-	in_root_saved=$in_root in_root=
-	run "make series: git am, the same tree, checkpatch" tools/scripts/series.sh "$cache" --check
-	in_root=$in_root_saved
-fi
-# The debug kernel (make check-debug): KASAN, kmemleak, lockdep, UBSAN.
-if $in_root tools/scripts/debug.sh "$cache"; then
-	run "KUnit on the debug kernel" tools/scripts/kunit.sh "$cache" debug-6.12
-	run "exceptions selftests on the debug kernel" tools/scripts/guest.sh "$cache" selftests debug-6.12
-	run "stress on the debug kernel" tools/scripts/guest.sh "$cache" stress debug-6.12
-	run "upstream test_progs on the debug kernel, against stock" \
-		tools/scripts/vs-stock.sh "$cache" test_progs debug-6.12
-	run "differential fuzzing on the debug kernel (seed 1, 500 programs)" \
-		tools/scripts/fuzz.sh "$cache" 1 500 debug-6.12
+}
+
+# lane_debug: the debug kernel (make check-debug): KASAN, kmemleak,
+# lockdep, UBSAN.
+lane_debug() {
+	if $in_root tools/scripts/debug.sh "$cache"; then
+		run "KUnit on the debug kernel" tools/scripts/kunit.sh "$cache" debug-6.12
+		run "exceptions selftests on the debug kernel" \
+			tools/scripts/guest.sh "$cache" selftests debug-6.12
+		run "stress on the debug kernel" tools/scripts/guest.sh "$cache" stress debug-6.12
+		run "upstream test_progs on the debug kernel, against stock" \
+			tools/scripts/vs-stock.sh "$cache" test_progs debug-6.12
+		run "differential fuzzing on the debug kernel (seed 1, 500 programs)" \
+			tools/scripts/fuzz.sh "$cache" 1 500 debug-6.12
+	else
+		echo "debug kernel: 0 passed, 1 failed" >>"$summary"
+		status=1
+	fi
+}
+
+# lane NAME FUNCTION: FUNCTION with its own summary ($tmp/NAME.summary) and
+# status ($tmp/NAME.status).
+lane() {
+	summary=$tmp/$1.summary status=0
+	: >"$summary"
+	"$2"
+	echo $status >"$tmp/$1.status"
+}
+
+start_all=$(date +%s)
+if [ "$only" = debug ]; then
+	lane debug lane_debug
+	lanes="debug"
 else
-	echo "debug kernel: 0 passed, 1 failed" >>"$summary"
-	status=1
+	# The second lane in the background, its output kept for later (and
+	# in the cache, to follow it meanwhile).
+	(
+		lane arm64 lane_arm64
+		lane debug lane_debug
+	) >"$cache/check-second-lane.log" 2>&1 &
+	second=$!
+	lane x86 lane_x86
+	wait $second
+	echo
+	echo "== the second lane (arm64, then the debug kernel)"
+	cat "$cache/check-second-lane.log"
+	lane last lane_last
+	lanes="x86 arm64 debug last"
 fi
+summary=$tmp/summary status=0
+for l in $lanes; do
+	cat "$tmp/$l.summary" >>"$summary"
+	[ "$(cat "$tmp/$l.status" 2>/dev/null)" = 0 ] || status=1
+done
+echo "   (all suites: $(($(date +%s) - start_all)) s)"
 
 echo
 echo "== summary"

@@ -19,6 +19,7 @@ build=$cache/build/debug-6.12
 say() { echo "debug: $*"; }
 die() { echo "debug: error: $*" >&2; exit 1; }
 
+lock_build "$build"
 mkdir -p "$build"
 fragment=$build/debug.fragment
 cat "$repo/tools/config/bpf_exceptions.config" "$repo/tools/config/debug.config" >"$fragment.new"

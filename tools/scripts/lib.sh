@@ -21,6 +21,16 @@ reconfigure() {
 	grep -E '^CONFIG_' "$frag" >"$build/last_used_kunitconfig"
 }
 
+# lock_build FILE: hold an exclusive lock on FILE.lock until the calling
+# script exits. make check runs two lanes at once (tools/scripts/check.sh),
+# and both may ask for the same kernel (stock) or test_progs: the second
+# waits, then finds it built.
+lock_build() {
+	mkdir -p "$(dirname "$1")"
+	exec 9>>"$1.lock"
+	flock 9
+}
+
 # build_kernel TREE BUILD [MAKE ARGS...]: make all with LLVM=1 from TREE
 # into BUILD, logged to BUILD/build.log; on failure, the log's tail on
 # stderr and false.

@@ -21,6 +21,7 @@ build=$cache/build/norust-6.12
 say() { echo "norust: $*"; }
 die() { echo "norust: error: $*" >&2; exit 1; }
 
+lock_build "$build"
 mkdir -p "$build"
 fragment=$build/norust.fragment
 norust_fragment >"$fragment.new"

@@ -19,6 +19,7 @@ build=$cache/build/stock-6.12
 say() { echo "stock: $*"; }
 die() { echo "stock: error: $*" >&2; exit 1; }
 
+lock_build "$build"
 unpack "$tree" "$build" | sed 's/^/stock: /'
 
 mkdir -p "$build"

@@ -29,6 +29,9 @@ out=$cache/build/test_progs
 tests="exceptions verifier verifier_kfunc_prog_types verifier_log"
 die() { echo "test-progs-build: error: $*" >&2; exit 1; }
 
+. "$(dirname "$0")/lib.sh"
+lock_build "$out"
+
 # The copy sits beside the original, so that the Makefile's relative paths
 # (../lib.mk, ../../../../tools/...) lead to the same places.
 # Only the links are made again: what the build generates there (tests.h)

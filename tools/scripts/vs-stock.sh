@@ -54,12 +54,17 @@ fi
 inputs=("$stock_build/$image" tools/scripts/guest.sh tools/guest/init)
 [ "$suite" != test_progs ] || inputs+=("$cache/build/test_progs/test_progs")
 key=$(cat "${inputs[@]}" | sha256sum | cut -c1-16)
+# make check's two lanes may both want stock's result (test_progs for ours
+# and for the debug kernel): one runs it, the other waits and reuses it.
+exec 8>>"$stock_result.lock"
+flock 8
 if [ ! -f "$stock_result" ] || [ "$(cat "$stock_result.key" 2>/dev/null)" != "$key" ]; then
 	echo "$suite on the stock kernel:"
 	"$here/guest.sh" "$cache" "$suite" "$stock" | sed 's/^/  /' || exit 1
 	cp "$cache/guest/$suite-$stock/$suite.txt" "$stock_result"
 	echo "$key" >"$stock_result.key"
 fi
+flock -u 8
 echo "$suite on our kernel ($which):"
 "$here/guest.sh" "$cache" "$suite" "$which" | sed 's/^/  /'
 [ "${PIPESTATUS[0]}" = 0 ] || { echo "$suite ($which): 0 passed, 1 failed"; exit 1; }

@@ -173,11 +173,11 @@ echo $(($(cat "$obj/exceptions_cleanup.count") - ext)) >"$obj/exceptions_cleanup
 bpftool gen skeleton "$obj/exceptions_cleanup.bpf.o" name exceptions_cleanup |
 	grep -c 'struct bpf_program \*throw_' | awk '{ print 2 * $1 + 11 }' >"$obj/cleanup.count"
 # exc_loader module: one check per throw_* program, one for sealed_throw
-# where it loads (not on x86-64, whose IBT seals its destructor), and the
-# control.
+# where it loads (not on x86-64, whose IBT seals its destructor), the
+# control, and the throws through a traced destructor.
 bpftool gen skeleton "$obj/exceptions_module.bpf.o" name exceptions_module |
 	grep -c 'struct bpf_program \*throw_' |
-	awk -v arch="$arch" '{ print $1 + 1 + (arch != "x86") }' >"$obj/module.count"
+	awk -v arch="$arch" '{ print $1 + 2 + (arch != "x86") }' >"$obj/module.count"
 sed -n '/^#define RUN_SUCCESS/,/^#define RUN_EXT/p' "$self/prog_tests/exceptions.c" |
 	sed -n 's/^[[:space:]]*RUN_SUCCESS(\([a-z0-9_]*\), *\([0-9]*\));.*/\1 \2/p' >"$obj/exceptions.expect"
 [ "$(wc -l <"$obj/exceptions.expect")" -gt 0 ] || die "found no RUN_SUCCESS checks in prog_tests/exceptions.c"
@@ -405,10 +405,10 @@ selftests)
 	leaked || failed=$((failed + 1))
 	echo "selftests exceptions${suffix}: $passed passed, $failed failed"
 	all_failed=$failed
-	# The tracing checks drive bpftool, which the arm64 guest lacks, and
-	# the program type checks run there only.
+	# The tracing checks drive bpftool, which the arm64 guest lacks.
 	tracing="tracing exceptions_cleanup cleanup exceptions_module module exceptions_progtypes progtypes"
-	[ "$arch" = x86 ] || tracing="exceptions_cleanup cleanup exceptions_module module"
+	[ "$arch" = x86 ] ||
+		tracing="exceptions_cleanup cleanup exceptions_module module exceptions_progtypes progtypes"
 	for suite in exceptions_fail exceptions_assert exceptions_ext exceptions_hole \
 		exceptions_hole_ext exceptions_faults exceptions_faults_ext throwtrace $tracing \
 		xlated; do

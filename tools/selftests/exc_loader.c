@@ -73,7 +73,9 @@
  *	puts in a map; then each throw_* program (and sealed_throw, but on
  *	x86-64, where it does not load) is run N times on PKT and must
  *	return 7, with probe's count and task_probe's (the current task's
- *	rcu_users) the same before and after.
+ *	rcu_users) the same before and after; then each throw_obj_* N/10
+ *	times more, with a throwing fentry and kprobe program attached to
+ *	the destructor that the throws call (see traced_dtor()).
  *
  *   exc_loader progtypes OBJ N
  *	bpf_throw() outside the types stock gives it to, with OBJ =
@@ -110,6 +112,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -344,8 +347,10 @@ static int run_spec(const char *suite, const char *path, const char *diff)
 		struct bpf_program *prog = NULL;
 		const char *fail = NULL;
 		char why[200];
+		struct timespec t0, t1;
 		struct spec s;
 		int err, ret;
+		double secs;
 
 		obj = bpf_object__open_file(path, NULL);
 		if (!obj || parse_spec(bpf_object__btf(obj), names[i], &s)) {
@@ -369,7 +374,16 @@ static int run_spec(const char *suite, const char *path, const char *diff)
 		log_buf[0] = 0;
 		bpf_program__set_log_buf(prog, log_buf, sizeof(log_buf));
 		bpf_program__set_log_level(prog, s.log_level);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		err = bpf_object__load(obj);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		/* Where a suite's time goes: the programs that take the
+		 * verifier a second or more.
+		 */
+		secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		if (secs >= 1)
+			printf("BPFEXC-INFO %s %s: %s in %.1f s\n", suite, names[i],
+			       err ? "refused" : "loaded", secs);
 		if (s.failure && !err) {
 			fail = "loaded, expected a verifier rejection";
 		} else if (!s.failure && err) {
@@ -1995,6 +2009,65 @@ fail:
 	return 1;
 }
 
+/* What exceptions_module.c's dtor_* programs count in .bss. */
+struct dtor_runs {
+	__u64 fentry, kprobe;
+};
+
+/* exc_loader module, the destructor traced: dtor_fentry_throws and
+ * dtor_kprobe_throws on bpfexc_obj_release_dtor(), each taking an object
+ * and throwing, while each throw_obj_* program runs n times. Every run
+ * must return 7, both programs must have run and thrown, and the count
+ * of live objects must come back. One check.
+ */
+static int traced_dtor(struct bpf_object *obj, int n)
+{
+	struct bpf_program *f = bpf_object__find_program_by_name(obj, "dtor_fentry_throws");
+	struct bpf_program *k = bpf_object__find_program_by_name(obj, "dtor_kprobe_throws");
+	struct bpf_map *bss = bpf_object__find_map_by_name(obj, ".bss");
+	struct bpf_link *lf = NULL, *lk = NULL;
+	int before = -1, after = -1, ret, wrong = 0, runs = 0, err;
+	long long fthrows = -1, kthrows = -1;
+	struct dtor_runs r = {};
+	struct bpf_program *p;
+	char why[256];
+	bool ok;
+
+	err = !f || !k || !bss || write_file("/proc/sys/kernel/bpf_stats_enabled", "1") ||
+	      run_by_name(obj, "probe", 1, &before);
+	if (!err) {
+		lf = bpf_program__attach(f);
+		lk = bpf_program__attach(k);
+		err = !lf || !lk;
+	}
+	bpf_object__for_each_program(p, obj) {
+		if (err || !has_pfx(bpf_program__name(p), "throw_obj_"))
+			continue;
+		err = run_n(bpf_program__fd(p), n, &ret);
+		wrong += ret != 7;
+		runs++;
+	}
+	bpf_link__destroy(lf);
+	bpf_link__destroy(lk);
+	if (!err) {
+		fthrows = fdinfo(bpf_program__fd(f), "throws");
+		kthrows = fdinfo(bpf_program__fd(k), "throws");
+		err = bpf_map_lookup_elem(bpf_map__fd(bss), &(int){ 0 }, &r) ||
+		      run_by_name(obj, "probe", 1, &after);
+	}
+	write_file("/proc/sys/kernel/bpf_stats_enabled", "0");
+	ok = !err && runs && !wrong && before == after && r.fentry >= (__u64)n &&
+	     r.kprobe >= (__u64)n && fthrows > 0 && kthrows > 0;
+	snprintf(why, sizeof(why),
+		 "err %d (%s), %d programs, %d runs not 7, live objects %d -> %d, fentry %llu runs %lld throws, kprobe %llu runs %lld throws",
+		 err, err ? strerror(errno) : "-", runs, wrong, before, after,
+		 (unsigned long long)r.fentry, fthrows, (unsigned long long)r.kprobe, kthrows);
+	printf("BPFEXC-INFO module traced destructor: %d programs %d times each, %s\n", runs, n,
+	       why);
+	result("module", "throws_through_a_traced_destructor", ok ? NULL : why, false);
+	return !ok;
+}
+
 /* exc_loader module: see the top of the file. */
 static int run_module(const char *path, int n)
 {
@@ -2009,8 +2082,9 @@ static int run_module(const char *path, int n)
 	}
 	bpf_object__for_each_program(p, obj) {
 		const char *pn = bpf_program__name(p);
-		bool load = has_pfx(pn, "throw_") || !strcmp(pn, "probe") ||
-			    !strcmp(pn, "task_probe") || !strcmp(pn, "keep_obj");
+		bool load = has_pfx(pn, "throw_") || has_pfx(pn, "dtor_") ||
+			    !strcmp(pn, "probe") || !strcmp(pn, "task_probe") ||
+			    !strcmp(pn, "keep_obj");
 
 #ifndef __x86_64__
 		/* Refused on x86-64 only: its destructor is sealed. */
@@ -2051,6 +2125,7 @@ static int run_module(const char *path, int n)
 		failed += !ok;
 		result("module", pn, ok ? NULL : why, false);
 	}
+	failed += traced_dtor(obj, n / 10);
 	bpf_object__close(obj);
 	return failed != 0;
 }

@@ -127,7 +127,12 @@ static int __init bpfexc_testmod_init(void)
 	};
 	int ret;
 
+	/* TC for the throw_* programs; fentry and kprobe for the programs
+	 * that trace the destructor and throw there.
+	 */
 	ret = register_btf_kfunc_id_set(BPF_PROG_TYPE_SCHED_CLS, &bpfexc_kfunc_set);
+	ret = ret ?: register_btf_kfunc_id_set(BPF_PROG_TYPE_TRACING, &bpfexc_kfunc_set);
+	ret = ret ?: register_btf_kfunc_id_set(BPF_PROG_TYPE_KPROBE, &bpfexc_kfunc_set);
 	return ret ?: register_btf_id_dtor_kfuncs(dtors, ARRAY_SIZE(dtors), THIS_MODULE);
 }
 

@@ -18,10 +18,13 @@
  * tags) and in mode "module": each throw_* program N times, and probe,
  * whose return value is the module's count of live objects, and
  * task_probe, the current task's rcu_users, before and after, which
- * must be equal.
+ * must be equal. Then it attaches dtor_fentry_throws and
+ * dtor_kprobe_throws to the destructor that the throws call, and runs
+ * the throw_obj_* programs again.
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 #include "bpf_misc.h"
 #include "bpf_experimental.h"
 
@@ -284,6 +287,50 @@ int sealed_throw(struct __sk_buff *skb)
 	if (skb->len)
 		bpf_throw(COOKIE);
 	bpfexc_sealed_release(s);
+	return 0;
+}
+
+/* The destructor traced. A throw of throw_obj_* calls
+ * bpfexc_obj_release_dtor(); these two, attached to it by exc_loader,
+ * take an object of the same type and throw, so that their own throw
+ * calls the traced destructor again from inside the first throw, and
+ * the other program (or the same one) runs there. The trampoline's and
+ * the kprobe's recursion checks end the nesting; each object is released
+ * once, and the live count comes back.
+ */
+struct {
+	__u64 fentry, kprobe;
+} dtor_runs;
+
+SEC("?fentry/bpfexc_obj_release_dtor")
+__success
+int BPF_PROG(dtor_fentry_throws, void *obj)
+{
+	struct bpfexc_obj *o;
+
+	__sync_fetch_and_add(&dtor_runs.fentry, 1);
+	o = bpfexc_obj_new(8);
+	if (!o)
+		return 0;
+	if (obj)
+		bpf_throw(0);
+	bpfexc_obj_release(o);
+	return 0;
+}
+
+SEC("?kprobe/bpfexc_obj_release_dtor")
+__success
+int dtor_kprobe_throws(struct pt_regs *ctx)
+{
+	struct bpfexc_obj *o;
+
+	__sync_fetch_and_add(&dtor_runs.kprobe, 1);
+	o = bpfexc_obj_new(9);
+	if (!o)
+		return 0;
+	if (PT_REGS_PARM1(ctx))
+		bpf_throw(0);
+	bpfexc_obj_release(o);
 	return 0;
 }
 

@@ -9,8 +9,9 @@
 #
 # The suites run in two lanes at once, each mostly one QEMU guest (TCG runs
 # a guest's one busy vCPU on one host core) or one kernel build: x86-64
-# (ours, stock, without Rust), and arm64 then the debug kernel. The second
-# lane's output is shown when both are done; the summary keeps this order.
+# (ours, stock, without Rust) and the debug kernel against stock, and
+# arm64 then the debug kernel's own guests. The second lane's output is
+# shown when both are done; the summary keeps this order.
 set -uo pipefail
 in_root=$1 cache=$2 only=${3:-}
 tmp=$(mktemp -d)
@@ -64,6 +65,7 @@ lane_x86() {
 		echo "kernel without Rust: 0 passed, 1 failed" >>"$summary"
 		status=1
 	fi
+	debug_vs_stock
 }
 
 # lane_last: what needs every build, when both lanes are done.
@@ -94,22 +96,38 @@ lane_arm64() {
 	fi
 }
 
-# lane_debug: the debug kernel (make check-debug): KASAN, kmemleak,
-# lockdep, UBSAN.
+# debug_kernel: build the debug kernel (make check-debug): KASAN, kmemleak,
+# lockdep, UBSAN. Either lane may come first; the other waits for it, then
+# finds it built. False, with a failed line, if the build failed.
+debug_kernel() {
+	$in_root tools/scripts/debug.sh "$cache" && return 0
+	echo "debug kernel: 0 passed, 1 failed" >>"$summary"
+	status=1
+	return 1
+}
+
+# debug_guests: the debug kernel's own guests.
+debug_guests() {
+	debug_kernel || return 0
+	run "KUnit on the debug kernel" tools/scripts/kunit.sh "$cache" debug-6.12
+	run "exceptions selftests on the debug kernel" \
+		tools/scripts/guest.sh "$cache" selftests debug-6.12
+	run "stress on the debug kernel" tools/scripts/guest.sh "$cache" stress debug-6.12
+}
+
+# debug_vs_stock: the debug kernel's suites against stock (in the first
+# lane, which is the shorter).
+debug_vs_stock() {
+	debug_kernel || return 0
+	run "upstream test_progs on the debug kernel, against stock" \
+		tools/scripts/vs-stock.sh "$cache" test_progs debug-6.12
+	run "differential fuzzing on the debug kernel (seed 1, 500 programs)" \
+		tools/scripts/fuzz.sh "$cache" 1 500 debug-6.12
+}
+
 lane_debug() {
-	if $in_root tools/scripts/debug.sh "$cache"; then
-		run "KUnit on the debug kernel" tools/scripts/kunit.sh "$cache" debug-6.12
-		run "exceptions selftests on the debug kernel" \
-			tools/scripts/guest.sh "$cache" selftests debug-6.12
-		run "stress on the debug kernel" tools/scripts/guest.sh "$cache" stress debug-6.12
-		run "upstream test_progs on the debug kernel, against stock" \
-			tools/scripts/vs-stock.sh "$cache" test_progs debug-6.12
-		run "differential fuzzing on the debug kernel (seed 1, 500 programs)" \
-			tools/scripts/fuzz.sh "$cache" 1 500 debug-6.12
-	else
-		echo "debug kernel: 0 passed, 1 failed" >>"$summary"
-		status=1
-	fi
+	debug_guests
+	debug_vs_stock
 }
 
 # lane NAME FUNCTION: FUNCTION with its own summary ($tmp/NAME.summary) and
@@ -130,13 +148,13 @@ else
 	# in the cache, to follow it meanwhile).
 	(
 		lane arm64 lane_arm64
-		lane debug lane_debug
+		lane debug debug_guests
 	) >"$cache/check-second-lane.log" 2>&1 &
 	second=$!
 	lane x86 lane_x86
 	wait $second
 	echo
-	echo "== the second lane (arm64, then the debug kernel)"
+	echo "== the second lane (arm64, then the debug kernel's guests)"
 	cat "$cache/check-second-lane.log"
 	lane last lane_last
 	lanes="x86 arm64 debug last"

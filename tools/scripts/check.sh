@@ -9,8 +9,8 @@
 #
 # The suites run in two lanes at once, each mostly one QEMU guest (TCG runs
 # a guest's one busy vCPU on one host core) or one kernel build: x86-64
-# (ours, stock, without Rust) and the debug kernel against stock, and
-# arm64 then the debug kernel's own guests. The second lane's output is
+# (ours, stock, without Rust) and the debug kernel's test_progs, and arm64
+# then the debug kernel's guests and fuzz run. The second lane's output is
 # shown when both are done; the summary keeps this order.
 set -uo pipefail
 in_root=$1 cache=$2 only=${3:-}
@@ -106,23 +106,23 @@ debug_kernel() {
 	return 1
 }
 
-# debug_guests: the debug kernel's own guests.
+# debug_guests: the debug kernel's own guests, and its fuzz run.
 debug_guests() {
 	debug_kernel || return 0
 	run "KUnit on the debug kernel" tools/scripts/kunit.sh "$cache" debug-6.12
 	run "exceptions selftests on the debug kernel" \
 		tools/scripts/guest.sh "$cache" selftests debug-6.12
 	run "stress on the debug kernel" tools/scripts/guest.sh "$cache" stress debug-6.12
+	run "differential fuzzing on the debug kernel (seed 1, 500 programs)" \
+		tools/scripts/fuzz.sh "$cache" 1 500 debug-6.12
 }
 
-# debug_vs_stock: the debug kernel's suites against stock (in the first
-# lane, which is the shorter).
+# debug_vs_stock: the debug kernel's test_progs against stock (in the
+# first lane, for balance).
 debug_vs_stock() {
 	debug_kernel || return 0
 	run "upstream test_progs on the debug kernel, against stock" \
 		tools/scripts/vs-stock.sh "$cache" test_progs debug-6.12
-	run "differential fuzzing on the debug kernel (seed 1, 500 programs)" \
-		tools/scripts/fuzz.sh "$cache" 1 500 debug-6.12
 }
 
 lane_debug() {

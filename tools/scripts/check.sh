@@ -38,7 +38,7 @@ run() {
 }
 
 # lane_x86: our kernel's suites, stock's comparisons, the kernel without
-# Rust and the series.
+# Rust, and the debug kernel's test_progs.
 lane_x86() {
 	run "host tests (cargo test)" tools/scripts/host-test.sh "$cache"
 	run "KUnit under kunit.py" tools/scripts/kunit.sh "$cache"

@@ -56,7 +56,7 @@ echo "fuzz: $count programs from seed $seed compiled in $(($(date +%s) - start))
 # the two kernels' guests run side by side.
 ls "$dir"/obj/*.bpf.o | split -l 40 - "$dir/group-"
 campaign() {
-	local which=$1 start group run=$dir/run-$1
+	local which=$1 start group run=$dir/run-$1 rc=0
 	start=$(date +%s)
 	: >"$dir/$which.txt"
 	for group in "$dir"/group-*; do
@@ -66,14 +66,31 @@ campaign() {
 		cp "$dir/obj/skip-stock-6.12" "$run/"
 		rm -f "$cache/guest/fuzz-$which-s$seed-n$count/fuzz.txt"
 		FUZZ_OBJ=$run GUEST_TAG=s$seed-n$count tools/scripts/guest.sh "$cache" fuzz "$which" ||
-			echo "fuzz: the $which guest failed" >&2
+			{ echo "fuzz: the $which guest failed" >&2; rc=1; }
 		cat "$cache/guest/fuzz-$which-s$seed-n$count/fuzz.txt" >>"$dir/$which.txt" 2>/dev/null || true
 	done
 	rm -rf "$run"
 	echo "fuzz: $which ran them in $(($(date +%s) - start)) s"
+	return $rc
 }
+# Stock's results are kept until the objects, the stock kernel or the
+# guest change: keyed by their contents (clang builds the same objects from
+# the same seed, and the verdicts of stock cannot change otherwise).
+kept=$cache/fuzz/stock-6.12-s$seed-n$count.txt
+key=$(cat "$dir"/obj/*.bpf.o "$dir/obj/skip-stock-6.12" "$cache/build/stock-6.12/arch/x86/boot/bzImage" \
+	tools/scripts/guest.sh tools/guest/init tools/selftests/exc_loader.c | sha256sum | cut -c1-16)
 campaign "$ours" &
-campaign stock-6.12
+if [ -f "$kept" ] && [ "$(cat "$kept.key" 2>/dev/null)" = "$key" ]; then
+	cp "$kept" "$dir/stock-6.12.txt"
+	echo "fuzz: stock-6.12's results kept from an earlier run (the same objects, kernel and guest)"
+else
+	# Only a campaign whose guests all ended well is kept.
+	rm -f "$kept.key"
+	if campaign stock-6.12; then
+		cp "$dir/stock-6.12.txt" "$kept"
+		echo "$key" >"$kept.key"
+	fi
+fi
 wait
 rm -f "$dir"/group-*
 python3 "$repo/tools/fuzz/compare.py" "$dir/src/fuzz.expect" "$dir/$ours.txt" \

@@ -36,12 +36,12 @@ echo "$body" | sed 's/^ */    /'
 check "bpf_exceptions_throw is defined" \
 	'grep -qE " T bpf_exceptions_throw$" <<<"$syms"'
 check "bpf_exceptions_throw is the Rust crate's (global_asm!)" \
-	'llvm-nm "$rust_o" | grep -qE " T bpf_exceptions_throw$"'
+	'llvm-nm "$rust_o" | grep -E " T bpf_exceptions_throw$" >/dev/null'
 for fn in bpf_exceptions_release bpf_exceptions_find_callback bpf_exceptions_scan \
 	bpf_exceptions_check_global_call bpf_exceptions_check_exit \
 	bpf_exceptions_add_default_callback bpf_exceptions_jit_done; do
 	check "$fn comes from a Rust unit" \
-		'llvm-dwarfdump --name=$fn --show-parents "$vmlinux" | grep -q "DW_LANG_Rust"'
+		'llvm-dwarfdump --name=$fn --show-parents "$vmlinux" | grep "DW_LANG_Rust" >/dev/null'
 done
 for fn in bpf_find_exception_callback_insn_off add_hidden_subprog mark_subprog_exc_cb \
 	subprog_is_exc_cb; do
@@ -59,7 +59,7 @@ check "bpf_throw leaves rsi, rbx and r12-r15 alone" \
 # A throw may release what R0 and R3-R5 hold (rust/cleanup.rs); the
 # padding after the jump (nopl (%rax)) does not run.
 check "bpf_throw leaves rax, rdx, rcx and r8 alone" \
-	'! grep -v nop <<<"$body" | grep -qE "%([re]?ax|[re]?dx|[re]?cx|r8)"'
+	'! grep -v nop <<<"$body" | grep -E "%([re]?ax|[re]?dx|[re]?cx|r8)" >/dev/null'
 # Nothing can trace bpf_throw() or the unwinder's entry: no ftrace call
 # site (__fentry__ or its 5-byte nop), both on the kprobe blacklist, and
 # bpf_throw in the verifier's btf_id_deny set for tracing programs.
@@ -109,7 +109,7 @@ check "bpf_throw and bpf_exceptions_throw are on the kprobe blacklist" \
 check "bpf_exceptions_trace_throw and bpf_exceptions_count_throw are on the kprobe blacklist" \
 	'blacklisted bpf_exceptions_trace_throw bpf_exceptions_count_throw'
 check "tracing programs cannot attach to bpf_throw (btf_id_deny)" \
-	'sed -n "/^BTF_SET_START(btf_id_deny)/,/^BTF_SET_END(btf_id_deny)/p" "$verifier_c" | grep -q "BTF_ID(func, bpf_throw)"'
+	'sed -n "/^BTF_SET_START(btf_id_deny)/,/^BTF_SET_END(btf_id_deny)/p" "$verifier_c" | grep "BTF_ID(func, bpf_throw)" >/dev/null'
 # kCFI/FineIBT are excluded by Kconfig (IBT works: the JIT's entries, where
 # the unwinder jumps, start with endbr64, which KUnit's jit_* cases check).
 cfi_excluded() {
@@ -128,13 +128,13 @@ check "with CONFIG_CFI_CLANG, Kconfig turns BPF_EXCEPTIONS_RUST off" cfi_exclude
 for fn in bpf_jit_emit_prologue bpf_jit_emit_restore_callee_saved; do
 	check "$fn (Rust) is defined" 'grep -qE " T $fn\$" <<<"$syms"'
 	check "$fn comes from a Rust unit" \
-		'llvm-dwarfdump --name=$fn --show-parents "$vmlinux" | grep -q "DW_LANG_Rust"'
+		'llvm-dwarfdump --name=$fn --show-parents "$vmlinux" | grep "DW_LANG_Rust" >/dev/null'
 done
 for fn in push_r12 pop_r12 push_callee_regs pop_callee_regs emit_prologue_tail_call; do
 	check "no C $fn() in bpf_jit_comp.c" '! grep -qE "^static [a-z ]+ $fn\(" "$jit_c"'
 done
 check "the JIT's emit_prologue() calls Rust" \
-	'sed -n "/^static int emit_prologue(/,/^}/p" "$jit_c" | grep -q bpf_jit_emit_prologue'
+	'sed -n "/^static int emit_prologue(/,/^}/p" "$jit_c" | grep bpf_jit_emit_prologue >/dev/null'
 
 # The kernel without Rust (norust.sh), if built: the C verifier hooks that
 # reject exceptions, the C prologue, no Rust at all.
@@ -145,9 +145,9 @@ if [ -f "$nr" ]; then
 		'grep -q "^# CONFIG_RUST is not set" "$cache/build/norust-6.12/.config" &&
 		 grep -q "^CONFIG_BPF_JIT=y" "$cache/build/norust-6.12/.config"'
 	check "without Rust: the verifier hooks are exceptions_off.c's" \
-		'llvm-dwarfdump --name=bpf_exceptions_throw_kfunc "$nr" | grep -q "exceptions_off.c"'
+		'llvm-dwarfdump --name=bpf_exceptions_throw_kfunc "$nr" | grep "exceptions_off.c" >/dev/null'
 	check "without Rust: bpf_jit_emit_prologue is C" \
-		'llvm-dwarfdump --name=bpf_jit_emit_prologue "$nr" | grep -q "bpf_jit_comp.c"'
+		'llvm-dwarfdump --name=bpf_jit_emit_prologue "$nr" | grep "bpf_jit_comp.c" >/dev/null'
 	check "without Rust: bpf_throw is still a kfunc (so its callers meet the verifier)" \
 		'grep -qE " T bpf_throw$" <<<"$nrsyms"'
 	check "without Rust: no Rust unwinder" '! grep -qE " T bpf_exceptions_throw$" <<<"$nrsyms"'
@@ -165,8 +165,8 @@ if [ -f "$a64" ]; then
 		'[ "$(grep -c . <<<"$abody")" = 2 ] && grep -q "bti	c" <<<"$abody" &&
 		 grep -qE "	b	.*<bpf_exceptions_throw>" <<<"$abody"'
 	check "arm64: bpf_exceptions_unwind and the verifier hooks are Rust" \
-		'llvm-dwarfdump --name=bpf_exceptions_check_exit --show-parents "$a64" | grep -q DW_LANG_Rust'
-	check "arm64: no arch_bpf_stack_walk" '! llvm-nm "$a64" | grep -qE " arch_bpf_stack_walk$"'
+		'llvm-dwarfdump --name=bpf_exceptions_check_exit --show-parents "$a64" | grep DW_LANG_Rust >/dev/null'
+	check "arm64: no arch_bpf_stack_walk" '! llvm-nm "$a64" | grep -E " arch_bpf_stack_walk$" >/dev/null'
 	vmlinux=$a64 check "arm64: bpf_throw and bpf_exceptions_throw are on the kprobe blacklist" \
 		'blacklisted bpf_throw bpf_exceptions_throw'
 fi

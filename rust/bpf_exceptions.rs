@@ -24,7 +24,8 @@
 //! exception callbacks take over the boundary's frame) with the encoder
 //! [`x86`].
 //!
-//! [`cleanup`] describes what a throw releases.
+//! [`cleanup`] describes what a throw releases. `env` is the safe view of
+//! the verifier's state through which [`verifier`] reads and changes it.
 //!
 //! [`callgraph`], [`cleanup`], [`unwind`], [`jit`], [`x86`] and [`insn`] use
 //! no kernel types and are also tested on the host.
@@ -41,6 +42,8 @@ const __LOG_PREFIX: &[u8] = b"bpf_exceptions\0";
 
 pub mod callgraph;
 pub mod cleanup;
+#[cfg(CONFIG_BPF_EXCEPTIONS_RUST)]
+mod env;
 pub mod insn;
 pub mod jit;
 #[cfg(CONFIG_BPF_JIT_RUST)]

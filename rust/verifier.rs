@@ -46,40 +46,18 @@ use kernel::sync::Arc;
 
 use crate::callgraph::{CallGraph, SubprogSet};
 use crate::cleanup::{self, Absent, Held, Iter, Kind, Loc, Release, Zeros, MAX_FRAMES};
+use crate::env::{self, verbose, Btf, Env, EnvRef, Frame, State, BASE_TYPE_MASK};
 use crate::insn::{Insn, Reg, BPF_PSEUDO_CALL};
 use crate::throw::{
     Acquired, ChainIndex, DtorOf, Hint, Noted, Pending, Shadow, Shared, ThrowSites, MAX_DTORS,
     MAX_STORED, RECORD_COST,
 };
 
-/// Writes to the verifier log of `$env` (a `*mut bpf_verifier_env`).
-macro_rules! verbose {
-    ($env:expr, $fmt:literal $(, $arg:expr)* $(,)?) => {
-        // SAFETY: `$env` is the environment of the running verification, the
-        // format is a NUL-terminated literal and every argument has the C
-        // type its conversion expects.
-        unsafe {
-            bindings::bpf_verifier_log_write($env, concat!($fmt, "\0").as_ptr().cast() $(, $arg)*)
-        }
-    };
-}
-
 // Every subprog_info slot fits in a SubprogSet.
 const _: () = assert!(crate::callgraph::MAX_SUBPROGS >= bindings::BPF_MAX_SUBPROGS as usize + 2);
 
 /// `BPF_JMP | BPF_CALL`.
 const JMP_CALL: u8 = 0x05 | 0x80;
-
-/// Returns the verifier environment behind `env`.
-///
-/// # Safety
-///
-/// `env` must be the environment of a running verification, used by no one
-/// else for the lifetime `'a`.
-unsafe fn env_mut<'a>(env: *mut bindings::bpf_verifier_env) -> &'a mut bindings::bpf_verifier_env {
-    // SAFETY: Guaranteed by the caller.
-    unsafe { &mut *env }
-}
 
 /// The instructions of `prog`.
 ///
@@ -98,25 +76,6 @@ pub(crate) unsafe fn prog_insns(prog: &bindings::bpf_prog) -> &[bindings::bpf_in
     }
 }
 
-/// The instructions of the program under verification.
-fn insns(env: &bindings::bpf_verifier_env) -> &[bindings::bpf_insn] {
-    // SAFETY: `env->prog` is the program under verification, which the
-    // verifier does not change while this borrow of `env` lives.
-    unsafe { prog_insns(&*env.prog) }
-}
-
-/// The index, in the program as loaded, of instruction `j` of the program
-/// as it is now.
-fn orig_idx(env: &bindings::bpf_verifier_env, j: usize) -> u32 {
-    // SAFETY: `env->prog` is the program under verification.
-    let len = unsafe { (*env.prog).len } as usize;
-    if j >= len || env.insn_aux_data.is_null() {
-        return u32::MAX;
-    }
-    // SAFETY: `insn_aux_data` has an entry per instruction of `env->prog`.
-    unsafe { (*env.insn_aux_data.add(j)).orig_idx }
-}
-
 /// Returns whether `insn` calls the `bpf_throw()` kfunc.
 fn is_throw(insn: &bindings::bpf_insn) -> bool {
     // SAFETY: `insn` is a valid instruction; the function only reads it.
@@ -128,92 +87,69 @@ fn is_pseudo_call(insn: &bindings::bpf_insn) -> bool {
     insn.code == JMP_CALL && insn.src_reg() == BPF_PSEUDO_CALL
 }
 
-/// The subprog that starts at instruction `off`, as `find_subprog()` finds it.
-fn find_subprog(env: &bindings::bpf_verifier_env, off: i64) -> Option<usize> {
-    let cnt = env.subprog_cnt as usize;
-    env.subprog_info[..cnt]
-        .binary_search_by(|s| i64::from(s.start).cmp(&off))
-        .ok()
-}
-
 /// The exception callback's subprog, found by its flag rather than by
 /// `env->exception_callback_subprog`: the flag moves with its
 /// `subprog_info` slot whenever subprogs are removed or added, so it stays
 /// right after dead code removal and instruction patching.
-fn callback_subprog(env: &bindings::bpf_verifier_env) -> Option<usize> {
-    let cnt = env.subprog_cnt as usize;
-    env.subprog_info[..cnt]
-        .iter()
-        .position(|s| s.is_exception_cb())
-}
-
-/// Turns a C `ERR_PTR()` into its error.
-fn err_ptr<T>(ptr: *const T) -> core::result::Result<*const T, c_int> {
-    let v = ptr as isize;
-    if (-(bindings::MAX_ERRNO as isize)..0).contains(&v) {
-        Err(v as c_int)
-    } else {
-        Ok(ptr)
-    }
+fn callback_subprog(env: EnvRef<'_>) -> Option<usize> {
+    env.subprogs().iter().position(|s| s.is_exception_cb())
 }
 
 fn to_c(r: Result<c_int>) -> c_int {
     r.unwrap_or_else(|e| e.to_errno())
 }
 
-fn find_callback(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
-    // SAFETY: The caller passes the running verification's environment.
-    let env = unsafe { env_mut(envp) };
-    // SAFETY: `env->prog->aux` lives as long as the program.
-    let aux = unsafe { &*(*env.prog).aux };
+/// Wraps a hook's `env`.
+///
+/// # Safety
+///
+/// As for [`Env::from_raw`].
+unsafe fn env_of<'a>(env: *mut bindings::bpf_verifier_env) -> Result<Env<'a>> {
+    // SAFETY: Guaranteed by the caller.
+    unsafe { Env::from_raw(env) }
+}
+
+fn find_callback(env: &Env<'_>) -> Result<c_int> {
+    let aux = env.prog_aux();
     // A non-zero func_info_cnt implies valid BTF.
-    if aux.func_info_cnt == 0 {
+    let func_info = env::func_info(aux);
+    if func_info.is_empty() {
         return Ok(0);
     }
-    let btf = aux.btf;
-    // SAFETY: `func_info` holds `func_info_cnt` entries.
-    let func_info =
-        unsafe { core::slice::from_raw_parts(aux.func_info, aux.func_info_cnt as usize) };
-    // SAFETY: `btf` is the program's BTF; the lookup checks the id.
-    let t = unsafe { bindings::btf_type_by_id(btf, func_info[0].type_id) };
-    if t.is_null() {
-        verbose!(envp, "invalid btf id for main subprog in func_info\n");
+    let btf = env.prog_btf().ok_or(EINVAL)?;
+    let Some(t) = btf.type_by_id(func_info[0].type_id) else {
+        verbose!(env, "invalid btf id for main subprog in func_info\n");
         return Err(EINVAL);
-    }
-    // SAFETY: `t` is a type of `btf`; the key is NUL-terminated.
-    let name = unsafe {
-        bindings::btf_find_decl_tag_value(btf, t, -1, c"exception_callback:".as_ptr().cast())
     };
-    let name = match err_ptr(name) {
-        Ok(name) => name,
+    let name = match btf.decl_tag_value(t, c"exception_callback:") {
+        Ok(Some(name)) => name,
         // No tag, no exception callback.
-        Err(e) if e == ENOENT.to_errno() => return Ok(0),
+        Ok(None) => return Ok(0),
         Err(e) => {
-            if e == EEXIST.to_errno() {
-                verbose!(envp, "multiple exception callback tags for main subprog\n");
+            if e == EEXIST {
+                verbose!(env, "multiple exception callback tags for main subprog\n");
             }
-            return Err(Error::from_errno(e));
+            return Err(e);
         }
     };
-    // SAFETY: `name` is a NUL-terminated string of `btf`.
-    let ret = unsafe { bindings::btf_find_by_name_kind(btf, name, bindings::BTF_KIND_FUNC as u8) };
-    if ret < 0 {
-        verbose!(
-            envp,
-            "exception callback '%s' could not be found in BTF\n",
-            name
-        );
-        return Err(Error::from_errno(ret));
-    }
-    let id = ret as u32;
-    // SAFETY: `id` was just found in `btf`.
-    let t = unsafe { &*bindings::btf_type_by_id(btf, id) };
+    let id = match btf.find_by_name_kind(name, bindings::BTF_KIND_FUNC) {
+        Ok(id) => id,
+        Err(e) => {
+            verbose!(
+                env,
+                "exception callback '%s' could not be found in BTF\n",
+                name.as_ptr()
+            );
+            return Err(e);
+        }
+    };
+    let t = btf.type_by_id(id).ok_or(EINVAL)?;
     // btf_func_linkage(): the linkage of a FUNC is its vlen.
     if t.info & 0xffff != bindings::btf_func_linkage_BTF_FUNC_GLOBAL {
         verbose!(
-            envp,
+            env,
             "exception callback '%s' must have global linkage\n",
-            name
+            name.as_ptr()
         );
         return Err(EINVAL);
     }
@@ -223,15 +159,12 @@ fn find_callback(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
         // Further func_info and subprog checks come later, so take this as
         // the right insn_off for now.
         if insn_off == 0 {
-            verbose!(
-                envp,
-                "invalid exception callback insn_off in func_info: 0\n"
-            );
+            verbose!(env, "invalid exception callback insn_off in func_info: 0\n");
             return Err(EINVAL);
         }
     }
     if insn_off == 0 {
-        verbose!(envp, "exception callback type id not found in func_info\n");
+        verbose!(env, "exception callback type id not found in func_info\n");
         return Err(EINVAL);
     }
     Ok(insn_off)
@@ -249,16 +182,19 @@ fn find_callback(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
 pub unsafe extern "C" fn bpf_exceptions_find_callback(
     env: *mut bindings::bpf_verifier_env,
 ) -> c_int {
-    to_c(find_callback(env))
+    // SAFETY: Guaranteed by the caller.
+    to_c(unsafe { env_of(env) }.and_then(|env| find_callback(&env)))
 }
 
 /// Marks subprog `i` as the program's exception callback.
-fn mark_callback(env: &mut bindings::bpf_verifier_env, i: usize) {
-    let info = &mut env.subprog_info[i];
+fn mark_callback(env: &mut Env<'_>, i: usize) {
+    let Some(info) = env.subprog_info_mut().get_mut(i) else {
+        return;
+    };
     info.set_is_cb(true);
     info.set_is_async_cb(true);
     info.set_is_exception_cb(true);
-    env.exception_callback_subprog = i as c_int;
+    env.set_exception_callback_subprog(i as c_int);
 }
 
 /// Makes the subprog that starts at `insn_off`, found by
@@ -274,36 +210,39 @@ pub unsafe extern "C" fn bpf_exceptions_set_callback(
     insn_off: c_int,
 ) {
     // SAFETY: Guaranteed by the caller.
-    let env = unsafe { env_mut(env) };
-    if let Some(i) = find_subprog(env, insn_off.into()).filter(|&i| i > 0) {
-        mark_callback(env, i);
+    let Ok(mut env) = (unsafe { env_of(env) }) else {
+        return;
+    };
+    if let Some(i) = env.get().find_subprog(insn_off.into()).filter(|&i| i > 0) {
+        mark_callback(&mut env, i);
     }
 }
 
-fn scan(env: &mut bindings::bpf_verifier_env) -> Result {
-    let cnt = env.subprog_cnt as usize;
+fn scan(env: &mut Env<'_>) -> Result {
+    let r = env.get();
+    let cnt = r.subprog_cnt();
     let mut calls = KVec::with_capacity(cnt, GFP_KERNEL)?;
     for _ in 0..cnt {
         calls.push(SubprogSet::new(), GFP_KERNEL)?;
     }
     let mut graph = CallGraph::new(&mut calls);
     let mut cur = 0;
-    for (i, insn) in insns(env).iter().enumerate() {
+    for (i, insn) in r.insns().iter().enumerate() {
         // subprog_info[cnt].start is the end of the program.
-        while cur + 1 < cnt && i >= env.subprog_info[cur + 1].start as usize {
+        while cur + 1 < cnt && i >= r.subprog_info()[cur + 1].start as usize {
             cur += 1;
         }
         if is_throw(insn) {
             graph.throw(cur);
         } else if is_pseudo_call(insn) {
             // check_subprogs() has made every target a subprog start.
-            if let Some(callee) = find_subprog(env, i as i64 + i64::from(insn.imm) + 1) {
+            if let Some(callee) = r.find_subprog(i as i64 + i64::from(insn.imm) + 1) {
                 graph.call(cur, callee);
             }
         }
     }
     let throws = graph.may_throw();
-    for (s, info) in env.subprog_info[..cnt].iter_mut().enumerate() {
+    for (s, info) in env.subprog_info_mut()[..cnt].iter_mut().enumerate() {
         info.set_might_throw(throws.contains(s));
     }
     Ok(())
@@ -320,7 +259,7 @@ fn scan(env: &mut bindings::bpf_verifier_env) -> Result {
 #[no_mangle]
 pub unsafe extern "C" fn bpf_exceptions_scan(env: *mut bindings::bpf_verifier_env) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    to_c(scan(unsafe { env_mut(env) }).map(|()| 0))
+    to_c(unsafe { env_of(env) }.and_then(|mut env| scan(&mut env).map(|()| 0)))
 }
 
 /// Rejects a call to global subprog `subprog` (named `name`) that may throw
@@ -334,34 +273,36 @@ pub unsafe extern "C" fn bpf_exceptions_scan(env: *mut bindings::bpf_verifier_en
 /// global subprog `subprog`; `name` must be a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn bpf_exceptions_check_global_call(
-    envp: *mut bindings::bpf_verifier_env,
+    env: *mut bindings::bpf_verifier_env,
     subprog: c_int,
     name: *const c_char,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    let env = unsafe { env_mut(envp) };
-    // SAFETY: During the walk `cur_state` is the state being verified, with
-    // `curframe + 1` frames; the current frame's references include the
-    // callers' (they are copied into each new frame).
-    let (st, frame) = unsafe {
-        let st = &*env.cur_state;
-        (st, &*st.frame[st.curframe as usize])
-    };
+    to_c(unsafe { env_of(env) }.and_then(|mut env| check_global_call(&mut env, subprog, name)))
+}
+
+/// See [`bpf_exceptions_check_global_call`].
+fn check_global_call(env: &mut Env<'_>, subprog: c_int, name: *const c_char) -> Result<c_int> {
+    let r = env.get();
+    let st = r.state()?;
+    // The current frame's references include the callers' (they are
+    // copied into each new frame).
+    let frame = st.cur_frame()?;
     // An extension that replaces a global subprog and throws is its own
     // exception boundary: its throw returns to this caller, which still
     // releases what it holds. Only the subprog's own throws matter here.
-    if !env.subprog_info[subprog as usize].might_throw() {
-        return 0;
+    let sub = usize::try_from(subprog)
+        .ok()
+        .and_then(|i| r.subprogs().get(i));
+    if !sub.ok_or(EFAULT)?.might_throw() {
+        return Ok(0);
     }
     // On x86-64 and arm64 a throw releases what the callers hold, as for
     // a throw of their own; 6.12 refuses a global call with a lock held or
     // preemption disabled before this.
-    // SAFETY: `st` is the state being verified.
-    if st.active_preempt_lock == 0 && unsafe { releases_at(st) } {
+    if st.active_preempt_lock == 0 && releases_at(st) {
         // The callee clobbers R0-R5: only R6-R9 and the stack count.
-        // SAFETY: Guaranteed by the caller: at a call.
-        let r = unsafe { record(envp, c"call of a global function that may throw", false) };
-        return to_c(r.map(|()| 0));
+        return record(env, c"call of a global function that may throw", false).map(|()| 0);
     }
     let what = if !st.active_lock.ptr.is_null() {
         c"bpf_spin_lock-ed region"
@@ -369,29 +310,27 @@ pub unsafe extern "C" fn bpf_exceptions_check_global_call(
         c"bpf_rcu_read_lock-ed region"
     } else if st.active_preempt_lock != 0 {
         c"bpf_preempt_disable-ed region"
-    } else if frame.acquired_refs <= 0 {
-        return 0;
-    } else {
-        // SAFETY: `refs` holds `acquired_refs` entries.
-        let r = unsafe { &*frame.refs };
+    } else if let Some(held) = frame.refs().first() {
         verbose!(
-            envp,
+            r,
             "Func#%d ('%s') may throw: bpf_throw would leak reference id=%d alloc_insn=%d\n",
             subprog,
             name,
-            r.id,
-            r.insn_idx,
+            held.id,
+            held.insn_idx,
         );
-        return EINVAL.to_errno();
+        return Err(EINVAL);
+    } else {
+        return Ok(0);
     };
     verbose!(
-        envp,
+        r,
         "Func#%d ('%s') may throw: bpf_throw cannot be used inside %s\n",
         subprog,
         name,
         what.as_ptr(),
     );
-    EINVAL.to_errno()
+    Err(EINVAL)
 }
 
 /// Handles the verifier's visit of a `bpf_throw()` call (the kfunc
@@ -406,46 +345,41 @@ pub unsafe extern "C" fn bpf_exceptions_check_global_call(
 /// must be a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn bpf_exceptions_throw_kfunc(
-    envp: *mut bindings::bpf_verifier_env,
+    env: *mut bindings::bpf_verifier_env,
     func_name: *const c_char,
     func_id: u32,
 ) -> c_int {
+    // SAFETY: Guaranteed by the caller.
+    to_c(unsafe { env_of(env) }.and_then(|mut env| throw_kfunc(&mut env, func_name, func_id)))
+}
+
+/// See [`bpf_exceptions_throw_kfunc`].
+fn throw_kfunc(env: &mut Env<'_>, func_name: *const c_char, func_id: u32) -> Result<c_int> {
     // SAFETY: Only reads a constant of the JIT.
     if !unsafe { bindings::bpf_jit_supports_exceptions() } {
         verbose!(
-            envp,
+            env,
             "JIT does not support calling kfunc %s#%d\n",
             func_name,
             func_id
         );
-        return -(bindings::ENOTSUPP as c_int);
+        return Err(Error::from_errno(-(bindings::ENOTSUPP as c_int)));
     }
-    // SAFETY: Guaranteed by the caller.
-    let env = unsafe { env_mut(envp) };
-    env.seen_exception = true;
+    env.set_seen_exception();
     // What the throw leaves held, recorded before the call clobbers R0-R5
     // in the state: the unwinder's entry saves R0 and R3-R5.
-    // SAFETY: During the walk `cur_state` is the state being verified.
-    if unsafe { releases_at(&*env.cur_state) } {
-        // SAFETY: Guaranteed by the caller: at a call of bpf_throw().
-        if let Err(e) = unsafe { record(envp, c"bpf_throw", true) } {
-            return e.to_errno();
-        }
+    if releases_at(env.get().state()?) {
+        record(env, c"bpf_throw", true)?;
     }
-    c_int::from(callback_subprog(env).is_none())
+    Ok(c_int::from(callback_subprog(env.get()).is_none()))
 }
 
 /// Whether a throw or a global call in state `st` records what it leaves
 /// held, for the unwinder to release: on x86-64 and arm64 (`RELEASES`),
 /// outside callbacks (whose throws are refused later, with their own
 /// message) and without a lock (refused at once, with upstream's message).
-///
-/// # Safety
-///
-/// `st` must be the state of a running verification.
-unsafe fn releases_at(st: &bindings::bpf_verifier_state) -> bool {
-    // SAFETY: Guaranteed by the caller.
-    RELEASES && st.active_lock.ptr.is_null() && !unsafe { in_callback_state(st) }
+fn releases_at(st: State<'_>) -> bool {
+    RELEASES && st.active_lock.ptr.is_null() && !st.in_callback()
 }
 
 /// Checks the program exit being visited, a `BPF_EXIT` or, if `throw`, a
@@ -457,87 +391,74 @@ unsafe fn releases_at(st: &bindings::bpf_verifier_state) -> bool {
 /// `env` must be the environment of a running verification, at an exit.
 #[no_mangle]
 pub unsafe extern "C" fn bpf_exceptions_check_exit(
-    envp: *mut bindings::bpf_verifier_env,
+    env: *mut bindings::bpf_verifier_env,
     throw: bool,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    let env = unsafe { env_mut(envp) };
-    // SAFETY: During the walk `cur_state` is the state being verified.
-    let st = unsafe { &*env.cur_state };
+    to_c(unsafe { env_of(env) }.and_then(|env| check_exit(env.get(), throw)))
+}
+
+/// See [`bpf_exceptions_check_exit`].
+fn check_exit(env: EnvRef<'_>, throw: bool) -> Result<c_int> {
+    let st = env.state()?;
     if !throw && st.curframe != 0 {
-        return 0;
+        return Ok(0);
     }
     // bpf_exceptions_throw_kfunc() has recorded what the throw releases.
-    // SAFETY: `st` is the state being verified.
-    if throw && unsafe { releases_at(st) } {
-        return 0;
+    if throw && releases_at(st) {
+        return Ok(0);
     }
     if !st.active_lock.ptr.is_null() {
         if throw {
             verbose!(
-                envp,
+                env,
                 "bpf_throw cannot be used inside bpf_spin_lock-ed region\n"
             );
         } else {
-            verbose!(envp, "bpf_spin_unlock is missing\n");
+            verbose!(env, "bpf_spin_unlock is missing\n");
         }
-        return EINVAL.to_errno();
+        return Err(EINVAL);
     }
     if st.active_rcu_lock {
         if throw {
             verbose!(
-                envp,
+                env,
                 "bpf_throw cannot be used inside bpf_rcu_read_lock-ed region\n"
             );
         } else {
-            verbose!(envp, "bpf_rcu_read_unlock is missing\n");
+            verbose!(env, "bpf_rcu_read_unlock is missing\n");
         }
-        return EINVAL.to_errno();
+        return Err(EINVAL);
     }
     let n = st.active_preempt_lock;
     if n != 0 {
         if throw {
             verbose!(
-                envp,
+                env,
                 "bpf_throw cannot be used inside bpf_preempt_disable-ed region\n"
             );
         } else {
             let are = if n == 1 { c" is" } else { c"(s) are" };
-            verbose!(envp, "%d bpf_preempt_enable%s missing\n", n, are.as_ptr());
+            verbose!(env, "%d bpf_preempt_enable%s missing\n", n, are.as_ptr());
         }
-        return EINVAL.to_errno();
+        return Err(EINVAL);
     }
     if throw {
         // What upstream's check_reference_leak() reports.
-        // SAFETY: During the walk the current frame is valid, and `refs`
-        // holds `acquired_refs` entries.
-        let refs = unsafe { refs_of(&*st.frame[st.curframe as usize]) };
+        let refs = st.cur_frame()?.refs();
         for r in refs {
             verbose!(
-                envp,
+                env,
                 "Unreleased reference id=%d alloc_insn=%d\n",
                 r.id,
                 r.insn_idx
             );
         }
         if !refs.is_empty() {
-            return EINVAL.to_errno();
+            return Err(EINVAL);
         }
     }
-    0
-}
-
-/// Whether a frame of `st` is a callback's.
-///
-/// # Safety
-///
-/// `st` must be the state of a running verification.
-unsafe fn in_callback_state(st: &bindings::bpf_verifier_state) -> bool {
-    // SAFETY: Frames `0..=curframe` of the state are valid.
-    (0..=st.curframe as usize).any(|i| unsafe {
-        let f = &*st.frame[i];
-        f.in_callback_fn || f.in_async_callback_fn
-    })
+    Ok(0)
 }
 
 /// Whether a throw releases what the program holds: on x86-64, whose JIT
@@ -545,36 +466,6 @@ unsafe fn in_callback_state(st: &bindings::bpf_verifier_state) -> bool {
 /// prologues the unwinder reads for them. Elsewhere a throw that leaves
 /// anything held is refused, as upstream refuses it.
 pub(crate) const RELEASES: bool = cfg!(CONFIG_X86_64) || cfg!(CONFIG_ARM64);
-
-/// `BPF_BASE_TYPE_MASK`.
-const BASE_TYPE_MASK: u32 = 0xff;
-
-/// The references `frame` holds (its callers' included).
-///
-/// # Safety
-///
-/// `frame` must be a frame of a state of a running verification.
-unsafe fn refs_of(frame: &bindings::bpf_func_state) -> &[bindings::bpf_reference_state] {
-    if frame.acquired_refs <= 0 || frame.refs.is_null() {
-        return &[];
-    }
-    // SAFETY: `refs` holds `acquired_refs` entries.
-    unsafe { core::slice::from_raw_parts(frame.refs, frame.acquired_refs as usize) }
-}
-
-/// The stack slots of `frame`, slot `n` at `fp - 8 * (n + 1)`.
-///
-/// # Safety
-///
-/// `frame` must be a frame of a state of a running verification.
-unsafe fn slots_of(frame: &bindings::bpf_func_state) -> &[bindings::bpf_stack_state] {
-    let n = frame.allocated_stack / bindings::BPF_REG_SIZE as c_int;
-    if n <= 0 || frame.stack.is_null() {
-        return &[];
-    }
-    // SAFETY: `stack` holds `allocated_stack / BPF_REG_SIZE` slots.
-    unsafe { core::slice::from_raw_parts(frame.stack, n as usize) }
-}
 
 /// The address of the BTF destructor of kernel type `id` of `btf`, if it
 /// has one (`register_btf_id_dtor_kfuncs()`) that a throw may call: a type
@@ -596,12 +487,10 @@ unsafe fn slots_of(frame: &bindings::bpf_func_state) -> &[bindings::bpf_stack_st
 /// A module's BTF is split: its first types are vmlinux's, and a module's
 /// kfunc may acquire a vmlinux object (a task), whose register then has
 /// the module's BTF. Its destructor is registered in vmlinux's BTF.
-fn dtor_of(btf: *mut bindings::btf, id: u32, dtors: &mut KVec<DtorOf>) -> Option<usize> {
-    // SAFETY: `btf` is a BTF the program under verification holds.
-    unsafe { kernel_type(btf, id) }?;
-    // SAFETY: As above: a kernel BTF, which holds its base.
-    let btf = unsafe { defining_btf(btf, id) };
-    let key = btf as usize;
+fn dtor_of(btf: Btf<'_>, id: u32, dtors: &mut KVec<DtorOf>) -> Option<usize> {
+    kernel_type(btf, id)?;
+    let btf = defining_btf(btf, id);
+    let key = btf.key();
     let addr = match dtors.iter().find(|d| d.btf == key && d.id == id) {
         Some(d) => d.addr,
         None => {
@@ -619,57 +508,33 @@ fn dtor_of(btf: *mut bindings::btf, id: u32, dtors: &mut KVec<DtorOf>) -> Option
 
 /// The BTF that defines type `id` of `btf`: `btf` or, for a type of its
 /// base, the base's (vmlinux's, for a module's BTF).
-///
-/// # Safety
-///
-/// `btf` must be a live kernel BTF.
-unsafe fn defining_btf(btf: *mut bindings::btf, id: u32) -> *mut bindings::btf {
+fn defining_btf(btf: Btf<'_>, id: u32) -> Btf<'_> {
     let mut b = btf;
-    loop {
-        // SAFETY: `b` is a live kernel BTF (per the caller), which holds
-        // its base as long as it lives.
-        let base = unsafe { bindings::btf_base_btf(b) };
-        // SAFETY: As above.
-        if base.is_null() || id >= unsafe { bindings::btf_nr_types(base) } {
-            return b;
-        }
+    while let Some(base) = b.base().filter(|base| id < base.nr_types()) {
         b = base;
     }
+    b
 }
 
 /// [`dtor_of`] for type `id` of the kernel's `btf`, not kept.
-fn lookup_dtor(btf: *mut bindings::btf, id: u32) -> Option<usize> {
-    // SAFETY: `btf` is a kernel BTF the program holds (checked by the
-    // caller); the lookup checks `id`.
-    let k = u32::try_from(unsafe { bindings::btf_find_dtor_kfunc(btf, id) }).ok()?;
-    // SAFETY: As above.
-    let (_, name) = unsafe { kernel_type(btf, k) }?;
-    // SAFETY: As above.
-    let addr = if unsafe { bindings::btf_is_module(btf) } {
-        // SAFETY: As above.
-        unsafe { module_symbol(btf, name) }?
+fn lookup_dtor(btf: Btf<'_>, id: u32) -> Option<usize> {
+    let k = btf.dtor_kfunc(id)?;
+    let (_, name) = kernel_type(btf, k)?;
+    let addr = if btf.is_module() {
+        module_symbol(btf, name)?
     } else {
-        // SAFETY: `name` is a NUL-terminated name of vmlinux's BTF.
+        // SAFETY: `name` is NUL-terminated.
         unsafe { bindings::kallsyms_lookup_name(name.as_ptr().cast()) }
     };
     (addr != 0 && callable(addr)).then_some(addr)
 }
 
-/// The address of `name` in the module that `btf` describes, by its name
-/// "MODULE:NAME" (`module_kallsyms_lookup_name()`), so that no other
-/// module's symbol of that name is taken for it.
-///
-/// # Safety
-///
-/// `btf` must be a module's BTF that the program under verification holds.
-unsafe fn module_symbol(btf: *mut bindings::btf, name: &CStr) -> Option<usize> {
-    // SAFETY: A module's BTF is named after its module (per the caller).
-    let module = unsafe { bindings::btf_get_name(btf) };
-    if module.is_null() {
-        return None;
-    }
-    // SAFETY: As above: a NUL-terminated name.
-    let module = unsafe { CStr::from_ptr(module.cast()) }.to_bytes();
+/// The address of `name` in the module that `btf`, a module's BTF,
+/// describes, by its name "MODULE:NAME" (`module_kallsyms_lookup_name()`),
+/// so that no other module's symbol of that name is taken for it.
+fn module_symbol(btf: Btf<'_>, name: &CStr) -> Option<usize> {
+    // A module's BTF is named after its module.
+    let module = btf.name()?.to_bytes();
     let name = name.to_bytes_with_nul();
     let mut sym = KVec::with_capacity(module.len() + 1 + name.len(), GFP_KERNEL).ok()?;
     sym.extend_from_slice(module, GFP_KERNEL).ok()?;
@@ -717,7 +582,7 @@ fn callable(_addr: usize) -> bool {
 /// [`Kind::PutFile`] if type `id` of `btf` is vmlinux's `struct file`: a
 /// file of `bpf_get_task_exe_file()`, the only kfunc of 6.12 that acquires
 /// one (with `CONFIG_BPF_LSM`), which `bpf_put_file()` releases.
-fn file_of(btf: *mut bindings::btf, id: u32) -> Option<Kind> {
+fn file_of(btf: Btf<'_>, id: u32) -> Option<Kind> {
     if !cfg!(CONFIG_BPF_LSM) {
         return None;
     }
@@ -727,48 +592,23 @@ fn file_of(btf: *mut bindings::btf, id: u32) -> Option<Kind> {
     (kind == bindings::BTF_KIND_STRUCT && name.to_bytes() == b"file").then_some(Kind::PutFile)
 }
 
-/// Type `id` of `btf` and its name, if `btf` is vmlinux's (which lives as
-/// long as the kernel): the iterators a throw destroys and the files it
-/// puts are vmlinux's only.
-fn vmlinux_type(
-    btf: *mut bindings::btf,
-    id: u32,
-) -> Option<(&'static bindings::btf_type, &'static CStr)> {
-    // SAFETY: `btf` is a BTF the program under verification holds (of a
-    // register's or a slot's type), or NULL.
-    if btf.is_null() || unsafe { bindings::btf_is_module(btf) } {
+/// Type `id` of `btf` and its name, if `btf` is vmlinux's: the iterators a
+/// throw destroys and the files it puts are vmlinux's only.
+fn vmlinux_type(btf: Btf<'_>, id: u32) -> Option<(&bindings::btf_type, &CStr)> {
+    if btf.is_module() {
         return None;
     }
-    // SAFETY: vmlinux's BTF is never freed.
-    unsafe { kernel_type(btf, id) }
+    kernel_type(btf, id)
 }
 
 /// Type `id` of `btf` and its name, if `btf` is the kernel's: vmlinux's or
 /// a module's.
-///
-/// # Safety
-///
-/// `btf` must be NULL or a BTF that lives as long as `'a`.
-unsafe fn kernel_type<'a>(
-    btf: *mut bindings::btf,
-    id: u32,
-) -> Option<(&'a bindings::btf_type, &'a CStr)> {
-    // SAFETY: `btf` is NULL or a live BTF (per the caller); the lookups
-    // check `id`.
-    unsafe {
-        if btf.is_null() || !bindings::btf_is_kernel(btf) {
-            return None;
-        }
-        let t = bindings::btf_type_by_id(btf, id);
-        if t.is_null() {
-            return None;
-        }
-        let name = bindings::btf_name_by_offset(btf, (*t).name_off);
-        if name.is_null() {
-            return None;
-        }
-        Some((&*t, CStr::from_ptr(name.cast())))
+fn kernel_type(btf: Btf<'_>, id: u32) -> Option<(&bindings::btf_type, &CStr)> {
+    if !btf.is_kernel() {
+        return None;
     }
+    let t = btf.type_by_id(id)?;
+    Some((t, btf.name_of(t)?))
 }
 
 /// How a throw releases the reference in `reg`, a register or spilled
@@ -787,20 +627,12 @@ fn kind_of(reg: &bindings::bpf_reg_state, dtors: &mut KVec<DtorOf>) -> Option<(K
 fn kind_at(reg: &bindings::bpf_reg_state, dtors: &mut KVec<DtorOf>) -> Option<Kind> {
     let base = reg.type_ & BASE_TYPE_MASK;
     let flags = reg.type_ & !BASE_TYPE_MASK;
-    if base == bindings::bpf_reg_type_PTR_TO_BTF_ID {
-        // SAFETY: A PTR_TO_BTF_ID register's union holds its BTF type.
-        let (btf, id) = unsafe {
-            let t = reg.__bindgen_anon_1.__bindgen_anon_2;
-            (t.btf, t.btf_id)
-        };
+    if let Some((btf, id)) = env::reg_btf_id(reg) {
         if flags & bindings::bpf_type_flag_MEM_ALLOC != 0 {
             if flags & bindings::bpf_type_flag_MEM_PERCPU != 0 {
                 return Some(Kind::PercpuObjDrop);
             }
-            // SAFETY: `btf` is the program's, which holds the metadata as
-            // long as the program lives.
-            let meta = unsafe { bindings::btf_find_struct_meta(btf, id) };
-            return Some(Kind::ObjDrop(meta as usize));
+            return Some(Kind::ObjDrop(btf.struct_meta(id)));
         }
         return dtor_of(btf, id, dtors)
             .map(Kind::Dtor)
@@ -832,17 +664,9 @@ fn kind_at(reg: &bindings::bpf_reg_state, dtors: &mut KVec<DtorOf>) -> Option<Ki
 /// leaks it), and a destroy of what it wrote there could free memory of
 /// the program's choosing. The checks are `is_iter_reg_valid_init()`'s.
 fn iter_at(slots: &[bindings::bpf_stack_state], n: usize) -> Option<Kind> {
-    let first = &slots.get(n)?.spilled_ptr;
-    // SAFETY: An iterator's slots hold its BTF type in `iter`.
-    let (btf, id) = unsafe {
-        (
-            first.__bindgen_anon_1.iter.btf,
-            first.__bindgen_anon_1.iter.btf_id,
-        )
-    };
+    let (btf, id) = env::slot_iter(slots.get(n)?)?;
     let (t, name) = vmlinux_type(btf, id)?;
-    // SAFETY: A struct's BTF type holds its size in the union.
-    let size = unsafe { t.__bindgen_anon_1.size };
+    let size = env::type_size(t);
     let iter = Iter::of_name(name.to_bytes())?;
     let nr_slots = (size / bindings::BPF_REG_SIZE) as usize;
     if nr_slots == 0 {
@@ -851,22 +675,9 @@ fn iter_at(slots: &[bindings::bpf_stack_state], n: usize) -> Option<Kind> {
     for i in 0..nr_slots {
         let slot = slots.get(n.checked_sub(i)?)?;
         let st = &slot.spilled_ptr;
-        // SAFETY: As above; a slot that is not the iterator's fails the
-        // type test below whatever its union holds.
-        let (b, bid) = unsafe {
-            (
-                st.__bindgen_anon_1.iter.btf,
-                st.__bindgen_anon_1.iter.btf_id,
-            )
-        };
         let ours = st.type_ & bindings::bpf_type_flag_PTR_UNTRUSTED == 0
             && (i == 0) == (st.ref_obj_id != 0)
-            && b == btf
-            && bid == id
-            && slot
-                .slot_type
-                .iter()
-                .all(|&t| u32::from(t) == bindings::bpf_stack_slot_type_STACK_ITER);
+            && env::slot_iter(slot) == Some((btf, id));
         if !ours {
             return None;
         }
@@ -888,7 +699,7 @@ fn regs_of(frames_len: usize, fi: usize, scratch: bool) -> &'static [u8] {
 
 /// Whether `loc` of frame `f` of `frames` is the slot of its own of an
 /// acquiring call of the frame's subprog (see [`shadow`]).
-fn is_shadow(frames: &[&bindings::bpf_func_state], shadows: &[Shadow], f: u8, loc: Loc) -> bool {
+fn is_shadow(frames: &[Frame<'_>], shadows: &[Shadow], f: u8, loc: Loc) -> bool {
     let (Loc::Slot(n), Some(fr)) = (loc, frames.get(usize::from(f))) else {
         return false;
     };
@@ -914,10 +725,7 @@ struct Holder {
 /// scan per reference held, as before, cost each walk the references
 /// times the places.
 ///
-/// # Safety
-///
-/// `frames` must be the frames of the state of a running verification.
-unsafe fn holders(frames: &[&bindings::bpf_func_state], scratch: bool) -> Result<KVec<Holder>> {
+fn holders(frames: &[Frame<'_>], scratch: bool) -> Result<KVec<Holder>> {
     let mut list = KVec::new();
     for (fi, f) in frames.iter().enumerate() {
         let frame = fi as u8;
@@ -928,8 +736,7 @@ unsafe fn holders(frames: &[&bindings::bpf_func_state], scratch: bool) -> Result
                 list.push(Holder { id, frame, loc }, GFP_KERNEL)?;
             }
         }
-        // SAFETY: Guaranteed by the caller.
-        for (n, slot) in unsafe { slots_of(f) }.iter().enumerate() {
+        for (n, slot) in f.slots().iter().enumerate() {
             let id = slot.spilled_ptr.ref_obj_id;
             if id != 0 {
                 let loc = Loc::Slot(n as u16);
@@ -967,12 +774,8 @@ fn holders_of(list: &[Holder], id: u32) -> &[Holder] {
 /// `None` if no place holds it as something a throw can release.
 ///
 /// `held` are the places of `frames` that hold `id` ([`holders_of`]).
-///
-/// # Safety
-///
-/// `frames` must be the frames of the state of a running verification.
-unsafe fn place_of(
-    frames: &[&bindings::bpf_func_state],
+fn place_of(
+    frames: &[Frame<'_>],
     id: u32,
     held: &[Holder],
     prior: &[Release],
@@ -1025,8 +828,7 @@ unsafe fn place_of(
     let slot_of = |h: &Holder| match h.loc {
         Loc::Slot(n) => frames
             .get(usize::from(h.frame))
-            // SAFETY: Guaranteed by the caller.
-            .map(|f| unsafe { slots_of(f) })
+            .map(|f| f.slots())
             .and_then(|s| Some((s, usize::from(n), s.get(usize::from(n))?))),
         Loc::Reg(_) => None,
     };
@@ -1040,11 +842,9 @@ unsafe fn place_of(
         if t == bindings::bpf_stack_slot_type_STACK_ITER {
             return iter_at(slots, n).map(|k| (h.frame, h.loc, k, 0));
         }
-        if t == bindings::bpf_stack_slot_type_STACK_DYNPTR {
+        if let Some((first, type_)) = env::slot_dynptr(slot) {
             in_stack = true;
-            // SAFETY: A dynptr slot's union holds its type.
-            let d = unsafe { slot.spilled_ptr.__bindgen_anon_1.dynptr };
-            if d.first_slot && d.type_ == bindings::bpf_dynptr_type_BPF_DYNPTR_TYPE_RINGBUF {
+            if first && type_ == bindings::bpf_dynptr_type_BPF_DYNPTR_TYPE_RINGBUF {
                 best = best_of(best, false, h.frame, h.loc, (Kind::DynptrDiscard, 0));
             }
         }
@@ -1220,14 +1020,6 @@ fn hint_next(
     Ok(true)
 }
 
-/// The subprog that instruction `j` (of the program as it is now) lies in.
-fn subprog_at(env: &bindings::bpf_verifier_env, j: usize) -> Option<usize> {
-    let cnt = env.subprog_cnt as usize;
-    env.subprog_info[..cnt]
-        .iter()
-        .rposition(|sp| sp.start as usize <= j)
-}
-
 /// The calls that get a slot of their own when the walks of a chain, whose
 /// innermost walk has `frames`, conflict: each acquiring call of `sites`
 /// that lies in a subprog of the frames, and for one that does not (a
@@ -1237,8 +1029,8 @@ fn subprog_at(env: &bindings::bpf_verifier_env, j: usize) -> Option<usize> {
 /// returned. A lookup in `returns` is a binary search, and each of its
 /// notes is looked at for one acquiring call at most.
 fn own_slot_calls(
-    env: &bindings::bpf_verifier_env,
-    frames: &[&bindings::bpf_func_state],
+    env: EnvRef<'_>,
+    frames: &[Frame<'_>],
     sites: &[Acquired],
     returns: &[Noted],
 ) -> Result<KVec<u32>> {
@@ -1255,7 +1047,7 @@ fn own_slot_calls(
             let chain_call = frames
                 .iter()
                 .skip(1)
-                .any(|f| orig_idx(env, f.callsite as usize) == n.at);
+                .any(|f| env.orig_idx(f.callsite as usize) == n.at);
             if in_frames && !chain_call {
                 calls.push(n.at, GFP_KERNEL)?;
             }
@@ -1301,7 +1093,7 @@ fn ask_zeros<'a>(
     asked: &mut KVec<(u32, u16)>,
     shadows: &[Shadow],
     others: usize,
-    frames: &[&bindings::bpf_func_state],
+    frames: &[Frame<'_>],
     rel: impl Iterator<Item = &'a Release>,
 ) -> Result<bool> {
     let mut added = false;
@@ -1348,29 +1140,24 @@ fn ask_zeros<'a>(
 ///
 /// `None` if the call is not found (removed) or the slot does not fit in
 /// the subprog's 512 bytes.
-fn shadow(envp: *mut bindings::bpf_verifier_env, site: u32) -> Result<Option<Shadow>> {
-    // SAFETY: The caller passes the environment of a verification between
-    // passes.
-    let env = unsafe { env_mut(envp) };
-    let n = insns(env).len();
-    let Some(s) = (0..n).find(|&j| orig_idx(env, j) == site && insns(env)[j].code == JMP_CALL)
+fn shadow(env: &mut Env<'_>, site: u32) -> Result<Option<Shadow>> {
+    let r = env.get();
+    let insns = r.insns();
+    let Some(s) = (0..insns.len()).find(|&j| r.orig_idx(j) == site && insns[j].code == JMP_CALL)
     else {
         return Ok(None);
     };
-    let cnt = env.subprog_cnt as usize;
-    let Some(i) = env.subprog_info[..cnt]
-        .iter()
-        .rposition(|sp| sp.start as usize <= s)
-    else {
+    let Some(i) = r.subprog_at(s) else {
         return Ok(None);
     };
+    let range = r.subprog_range(i).ok_or(EFAULT)?;
     // The call is not its subprog's last instruction (which must jump or
     // exit): the store goes after it, in the same subprog.
     let after = s + 1;
-    if after >= env.subprog_info[i + 1].start as usize {
+    if after >= range.end {
         return Ok(None);
     }
-    let depth = (env.subprog_info[i].stack_depth as usize).next_multiple_of(8);
+    let depth = (r.subprogs()[i].stack_depth as usize).next_multiple_of(8);
     if depth + 8 > bindings::MAX_BPF_STACK as usize {
         return Ok(None);
     }
@@ -1382,28 +1169,27 @@ fn shadow(envp: *mut bindings::bpf_verifier_env, site: u32) -> Result<Option<Sha
     // caller does not read it: the store would. R0 is set on entry to the
     // callee, which cannot read it before it writes it, unless it is
     // already.
-    let callee = (insns(env)[s].src_reg() == BPF_PSEUDO_CALL)
-        .then(|| s as i64 + i64::from(insns(env)[s].imm) + 1)
+    let callee = (insns[s].src_reg() == BPF_PSEUDO_CALL)
+        .then(|| s as i64 + i64::from(insns[s].imm) + 1)
         .and_then(|c| usize::try_from(c).ok())
-        .filter(|&c| !is_r0_zero(insns(env).get(c)));
+        .filter(|&c| !is_r0_zero(insns.get(c)));
     let r0 = to_bpf(Insn::mov64_imm(Reg::R0, 0));
     // The subprog's start first: the call moves down by one.
-    let start = env.subprog_info[i].start as usize;
-    insert_before(envp, start, zero)?;
+    let start = range.start;
+    insert_before(env, start, zero)?;
     let mut after = after + 1;
     if let Some(c) = callee {
         // The zero moved the callee down by one if it lies at or after
         // the caller's start.
         let c = if c >= start { c + 1 } else { c };
-        insert_before(envp, c, r0)?;
+        insert_before(env, c, r0)?;
         if c <= after {
             after += 1;
         }
     }
-    insert_before(envp, after, store)?;
-    // SAFETY: As above.
-    let env = unsafe { env_mut(envp) };
-    env.subprog_info[i].stack_depth = (depth + 8) as u16;
+    insert_before(env, after, store)?;
+    let info = env.subprog_info_mut().get_mut(i).ok_or(EFAULT)?;
+    info.stack_depth = (depth + 8) as u16;
     Ok(Some(Shadow {
         site,
         subprog: i as u32,
@@ -1498,32 +1284,12 @@ impl Target {
 /// calls and callback references to `at` land on `insn`, jumps within the
 /// function on the old instruction. `insn` gets the old instruction's
 /// checkpoint and jump-point flags.
-fn insert_before(
-    envp: *mut bindings::bpf_verifier_env,
-    at: usize,
-    insn: bindings::bpf_insn,
-) -> Result {
-    // SAFETY: The caller passes the environment of a verification between
-    // passes.
-    let env = unsafe { env_mut(envp) };
-    let patch = [insn, *insns(env).get(at).ok_or(EFAULT)?];
-    // SAFETY: `patch` holds two instructions, `at` is an instruction of the
-    // program.
-    let prog = unsafe { bindings::bpf_patch_insn_data(envp, at as u32, patch.as_ptr(), 2) };
-    if prog.is_null() {
-        return Err(ENOMEM);
-    }
-    env.prog = prog;
-    // SAFETY: The patched program's instructions, which no one else uses
-    // during the verification.
-    let code = unsafe {
-        (*prog)
-            .__bindgen_anon_1
-            .__bindgen_anon_2
-            .as_mut()
-            .insnsi
-            .as_mut_slice((*prog).len as usize)
-    };
+fn insert_before(env: &mut Env<'_>, at: usize, insn: bindings::bpf_insn) -> Result {
+    let patch = [insn, *env.get().insns().get(at).ok_or(EFAULT)?];
+    env.patch(at, &patch)?;
+    let i = env.get().subprog_at(at).ok_or(EFAULT)?;
+    let range = env.get().subprog_range(i).ok_or(EFAULT)?;
+    let code = env.insns_mut();
     // `bpf_adj_branches()` leaves the patch's own instructions alone: the
     // old instruction, now at `at + 1`, keeps its relative target, which
     // is one too far if it lies at or before `at` (a backward jump, or a
@@ -1542,14 +1308,8 @@ fn insert_before(
     // the function is entered (by a call, or at the program's start) or
     // the acquiring call falls through to it. Calls and callback
     // references are left to land on it.
-    let cnt = env.subprog_cnt as usize;
-    let i = env.subprog_info[..cnt]
-        .iter()
-        .rposition(|sp| sp.start as usize <= at)
-        .ok_or(EFAULT)?;
-    let first = env.subprog_info[i].start as usize;
-    let end = (env.subprog_info[i + 1].start as usize).min(code.len());
-    for j in (first..end).filter(|&j| j != at) {
+    let end = range.end.min(code.len());
+    for j in (range.start..end).filter(|&j| j != at) {
         let Some(insn) = code.get_mut(j) else { break };
         let Some(t) = Target::of(insn).filter(|t| t.jump) else {
             continue;
@@ -1559,15 +1319,12 @@ fn insert_before(
             t.set(insn, v + 1)?;
         }
     }
-    // SAFETY: `insn_aux_data` has an entry per instruction of the patched
-    // program, `at + 1` included.
-    unsafe {
-        let aux = env.insn_aux_data;
-        let (new, old) = (&mut *aux.add(at), &*aux.add(at + 1));
-        new.prune_point = old.prune_point;
-        new.jmp_point = old.jmp_point;
-        new.force_checkpoint = old.force_checkpoint;
-    }
+    let old = env.get().insn_aux(at + 1).ok_or(EFAULT)?;
+    let (prune, jmp, force) = (old.prune_point, old.jmp_point, old.force_checkpoint);
+    let new = env.insn_aux_mut(at).ok_or(EFAULT)?;
+    new.prune_point = prune;
+    new.jmp_point = jmp;
+    new.force_checkpoint = force;
     Ok(())
 }
 
@@ -1578,22 +1335,16 @@ fn insert_before(
 /// there (see [`cleanup::Release::absent`]). The next pass walks it as the
 /// program's own; a path that writes something else there still
 /// conflicts.
-fn zero_on_entry(
-    envp: *mut bindings::bpf_verifier_env,
-    subprog: u32,
-    slot: u16,
-) -> Result<Option<Shadow>> {
-    // SAFETY: The caller passes the environment of a verification between
-    // passes.
-    let env = unsafe { env_mut(envp) };
+fn zero_on_entry(env: &mut Env<'_>, subprog: u32, slot: u16) -> Result<Option<Shadow>> {
     let i = subprog as usize;
-    if i >= env.subprog_cnt as usize
-        || 8 * (usize::from(slot) + 1) > env.subprog_info[i].stack_depth as usize
-    {
+    let Some(info) = env.get().subprogs().get(i) else {
+        return Ok(None);
+    };
+    if 8 * (usize::from(slot) + 1) > info.stack_depth as usize {
         return Ok(None);
     }
     let zero = to_bpf(Insn::st_dw(Reg::R10, -8 * (slot as i16 + 1), 0));
-    insert_before(envp, env.subprog_info[i].start as usize, zero)?;
+    insert_before(env, info.start as usize, zero)?;
     Ok(Some(Shadow {
         site: u32::MAX,
         subprog,
@@ -1612,37 +1363,36 @@ fn zero_on_entry(
 ///
 /// # Safety
 ///
-/// `envp` must be the environment of a running verification, returning
+/// `env` must be the environment of a running verification, returning
 /// from a subprog: its current frame is still the callee's.
 #[no_mangle]
 pub unsafe extern "C" fn bpf_exceptions_note_return(
-    envp: *mut bindings::bpf_verifier_env,
+    env: *mut bindings::bpf_verifier_env,
     callsite: c_int,
     ref_obj_id: c_int,
 ) {
+    // SAFETY: Guaranteed by the caller.
+    let Ok(mut env) = (unsafe { env_of(env) }) else {
+        return;
+    };
     if ref_obj_id > 0 && callsite >= 0 {
-        let _ = note_return(envp, callsite as usize, ref_obj_id);
+        let _ = note_return(&mut env, callsite as usize, ref_obj_id);
     }
 }
 
 /// See [`bpf_exceptions_note_return`].
-fn note_return(envp: *mut bindings::bpf_verifier_env, callsite: usize, id: c_int) -> Result {
-    // SAFETY: The caller passes the environment of a running verification.
-    let env = unsafe { env_mut(envp) };
-    // SAFETY: `env->prog->aux` is the program's, for the verifier to use.
-    let aux = unsafe { &mut *(*env.prog).aux };
+fn note_return(env: &mut Env<'_>, callsite: usize, id: c_int) -> Result {
+    let (r, aux) = env.split();
     if aux.throw_sites.is_null() {
         return Ok(());
     }
-    // SAFETY: During the walk `cur_state` is the state being verified, and
-    // its frame `curframe` (the callee's) is valid.
-    let f = unsafe { &*(*env.cur_state).frame[(*env.cur_state).curframe as usize] };
-    // SAFETY: The frame is valid.
-    let Some(r) = (unsafe { refs_of(f) }).iter().find(|r| r.id == id) else {
+    // The frame `curframe` is still the callee's.
+    let f = r.state()?.cur_frame()?;
+    let Some(held) = f.refs().iter().find(|h| h.id == id) else {
         return Ok(());
     };
-    let (at, site) = (orig_idx(env, callsite), orig_idx(env, r.insn_idx as usize));
-    let subprog = subprog_at(env, callsite).ok_or(EFAULT)? as u32;
+    let (at, site) = (r.orig_idx(callsite), r.orig_idx(held.insn_idx as usize));
+    let subprog = r.subprog_at(callsite).ok_or(EFAULT)? as u32;
     let ts = ThrowSites::pending(aux).ok_or(ENOMEM)?;
     let noted = Noted {
         at,
@@ -1669,42 +1419,39 @@ fn note_return(envp: *mut bindings::bpf_verifier_env, callsite: usize, id: c_int
 ///
 /// # Safety
 ///
-/// `envp` must be the environment of a running verification, at a call.
+/// `env` must be the environment of a running verification, at a call.
 #[no_mangle]
 pub unsafe extern "C" fn bpf_exceptions_note_release(
-    envp: *mut bindings::bpf_verifier_env,
+    env: *mut bindings::bpf_verifier_env,
     ref_obj_id: c_int,
 ) -> c_int {
     // `release_reference()`'s callers in dynptr and iterator code ignore
     // its errors: none.
-    let _ = note_release(envp, ref_obj_id);
+    // SAFETY: Guaranteed by the caller.
+    if let Ok(mut env) = unsafe { env_of(env) } {
+        let _ = note_release(&mut env, ref_obj_id);
+    }
     0
 }
 
 /// See [`bpf_exceptions_note_release`].
-fn note_release(envp: *mut bindings::bpf_verifier_env, ref_obj_id: c_int) -> Result {
-    // SAFETY: The caller passes the environment of a running verification.
-    let env = unsafe { env_mut(envp) };
-    // SAFETY: `env->prog->aux` is the program's, for the verifier to use.
-    let aux = unsafe { &mut *(*env.prog).aux };
+fn note_release(env: &mut Env<'_>, ref_obj_id: c_int) -> Result {
+    let (r, aux) = env.split();
     if aux.throw_sites.is_null() || ref_obj_id <= 0 {
         return Ok(());
     }
-    // SAFETY: During the walk `cur_state` is the state being verified.
-    let st = unsafe { &*env.cur_state };
-    let cur = st.curframe as usize;
+    let st = r.state()?;
+    let cur = st.cur();
     let ts = ThrowSites::pending(aux).ok_or(ENOMEM)?;
     for k in 0..=cur.min(MAX_FRAMES - 1) {
-        // SAFETY: Frames `0..=curframe` are valid.
-        let f = unsafe { &*st.frame[k] };
+        let f = st.frame(k).ok_or(EFAULT)?;
         // The release itself, or in a frame that called into the one that
         // releases, the call there that led to it: the slot is cleared
         // after that call returns.
         let at = if k == cur {
-            orig_idx(env, env.insn_idx as usize)
+            r.orig_idx(r.insn_idx() as usize)
         } else {
-            // SAFETY: As above, `k + 1 <= curframe`.
-            orig_idx(env, unsafe { (*st.frame[k + 1]).callsite } as usize)
+            r.orig_idx(st.frame(k + 1).ok_or(EFAULT)?.callsite as usize)
         };
         note_release_in(ts, f, at, ref_obj_id)?;
     }
@@ -1713,14 +1460,8 @@ fn note_release(envp: *mut bindings::bpf_verifier_env, ref_obj_id: c_int) -> Res
 
 /// Notes, for [`note_release`], the release at `at` of reference
 /// `ref_obj_id` if frame `f` holds it in its acquiring call's own slot.
-fn note_release_in(
-    ts: &mut ThrowSites,
-    f: &bindings::bpf_func_state,
-    at: u32,
-    ref_obj_id: c_int,
-) -> Result {
-    // SAFETY: `f` is a frame of the state being verified.
-    let slots = unsafe { slots_of(f) };
+fn note_release_in(ts: &mut ThrowSites, f: Frame<'_>, at: u32, ref_obj_id: c_int) -> Result {
+    let slots = f.slots();
     for sh in ts.shadows.iter().filter(|s| s.subprog == f.subprogno) {
         let Some(slot) = slots.get(usize::from(sh.slot)) else {
             continue;
@@ -1763,7 +1504,7 @@ fn ask_clears(
     asked: &mut KVec<(u32, u32)>,
     clears: usize,
     released: &mut [Noted],
-    frames: &[&bindings::bpf_func_state],
+    frames: &[Frame<'_>],
 ) -> Result<bool> {
     let mut added = false;
     for n in released.iter_mut().filter(|n| !n.asked) {
@@ -1787,30 +1528,26 @@ fn ask_clears(
 /// the slot's pointer there holds zero in the slot, and one where the
 /// subprog did not release it holds the pointer elsewhere, or is refused.
 /// `false` if there is no such call.
-fn clear_after(envp: *mut bindings::bpf_verifier_env, at: u32, sh: &Shadow) -> Result<bool> {
-    // SAFETY: The caller passes the environment of a verification between
-    // passes.
-    let env = unsafe { env_mut(envp) };
-    let sub = sh.subprog as usize;
-    if sub + 1 > env.subprog_cnt as usize {
+fn clear_after(env: &mut Env<'_>, at: u32, sh: &Shadow) -> Result<bool> {
+    let r = env.get();
+    let Some(range) = r.subprog_range(sh.subprog as usize) else {
         return Ok(false);
-    }
-    let (first, end) = (
-        env.subprog_info[sub].start as usize,
-        env.subprog_info[sub + 1].start as usize,
-    );
-    let Some(j) = (first..end).find(|&j| orig_idx(env, j) == at && insns(env)[j].code == JMP_CALL)
+    };
+    let insns = r.insns();
+    let Some(j) = range
+        .clone()
+        .find(|&j| r.orig_idx(j) == at && insns.get(j).is_some_and(|i| i.code == JMP_CALL))
     else {
         return Ok(false);
     };
     // The call is not its subprog's last instruction (which must jump or
     // exit).
-    if j + 1 >= end {
+    if j + 1 >= range.end {
         return Ok(false);
     }
     let off = -8 * (i16::try_from(sh.slot).map_err(|_| EFAULT)? + 1);
     let zero = to_bpf(Insn::st_dw(Reg::R10, off, 0));
-    insert_before(envp, j + 1, zero)?;
+    insert_before(env, j + 1, zero)?;
     Ok(true)
 }
 
@@ -1822,23 +1559,19 @@ fn clear_after(envp: *mut bindings::bpf_verifier_env, at: u32, sh: &Shadow) -> R
 ///
 /// # Safety
 ///
-/// `envp` must be the environment of a verification between passes.
+/// `env` must be the environment of a verification between passes.
 #[no_mangle]
 pub unsafe extern "C" fn bpf_exceptions_verify_again(
-    envp: *mut bindings::bpf_verifier_env,
+    env: *mut bindings::bpf_verifier_env,
 ) -> c_int {
-    to_c(verify_again(envp))
+    // SAFETY: Guaranteed by the caller.
+    to_c(unsafe { env_of(env) }.and_then(|mut env| verify_again(&mut env)))
 }
 
 /// See [`bpf_exceptions_verify_again`].
-fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
+fn verify_again(env: &mut Env<'_>) -> Result<c_int> {
     let asked = {
-        // SAFETY: The caller passes the environment of a verification
-        // between passes.
-        let env = unsafe { env_mut(envp) };
-        // SAFETY: `env->prog->aux` is the program's, for the verifier to
-        // use.
-        let aux = unsafe { &mut *(*env.prog).aux };
+        let (r, aux) = env.split();
         if aux.throw_sites.is_null() {
             return Ok(0);
         }
@@ -1859,7 +1592,7 @@ fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
                 // After the last pass: log level 1 keeps only what the last
                 // walk of a subprog printed, and this.
                 verbose!(
-                    envp,
+                    r,
                     "verified in %d passes: %d chains hinted, %d places given slots or zeroed on entry\n",
                     passes,
                     hints,
@@ -1902,11 +1635,8 @@ fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
             ts.clears.push((at, site), GFP_KERNEL)?;
         }
         // Global subprogs are verified again too.
-        if !aux.func_info_aux.is_null() {
-            for i in 0..env.subprog_cnt as usize {
-                // SAFETY: `func_info_aux` has an entry per subprog.
-                unsafe { (*aux.func_info_aux.add(i)).set_verified(false) };
-            }
+        for info in env::func_info_aux_mut(aux).iter_mut().take(r.subprog_cnt()) {
+            info.set_verified(false);
         }
         (asked, zeros, cleared)
     };
@@ -1914,51 +1644,34 @@ fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
     if asked.is_empty() && zeros.is_empty() && cleared.is_empty() {
         return Ok(1);
     }
-    // SAFETY: As above; `shadow()` changes `env->prog`, not its aux.
-    let len = insns(unsafe { env_mut(envp) }).len();
+    let len = env.get().insns().len();
     for (at, sh) in cleared.iter() {
-        clear_after(envp, *at, sh)?;
+        clear_after(env, *at, sh)?;
     }
-    let made = Iterator::chain(
-        asked.iter().map(|&site| shadow(envp, site)),
-        zeros
-            .iter()
-            .map(|&(subprog, slot)| zero_on_entry(envp, subprog, slot)),
-    );
-    for sh in made {
-        if let Some(sh) = sh? {
-            // SAFETY: As above.
-            let aux = unsafe { &mut *(*env_mut(envp).prog).aux };
-            ThrowSites::pending(aux)
-                .ok_or(ENOMEM)?
-                .shadows
-                .push(sh, GFP_KERNEL)?;
+    for &site in asked.iter() {
+        if let Some(sh) = shadow(env, site)? {
+            add_shadow(env, sh)?;
         }
     }
-    // SAFETY: As above.
-    let env = unsafe { env_mut(envp) };
+    for &(subprog, slot) in zeros.iter() {
+        if let Some(sh) = zero_on_entry(env, subprog, slot)? {
+            add_shadow(env, sh)?;
+        }
+    }
     // The table of explored states has an entry per instruction.
-    let new_len = insns(env).len();
-    if new_len != len {
-        let size = new_len * core::mem::size_of::<*mut bindings::bpf_verifier_state_list>();
-        // SAFETY: `explored_states` is the verifier's `kvcalloc()`ed table,
-        // whose entries are all NULL between passes (`free_states()` ran
-        // at the end of each subprog's walk).
-        let table = unsafe {
-            bindings::kvrealloc(
-                env.explored_states.cast::<c_void>().cast_const(),
-                size,
-                bindings::GFP_KERNEL,
-            )
-        };
-        if table.is_null() {
-            return Err(ENOMEM);
-        }
-        // SAFETY: `table` holds `size` bytes.
-        unsafe { core::ptr::write_bytes(table.cast::<u8>(), 0, size) };
-        env.explored_states = table.cast();
+    if env.get().insns().len() != len {
+        env.resize_explored_states()?;
     }
     Ok(1)
+}
+
+/// Notes `sh`, a slot given by [`shadow`] or [`zero_on_entry`].
+fn add_shadow(env: &mut Env<'_>, sh: Shadow) -> Result {
+    ThrowSites::pending(env.prog_aux_mut())
+        .ok_or(ENOMEM)?
+        .shadows
+        .push(sh, GFP_KERNEL)?;
+    Ok(())
 }
 
 /// Records what the call being visited leaves held if it throws (a call of
@@ -1973,15 +1686,12 @@ fn verify_again(envp: *mut bindings::bpf_verifier_env) -> Result<c_int> {
 /// scalars marked precise: state pruning then never takes a path that
 /// holds something else there for one that was walked.
 ///
-/// # Safety
-///
-/// `envp` must be the environment of a running verification, at a call.
-unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bool) -> Result {
-    // SAFETY: Guaranteed by the caller.
-    let r = unsafe { record_walk(envp, what, scratch) };
+/// `env` is at the call, during the walk.
+fn record(env: &mut Env<'_>, what: &CStr, scratch: bool) -> Result {
+    let r = record_walk(env, what, scratch);
     if r == Err(E2BIG) {
         verbose!(
-            envp,
+            env,
             "the throws of this program hold more than %d resources in all\n",
             MAX_STORED as c_int
         );
@@ -1990,33 +1700,61 @@ unsafe fn record(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bo
 }
 
 /// [`record`], which says why it fails with `E2BIG`.
-///
-/// # Safety
-///
-/// As for [`record`].
-unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratch: bool) -> Result {
-    // SAFETY: Guaranteed by the caller.
-    let env = unsafe { env_mut(envp) };
-    // SAFETY: During the walk `cur_state` is the state being verified, with
-    // `curframe + 1` valid frames.
-    let st = unsafe { &*env.cur_state };
-    let cur = st.curframe as usize;
-    let mut frames: [&bindings::bpf_func_state; MAX_FRAMES] = [
-        // SAFETY: Frame 0 always exists.
-        unsafe { &*st.frame[0] };
-        MAX_FRAMES
-    ];
+fn record_walk(env: &mut Env<'_>, what: &CStr, scratch: bool) -> Result {
+    let marks = {
+        let (r, aux) = env.split();
+        match record_in(r, aux, what, scratch)? {
+            Some(marks) => marks,
+            None => return Ok(()),
+        }
+    };
+    // The throw reads what it releases, and relies on the zeros.
+    for &(frame, loc) in marks.read.iter() {
+        let (regno, spi) = match loc {
+            Loc::Reg(n) => (c_int::from(n), 0),
+            Loc::Slot(n) => (-1, c_int::from(n)),
+        };
+        env.mark_place(frame, regno, spi)?;
+    }
+    for &(frame, loc) in marks.precise.iter() {
+        let (regno, spi) = match loc {
+            Loc::Reg(n) => (c_int::from(n), 0),
+            Loc::Slot(n) => (-1, c_int::from(n)),
+        };
+        env.mark_precise(frame, regno, spi)?;
+    }
+    Ok(())
+}
+
+/// The places that [`record_in`] has the verifier mark in the state.
+struct Marks {
+    /// Read: what the throw releases, and the zeros it relies on.
+    read: KVec<(u8, Loc)>,
+    /// Precise: the zero scalars it relies on.
+    precise: KVec<(u8, Loc)>,
+}
+
+/// [`record_walk`] but the marks, which it returns: `None` if the walk is
+/// left to another pass, with nothing to mark.
+fn record_in(
+    env: EnvRef<'_>,
+    aux: &mut bindings::bpf_prog_aux,
+    what: &CStr,
+    scratch: bool,
+) -> Result<Option<Marks>> {
+    let st = env.state()?;
+    let cur = st.cur();
+    let mut frames: [Frame<'_>; MAX_FRAMES] = [st.frame(0).ok_or(EFAULT)?; MAX_FRAMES];
     for (i, f) in frames.iter_mut().enumerate().take(cur + 1) {
-        // SAFETY: Frames `0..=curframe` are valid.
-        *f = unsafe { &*st.frame[i] };
+        *f = st.frame(i).ok_or(EFAULT)?;
     }
     let frames = frames.get(..=cur).ok_or(EFAULT)?;
     let mut chain = [0u32; MAX_FRAMES];
     for (c, f) in chain.iter_mut().zip(frames.iter().skip(1)) {
         // As loaded: a call's own slot may have moved the program since.
-        *c = orig_idx(env, f.callsite as usize);
+        *c = env.orig_idx(f.callsite as usize);
     }
-    chain[cur] = orig_idx(env, env.insn_idx as usize);
+    *chain.get_mut(cur).ok_or(EFAULT)? = env.orig_idx(env.insn_idx() as usize);
     let held = Held {
         chain,
         depth: (cur + 1) as u8,
@@ -2024,8 +1762,6 @@ unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratc
         preempt: st.active_preempt_lock,
         ..Held::default()
     };
-    // SAFETY: `env->prog->aux` is the program's, for the verifier to use.
-    let aux = unsafe { &mut *(*env.prog).aux };
     let ThrowSites {
         pending,
         by_chain,
@@ -2048,24 +1784,21 @@ unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratc
     let prior = of_chain(pending, by_chain, held.calls());
     let hinted = sorted_hints_of(hints, held.calls());
     // The innermost frame's references include its callers'.
-    // SAFETY: The frame is valid.
-    let refs = unsafe { refs_of(frames[cur]) };
+    let refs = frames.get(cur).ok_or(EFAULT)?.refs();
     let mut rel = KVec::with_capacity(refs.len(), GFP_KERNEL)?;
     // The calls that acquired the pointers held, by index as loaded and
     // as now.
     let mut sites = KVec::with_capacity(refs.len(), GFP_KERNEL)?;
-    // SAFETY: `frames` are the state's.
-    let places = unsafe { holders(frames, scratch) }?;
+    let places = holders(frames, scratch)?;
     let mut unreleasable = false;
     for r in refs {
         let id = r.id as u32;
         let held = holders_of(&places, id);
-        // SAFETY: `frames` are the state's.
-        match unsafe { place_of(frames, id, held, prior, hinted, shadows, dtors) } {
+        match place_of(frames, id, held, prior, hinted, shadows, dtors) {
             Some((frame, loc, kind, off)) => {
                 if !kind.in_place() {
                     let at = r.insn_idx as usize;
-                    sites.push((orig_idx(env, at), at), GFP_KERNEL)?;
+                    sites.push((env.orig_idx(at), at), GFP_KERNEL)?;
                 }
                 rel.push(
                     Release {
@@ -2079,7 +1812,7 @@ unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratc
             }
             None => {
                 verbose!(
-                    envp,
+                    env,
                     "Unreleased reference id=%d alloc_insn=%d\n",
                     r.id,
                     r.insn_idx
@@ -2104,8 +1837,7 @@ unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratc
                 zero_scalars.push((fi, Loc::Reg(r)), GFP_KERNEL)?;
             }
         }
-        // SAFETY: `f` is a frame of the state.
-        for (n, slot) in unsafe { slots_of(f) }.iter().enumerate() {
+        for (n, slot) in f.slots().iter().enumerate() {
             let zero = bindings::bpf_stack_slot_type_STACK_ZERO;
             let spill = bindings::bpf_stack_slot_type_STACK_SPILL;
             let all = |k: u32| slot.slot_type.iter().all(|&t| u32::from(t) == k);
@@ -2117,10 +1849,10 @@ unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratc
     }
     let conflict = || {
         verbose!(
-            envp,
+            env,
             "%s (insn %d) leaves different resources held on different paths\n",
             what.as_ptr(),
-            env.insn_idx
+            env.insn_idx()
         );
         EINVAL
     };
@@ -2144,7 +1876,8 @@ unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratc
             if more.len() >= MAX_SITES {
                 break;
             }
-            let here = subprog_at(env, at)
+            let here = env
+                .subprog_at(at)
                 .is_some_and(|sub| frames.iter().any(|f| f.subprogno as usize == sub));
             insert_sorted(&mut more, Acquired { site, here }, |a| a.site)?;
         }
@@ -2208,9 +1941,9 @@ unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratc
                     };
                     if again {
                         verbose!(
-                            envp,
+                            env,
                             "paths to the call at insn %d hold resources in different places: verifying again\n",
-                            env.insn_idx
+                            env.insn_idx()
                         );
                     }
                     return if again
@@ -2219,7 +1952,7 @@ unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratc
                         || !zero_next.is_empty()
                         || !clear_next.is_empty()
                     {
-                        Ok(())
+                        Ok(None)
                     } else {
                         Err(conflict())
                     };
@@ -2263,6 +1996,7 @@ unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratc
     // `cleanup::merge`).
     let chain_releases = of_chain(pending, by_chain, held.calls());
     let mut relied: KVec<(u8, Loc)> = KVec::new();
+    let mut precise: KVec<(u8, Loc)> = KVec::new();
     for &(f, l) in zero_scalars.iter() {
         let at = |r: &Release| r.absent() == Absent::Zero(f, l);
         if chain_releases.iter().any(at)
@@ -2270,29 +2004,38 @@ unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratc
             || is_shadow(frames, shadows, f, l)
         {
             relied.push((f, l), GFP_KERNEL)?;
+            // A slot of zero bytes needs no precision: pruning compares
+            // its bytes once it is read.
+            let spilled = match l {
+                Loc::Reg(_) => true,
+                Loc::Slot(n) => frames
+                    .get(usize::from(f))
+                    .and_then(|fr| fr.slots().get(usize::from(n)))
+                    .is_some_and(|slot| {
+                        u32::from(slot.slot_type[7]) == bindings::bpf_stack_slot_type_STACK_SPILL
+                    }),
+            };
+            if spilled {
+                precise.push((f, l), GFP_KERNEL)?;
+            }
         }
     }
     // The throw reads what it releases (all the slots of a dynptr or an
     // iterator), and relies on the zeros.
-    let mut released: KVec<(u8, Loc)> = KVec::with_capacity(rel.len(), GFP_KERNEL)?;
+    let mut read: KVec<(u8, Loc)> = KVec::with_capacity(rel.len() + relied.len(), GFP_KERNEL)?;
     for r in rel.iter() {
-        released.push((r.frame, r.loc), GFP_KERNEL)?;
+        read.push((r.frame, r.loc), GFP_KERNEL)?;
         if let (true, Loc::Slot(n), Some(f)) =
             (r.kind.in_place(), r.loc, frames.get(usize::from(r.frame)))
         {
-            // SAFETY: `f` is a frame of the state.
-            let slots = unsafe { slots_of(f) };
+            let slots = f.slots();
             // The object's other slots lie above its first, at lower
             // indices, without a reference of their own for an iterator.
             for m in (0..usize::from(n)).rev() {
                 let Some(slot) = slots.get(m) else { break };
                 let t = u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1]);
                 let same = match r.kind {
-                    Kind::DynptrDiscard => {
-                        t == bindings::bpf_stack_slot_type_STACK_DYNPTR
-                            // SAFETY: A dynptr slot's union holds its dynptr.
-                            && !unsafe { slot.spilled_ptr.__bindgen_anon_1.dynptr.first_slot }
-                    }
+                    Kind::DynptrDiscard => env::slot_dynptr(slot).is_some_and(|(first, _)| !first),
                     _ => {
                         t == bindings::bpf_stack_slot_type_STACK_ITER
                             && slot.spilled_ptr.ref_obj_id == 0
@@ -2301,60 +2044,21 @@ unsafe fn record_walk(envp: *mut bindings::bpf_verifier_env, what: &CStr, scratc
                 if !same {
                     break;
                 }
-                released.push((r.frame, Loc::Slot(m as u16)), GFP_KERNEL)?;
+                read.push((r.frame, Loc::Slot(m as u16)), GFP_KERNEL)?;
             }
         }
     }
-    let places = Iterator::chain(released.iter().copied(), relied.iter().copied());
-    for (frame, loc) in places {
-        let (regno, spi) = match loc {
-            Loc::Reg(n) => (c_int::from(n), 0),
-            Loc::Slot(n) => (-1, c_int::from(n)),
-        };
-        // SAFETY: `frame` is a frame of the current state, with the
-        // register or the allocated slot `loc`.
-        let err = unsafe { bindings::bpf_exceptions_mark_place(envp, frame.into(), regno, spi) };
-        if err < 0 {
-            return Err(Error::from_errno(err));
-        }
+    for p in relied.iter() {
+        read.push(*p, GFP_KERNEL)?;
     }
-    for &(frame, loc) in relied.iter() {
-        // SAFETY: `frame` is a frame of the current state.
-        let (spilled, regno, spi) = unsafe {
-            match loc {
-                Loc::Reg(n) => (false, c_int::from(n), 0),
-                Loc::Slot(n) => {
-                    let f = &*st.frame[usize::from(frame)];
-                    let slot = &*f.stack.add(usize::from(n));
-                    (
-                        u32::from(slot.slot_type[7]) == bindings::bpf_stack_slot_type_STACK_SPILL,
-                        -1,
-                        c_int::from(n),
-                    )
-                }
-            }
-        };
-        // A slot of zero bytes needs no precision: pruning compares its
-        // bytes once it is read.
-        if regno < 0 && !spilled {
-            continue;
-        }
-        // SAFETY: The place holds a scalar of the current state.
-        let err = unsafe { bindings::bpf_exceptions_mark_precise(envp, frame.into(), regno, spi) };
-        if err < 0 {
-            return Err(Error::from_errno(err));
-        }
-    }
-    Ok(())
+    Ok(Some(Marks { read, precise }))
 }
 
 /// Returns whether subprog `i` is a callback or runs under one, from
 /// `check_max_stack_depth_subprog()`'s stack of `frame` callers `ret_prog`.
-fn in_callback(env: &bindings::bpf_verifier_env, i: usize, ret_prog: &[c_int]) -> bool {
-    env.subprog_info[i].is_cb()
-        || ret_prog
-            .iter()
-            .any(|&p| env.subprog_info[p as usize].is_cb())
+fn in_callback(env: EnvRef<'_>, i: usize, ret_prog: &[c_int]) -> bool {
+    let is_cb = |i: usize| env.subprogs().get(i).is_some_and(|s| s.is_cb());
+    is_cb(i) || ret_prog.iter().any(|&p| is_cb(p as usize))
 }
 
 /// Checks instruction `insn_idx` of subprog `idx`, a call of a vmlinux
@@ -2367,24 +2071,33 @@ fn in_callback(env: &bindings::bpf_verifier_env, i: usize, ret_prog: &[c_int]) -
 /// must hold `frame` subprog numbers.
 #[no_mangle]
 pub unsafe extern "C" fn bpf_exceptions_check_throw_site(
-    envp: *mut bindings::bpf_verifier_env,
+    env: *mut bindings::bpf_verifier_env,
     insn_idx: c_int,
     idx: c_int,
     ret_prog: *const c_int,
     frame: c_int,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    let env = unsafe { env_mut(envp) };
-    if !is_throw(&insns(env)[insn_idx as usize]) {
+    let Ok(env) = (unsafe { env_of(env) }) else {
+        return EFAULT.to_errno();
+    };
+    let env = env.get();
+    let insn = usize::try_from(insn_idx)
+        .ok()
+        .and_then(|i| env.insns().get(i));
+    if !insn.is_some_and(is_throw) {
         return 0;
     }
-    // SAFETY: Guaranteed by the caller.
-    let callers = unsafe { core::slice::from_raw_parts(ret_prog, frame as usize) };
+    let callers = match usize::try_from(frame) {
+        // SAFETY: Guaranteed by the caller.
+        Ok(n) if n > 0 => unsafe { core::slice::from_raw_parts(ret_prog, n) },
+        _ => &[],
+    };
     if !in_callback(env, idx as usize, callers) {
         return 0;
     }
     verbose!(
-        envp,
+        env,
         "bpf_throw kfunc (insn %d) cannot be called from callback subprog %d\n",
         insn_idx,
         idx
@@ -2400,20 +2113,18 @@ pub unsafe extern "C" fn bpf_exceptions_check_throw_site(
 /// `env` must be the environment of a running verification.
 #[no_mangle]
 pub unsafe extern "C" fn bpf_exceptions_check_direct_call(
-    envp: *mut bindings::bpf_verifier_env,
+    env: *mut bindings::bpf_verifier_env,
     insn_idx: c_int,
     callee: c_int,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    let env = unsafe { env_mut(envp) };
-    if !env.subprog_info[callee as usize].is_exception_cb() {
+    let Ok(env) = (unsafe { env_of(env) }) else {
+        return EFAULT.to_errno();
+    };
+    if !is_exception_cb(env.get(), callee) {
         return 0;
     }
-    verbose!(
-        envp,
-        "insn %d cannot call exception cb directly\n",
-        insn_idx
-    );
+    verbose!(env, "insn %d cannot call exception cb directly\n", insn_idx);
     EINVAL.to_errno()
 }
 
@@ -2425,16 +2136,26 @@ pub unsafe extern "C" fn bpf_exceptions_check_direct_call(
 /// `env` must be the environment of a running verification.
 #[no_mangle]
 pub unsafe extern "C" fn bpf_exceptions_check_tail_call(
-    envp: *mut bindings::bpf_verifier_env,
+    env: *mut bindings::bpf_verifier_env,
     subprog: c_int,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    let env = unsafe { env_mut(envp) };
-    if !env.subprog_info[subprog as usize].is_exception_cb() {
+    let Ok(env) = (unsafe { env_of(env) }) else {
+        return EFAULT.to_errno();
+    };
+    if !is_exception_cb(env.get(), subprog) {
         return 0;
     }
-    verbose!(envp, "cannot tail call within exception cb\n");
+    verbose!(env, "cannot tail call within exception cb\n");
     EINVAL.to_errno()
+}
+
+/// Whether subprog `i` is the exception callback.
+fn is_exception_cb(env: EnvRef<'_>, i: c_int) -> bool {
+    usize::try_from(i)
+        .ok()
+        .and_then(|i| env.subprogs().get(i))
+        .is_some_and(|s| s.is_exception_cb())
 }
 
 /// Returns the first instruction of the exception callback, which nothing
@@ -2449,10 +2170,13 @@ pub unsafe extern "C" fn bpf_exceptions_callback_start(
     env: *mut bindings::bpf_verifier_env,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    let env = unsafe { env_mut(env) };
+    let Ok(env) = (unsafe { env_of(env) }) else {
+        return 0;
+    };
+    let env = env.get();
     match callback_subprog(env) {
         None | Some(0) => 0,
-        Some(cb) => env.subprog_info[cb].start as c_int,
+        Some(cb) => env.subprogs()[cb].start as c_int,
     }
 }
 
@@ -2466,21 +2190,24 @@ pub unsafe extern "C" fn bpf_exceptions_callback_start(
 /// arguments of `subprog` prepared; `frame` its frame 0.
 #[no_mangle]
 pub unsafe extern "C" fn bpf_exceptions_enter_subprog(
-    envp: *mut bindings::bpf_verifier_env,
+    env: *mut bindings::bpf_verifier_env,
     subprog: c_int,
     frame: *mut bindings::bpf_func_state,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    let env = unsafe { env_mut(envp) };
-    let sub = &env.subprog_info[subprog as usize];
-    if !sub.is_exception_cb() {
+    let Ok(env) = (unsafe { env_of(env) }) else {
+        return EFAULT.to_errno();
+    };
+    let env = env.get();
+    if !is_exception_cb(env, subprog) {
         return 0;
     }
+    let sub = &env.subprogs()[subprog as usize];
     // SAFETY: Guaranteed by the caller.
     unsafe { (*frame).in_exception_callback_fn = true };
     // Like every global subprog it returns an integer; it takes one.
     if sub.arg_cnt != 1 || sub.args[0].arg_type != bindings::bpf_arg_type_ARG_ANYTHING {
-        verbose!(envp, "exception cb only supports single integer argument\n");
+        verbose!(env, "exception cb only supports single integer argument\n");
         return EINVAL.to_errno();
     }
     0
@@ -2561,21 +2288,20 @@ pub unsafe extern "C" fn bpf_exceptions_check_attach(
     0
 }
 
-fn add_default_callback(envp: *mut bindings::bpf_verifier_env) -> Result {
-    // SAFETY: The caller passes the running verification's environment.
-    let env = unsafe { env_mut(envp) };
-    if !env.seen_exception || callback_subprog(env).is_some() {
+fn add_default_callback(env: &mut Env<'_>) -> Result {
+    let r = env.get();
+    if !r.seen_exception() || callback_subprog(r).is_some() {
         return Ok(());
     }
     // subprog_info has one slot for a hidden subprog.
-    if env.hidden_subprog_cnt != 0 {
+    if r.hidden_subprog_cnt() != 0 {
         verbose!(
-            envp,
+            env,
             "verifier internal error: only one hidden subprog supported\n"
         );
         return Err(EFAULT);
     }
-    let last = *insns(env).last().ok_or(EFAULT)?;
+    let last = *r.insns().last().ok_or(EFAULT)?;
     let mut mov = bindings::bpf_insn {
         code: 0x07 | 0xb0 | 0x08, // BPF_ALU64 | BPF_MOV | BPF_X
         ..Default::default()
@@ -2589,33 +2315,24 @@ fn add_default_callback(envp: *mut bindings::bpf_verifier_env) -> Result {
     // Replacing the last instruction by itself and the callback appends
     // the callback: no jump, subprog start or poke descriptor moves.
     let patch = [last, mov, exit];
-    let off = insns(env).len() as u32 - 1;
-    // SAFETY: `patch` holds `patch.len()` instructions; `off` is the last
-    // instruction of the program.
-    let prog =
-        unsafe { bindings::bpf_patch_insn_data(envp, off, patch.as_ptr(), patch.len() as u32) };
-    if prog.is_null() {
-        return Err(ENOMEM);
-    }
-    env.prog = prog;
+    let off = r.insns().len() - 1;
+    env.patch(off, &patch)?;
     // The patch leaves the old last instruction's aux data, and so its
     // index as loaded (by which a throw's chain names a call), to the
     // patch's last instruction: give it back.
-    // SAFETY: `insn_aux_data` has an entry per instruction of the patched
-    // program, `off + 2` the last.
-    unsafe {
-        let aux = env.insn_aux_data;
-        let orig = (*aux.add(off as usize + 2)).orig_idx;
-        (*aux.add(off as usize)).orig_idx = orig;
-    }
-    let cnt = env.subprog_cnt as usize;
-    // SAFETY: `prog` is the program just patched.
-    let len = unsafe { (*prog).len } as i32;
+    let orig = env.get().orig_idx(off + 2);
+    env.insn_aux_mut(off).ok_or(EFAULT)?.orig_idx = orig;
+    let r = env.get();
+    let (cnt, hidden) = (r.subprog_cnt(), r.hidden_subprog_cnt());
+    let len = r.insns().len();
+    let info = env.subprog_info_mut();
     // subprog_info[cnt] is the end marker; the callback takes its place.
-    env.subprog_info[cnt + 1].start = env.subprog_info[cnt].start;
-    env.subprog_info[cnt].start = (len - patch.len() as i32 + 1) as u32;
-    env.subprog_cnt += 1;
-    env.hidden_subprog_cnt += 1;
+    if cnt + 1 >= info.len() {
+        return Err(EFAULT);
+    }
+    info[cnt + 1].start = info[cnt].start;
+    info[cnt].start = (len - patch.len() + 1) as u32;
+    env.set_subprog_cnt(cnt as u32 + 1, hidden + 1)?;
     mark_callback(env, cnt);
     Ok(())
 }
@@ -2632,7 +2349,8 @@ fn add_default_callback(envp: *mut bindings::bpf_verifier_env) -> Result {
 pub unsafe extern "C" fn bpf_exceptions_add_default_callback(
     env: *mut bindings::bpf_verifier_env,
 ) -> c_int {
-    to_c(add_default_callback(env).map(|()| 0))
+    // SAFETY: Guaranteed by the caller.
+    to_c(unsafe { env_of(env) }.and_then(|mut env| add_default_callback(&mut env).map(|()| 0)))
 }
 
 /// Tells the JIT, before it compiles subprog `i` as `func`, whether `func`
@@ -2650,26 +2368,29 @@ pub unsafe extern "C" fn bpf_exceptions_jit_subprog(
     i: c_int,
 ) {
     // SAFETY: Guaranteed by the caller.
-    let env = unsafe { env_mut(env) };
-    // SAFETY: Guaranteed by the caller.
+    let Ok(mut env) = (unsafe { env_of(env) }) else {
+        return;
+    };
+    // SAFETY: Guaranteed by the caller: `func` is not the program itself,
+    // whose aux `env` lends.
     let aux = unsafe { &mut *(*func).aux };
-    let info = &env.subprog_info[i as usize];
-    aux.exception_cb = info.is_exception_cb();
-    // SAFETY: `env->prog` is the program being JITed.
-    if ThrowSites::releases_any(unsafe { &*(*env.prog).aux }) {
+    let Some(info) = usize::try_from(i)
+        .ok()
+        .and_then(|i| env.get().subprogs().get(i))
+    else {
+        return;
+    };
+    let (is_cb, might_throw) = (info.is_exception_cb(), info.might_throw());
+    aux.exception_cb = is_cb;
+    if ThrowSites::releases_any(env.prog_aux()) {
         ThrowSites::note_calls(aux);
     }
     if i == 0 {
-        aux.exception_boundary = env.seen_exception;
+        aux.exception_boundary = env.get().seen_exception();
     }
     // For the attach checks, once the program is loaded.
-    // SAFETY: `env->prog` is the program being JITed; `func_info_aux`, if
-    // any, has an entry for each of its subprogs.
-    unsafe {
-        let prog_aux = &*(*env.prog).aux;
-        if !prog_aux.func_info_aux.is_null() && (i as u32) < prog_aux.func_info_cnt {
-            (*prog_aux.func_info_aux.add(i as usize)).set_might_throw(info.might_throw());
-        }
+    if let Some(fa) = env::func_info_aux_mut(env.prog_aux_mut()).get_mut(i as usize) {
+        fa.set_might_throw(might_throw);
     }
 }
 
@@ -2683,27 +2404,30 @@ pub unsafe extern "C" fn bpf_exceptions_jit_subprog(
 /// program and `func` its `subprog_cnt` JITed functions.
 #[no_mangle]
 pub unsafe extern "C" fn bpf_exceptions_jit_done(
-    envp: *mut bindings::bpf_verifier_env,
+    env: *mut bindings::bpf_verifier_env,
     prog: *mut bindings::bpf_prog,
     func: *mut *mut bindings::bpf_prog,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    let env = unsafe { env_mut(envp) };
+    let Ok(env) = (unsafe { env_of(env) }) else {
+        return EFAULT.to_errno();
+    };
+    let env = env.get();
     // The callback is found by its flag: see `callback_subprog`.
     let cb = callback_subprog(env).unwrap_or(0);
-    if cb != 0 && cb != env.exception_callback_subprog as usize {
+    if cb != 0 && cb != env.exception_callback_subprog() as usize {
         verbose!(
-            envp,
+            env,
             "verifier internal error: exception callback is subprog %d, not %d\n",
             cb as c_int,
-            env.exception_callback_subprog,
+            env.exception_callback_subprog(),
         );
         return EFAULT.to_errno();
     }
     // SAFETY: Guaranteed by the caller: `func` holds `subprog_cnt` functions,
     // and `cb` is one of them.
     let (main, cb) = unsafe { (&*(**func).aux, &**func.add(cb)) };
-    // SAFETY: Guaranteed by the caller.
+    // SAFETY: Guaranteed by the caller; `env` never reads `prog->aux`.
     let aux = unsafe { &mut *(*prog).aux };
     if main.exception_boundary {
         // SAFETY: `aux` is the program's own, without a table yet, and
@@ -2712,10 +2436,10 @@ pub unsafe extern "C" fn bpf_exceptions_jit_done(
             crate::throw::prepare(
                 aux,
                 func,
-                env.subprog_cnt,
-                insns(env),
-                |i| env.subprog_info.get(i).map_or(0, |s| s.start),
-                |j| orig_idx(env, j),
+                env.subprog_cnt() as u32,
+                env.insns(),
+                |i| env.subprog_info().get(i).map_or(0, |s| s.start),
+                |j| env.orig_idx(j),
             )
         };
         if err != 0 {

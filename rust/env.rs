@@ -12,7 +12,8 @@
 //!
 //! - [`EnvRef`], what the checks read: the instructions, their index as
 //!   loaded, the subprogs, the state being walked ([`State`], its frames
-//!   [`Frame`] with their references and stack slots).
+//!   [`Frame`] with their references, registers [`RegState`] and stack slots
+//!   [`Slot`]).
 //! - [`Env`], what a hook may change: the subprogs, the program (patched
 //!   with `bpf_patch_insn_data()`), its `aux`, and the marks the verifier
 //!   keeps on a state (`bpf_exceptions_mark_place()` and
@@ -25,8 +26,8 @@
 //! No reference to the whole `bpf_verifier_env` is ever made: each view
 //! borrows only the fields it reads, and never `log`, which [`verbose!`]
 //! writes through the raw pointer. `prog->aux` is reached only through
-//! [`Env`] (shared or, with [`Env::split`], unique beside an [`EnvRef`]
-//! that never reads it).
+//! [`Env`] as a [`ProgAux`] (shared or, with [`Env::split`], unique beside
+//! an [`EnvRef`] that never reads it).
 //!
 //! [`verbose!`]: verbose
 
@@ -36,6 +37,8 @@ use core::ptr::NonNull;
 
 use kernel::bindings;
 use kernel::error::{code::*, Error, Result};
+
+use crate::throw::ThrowSites;
 
 /// Writes to the verifier log of `$env` (an [`Env`] or an [`EnvRef`]).
 macro_rules! verbose {
@@ -106,23 +109,24 @@ impl<'a> Env<'a> {
     }
 
     /// The program's `aux`.
-    pub(crate) fn prog_aux(&self) -> &bindings::bpf_prog_aux {
-        // SAFETY: Per `from_raw`, `prog` and its `aux` are valid and ours.
-        unsafe { &*(*self.get().prog()).aux }
+    pub(crate) fn prog_aux(&self) -> &ProgAux {
+        // SAFETY: Per `from_raw`, `prog` and its `aux` are valid and ours;
+        // `ProgAux` is `bpf_prog_aux`, transparent.
+        unsafe { &*(*self.get().prog()).aux.cast::<ProgAux>() }
     }
 
     /// The program's `aux`, to change.
-    pub(crate) fn prog_aux_mut(&mut self) -> &mut bindings::bpf_prog_aux {
+    pub(crate) fn prog_aux_mut(&mut self) -> &mut ProgAux {
         self.split().1
     }
 
     /// What the checks read, and the program's `aux` to change: the first
     /// never reads the second.
-    pub(crate) fn split(&mut self) -> (EnvRef<'_>, &mut bindings::bpf_prog_aux) {
+    pub(crate) fn split(&mut self) -> (EnvRef<'_>, &mut ProgAux) {
         // SAFETY: Per `from_raw`, `prog` and its `aux` are valid and ours,
         // borrowed uniquely for as long as `self` is; `EnvRef` never reads
         // `prog->aux`.
-        let aux = unsafe { &mut *(*self.get().prog()).aux };
+        let aux = unsafe { &mut *(*self.get().prog()).aux.cast::<ProgAux>() };
         (
             EnvRef {
                 ptr: self.ptr,
@@ -141,7 +145,8 @@ impl<'a> Env<'a> {
 
     /// Sets `subprog_cnt` and `hidden_subprog_cnt`.
     pub(crate) fn set_subprog_cnt(&mut self, cnt: u32, hidden: u32) -> Result {
-        if cnt as usize + 1 >= self.get().subprog_info().len() {
+        // `subprog_info[cnt]` is the end marker.
+        if cnt as usize >= self.get().subprog_info().len() {
             return Err(EFAULT);
         }
         // SAFETY: The fields lie in the environment, ours per `from_raw`.
@@ -214,9 +219,9 @@ impl<'a> Env<'a> {
     /// Marks the place (`regno` if not negative, else stack slot `spi`) of
     /// frame `frame` of the state being walked as read.
     pub(crate) fn mark_place(&mut self, frame: u8, regno: c_int, spi: c_int) -> Result {
-        self.get().state()?.frame(frame.into()).ok_or(EFAULT)?;
-        // SAFETY: `frame` is a frame of the state being walked; the function
-        // checks the register and the slot.
+        self.check_place(frame, regno, spi)?;
+        // SAFETY: `frame` is a frame of the state being walked, with the
+        // register `regno` or the allocated slot `spi` (`check_place()`).
         let err = unsafe {
             bindings::bpf_exceptions_mark_place(self.ptr.as_ptr(), frame.into(), regno, spi)
         };
@@ -229,7 +234,7 @@ impl<'a> Env<'a> {
     /// Marks the scalar in the place (as for [`Env::mark_place`]) of frame
     /// `frame` of the state being walked as precise.
     pub(crate) fn mark_precise(&mut self, frame: u8, regno: c_int, spi: c_int) -> Result {
-        self.get().state()?.frame(frame.into()).ok_or(EFAULT)?;
+        self.check_place(frame, regno, spi)?;
         // SAFETY: As above.
         let err = unsafe {
             bindings::bpf_exceptions_mark_precise(self.ptr.as_ptr(), frame.into(), regno, spi)
@@ -240,14 +245,36 @@ impl<'a> Env<'a> {
         Ok(())
     }
 
+    /// `EFAULT` unless frame `frame` of the state being walked has the
+    /// register `regno` (if not negative) or the allocated stack slot
+    /// `spi`, which the C functions above index unchecked (and shift a
+    /// `u64` by).
+    fn check_place(&self, frame: u8, regno: c_int, spi: c_int) -> Result {
+        let f = self.get().state()?.frame(frame.into()).ok_or(EFAULT)?;
+        let ok = match usize::try_from(regno) {
+            Ok(r) => r < f.regs.len(),
+            Err(_) => usize::try_from(spi).is_ok_and(|n| n < f.slots().len() && n < 64),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(EFAULT)
+        }
+    }
+
     /// Gives the table of explored states an entry per instruction of the
     /// program, all NULL, as it is between passes.
-    pub(crate) fn resize_explored_states(&mut self) -> Result {
+    ///
+    /// # Safety
+    ///
+    /// The verification must be between passes: no entry of the table
+    /// holds a state.
+    pub(crate) unsafe fn resize_explored_states(&mut self) -> Result {
         let size = self.get().insns().len()
             * core::mem::size_of::<*mut bindings::bpf_verifier_state_list>();
         // SAFETY: Per `from_raw`, `explored_states` is the verifier's
         // `kvcalloc()`ed table, whose entries are all NULL between passes
-        // (`free_states()` ran at the end of each subprog's walk).
+        // (per the caller).
         let table = unsafe {
             bindings::kvrealloc(
                 (*self.ptr.as_ptr())
@@ -461,75 +488,136 @@ impl<'a> Frame<'a> {
     }
 
     /// The stack slots, slot `n` at `fp - 8 * (n + 1)`.
-    pub(crate) fn slots(&self) -> &'a [bindings::bpf_stack_state] {
+    pub(crate) fn slots(&self) -> &'a [Slot] {
         let f = self.0;
         let n = f.allocated_stack / bindings::BPF_REG_SIZE as c_int;
         if n <= 0 || f.stack.is_null() {
             return &[];
         }
-        // SAFETY: `stack` holds `allocated_stack / BPF_REG_SIZE` slots.
-        unsafe { core::slice::from_raw_parts(f.stack, n as usize) }
+        // SAFETY: `stack` holds `allocated_stack / BPF_REG_SIZE` slots;
+        // `Slot` is `bpf_stack_state`, transparent.
+        unsafe { core::slice::from_raw_parts(f.stack.cast::<Slot>(), n as usize) }
+    }
+
+    /// Register `r`.
+    pub(crate) fn reg(&self, r: u8) -> Option<&'a RegState> {
+        let reg = self.0.regs.get(usize::from(r))?;
+        // SAFETY: `RegState` is `bpf_reg_state`, transparent.
+        Some(unsafe { &*core::ptr::from_ref(reg).cast::<RegState>() })
     }
 }
 
-/// The entries of `aux->func_info_aux`, one per function with BTF
-/// (`func_info_cnt`), to change.
-pub(crate) fn func_info_aux_mut(
-    aux: &mut bindings::bpf_prog_aux,
-) -> &mut [bindings::bpf_func_info_aux] {
-    if aux.func_info_aux.is_null() {
-        return &mut [];
+/// A register of a [`Frame`], or the register state of a spilled [`Slot`].
+#[repr(transparent)]
+pub(crate) struct RegState(bindings::bpf_reg_state);
+
+impl core::ops::Deref for RegState {
+    type Target = bindings::bpf_reg_state;
+
+    fn deref(&self) -> &bindings::bpf_reg_state {
+        &self.0
     }
-    // SAFETY: `func_info_aux` holds `func_info_cnt` entries, which the
-    // unique borrow of `aux` lends.
-    unsafe { core::slice::from_raw_parts_mut(aux.func_info_aux, aux.func_info_cnt as usize) }
 }
 
-/// The entries of `aux->func_info`, one per function with BTF.
-pub(crate) fn func_info(aux: &bindings::bpf_prog_aux) -> &[bindings::bpf_func_info] {
-    if aux.func_info.is_null() {
-        return &[];
+impl RegState {
+    /// Its BTF type, if it is a `PTR_TO_BTF_ID`: its BTF and id.
+    pub(crate) fn btf_id(&self) -> Option<(Btf<'_>, u32)> {
+        if self.0.type_ & BASE_TYPE_MASK != bindings::bpf_reg_type_PTR_TO_BTF_ID {
+            return None;
+        }
+        // SAFETY: A PTR_TO_BTF_ID register's union holds its BTF type.
+        let t = unsafe { self.0.__bindgen_anon_1.__bindgen_anon_2 };
+        // SAFETY: A BTF of a state's register is one the program holds for
+        // the whole verification (see `Btf`).
+        Some((unsafe { Btf::from_raw(t.btf) }?, t.btf_id))
     }
-    // SAFETY: `func_info` holds `func_info_cnt` entries.
-    unsafe { core::slice::from_raw_parts(aux.func_info, aux.func_info_cnt as usize) }
 }
 
-/// The BTF type of `reg`, a `PTR_TO_BTF_ID` register of a [`Frame`]: its
-/// BTF and id.
-pub(crate) fn reg_btf_id(reg: &bindings::bpf_reg_state) -> Option<(Btf<'_>, u32)> {
-    if reg.type_ & BASE_TYPE_MASK != bindings::bpf_reg_type_PTR_TO_BTF_ID {
-        return None;
+/// A stack slot of a [`Frame`].
+#[repr(transparent)]
+pub(crate) struct Slot(bindings::bpf_stack_state);
+
+impl core::ops::Deref for Slot {
+    type Target = bindings::bpf_stack_state;
+
+    fn deref(&self) -> &bindings::bpf_stack_state {
+        &self.0
     }
-    // SAFETY: A PTR_TO_BTF_ID register's union holds its BTF type.
-    let t = unsafe { reg.__bindgen_anon_1.__bindgen_anon_2 };
-    // SAFETY: A register's BTF is one the program holds for the whole
-    // verification (see `Btf`).
-    Some((unsafe { Btf::from_raw(t.btf) }?, t.btf_id))
 }
 
-/// The BTF type of the iterator that `slot` is a slot of, if it is: its
-/// BTF and id.
-pub(crate) fn slot_iter(slot: &bindings::bpf_stack_state) -> Option<(Btf<'_>, u32)> {
-    let iter = bindings::bpf_stack_slot_type_STACK_ITER;
-    if !slot.slot_type.iter().all(|&t| u32::from(t) == iter) {
-        return None;
+impl Slot {
+    /// The register state of what is spilled there.
+    pub(crate) fn spilled(&self) -> &RegState {
+        // SAFETY: `RegState` is `bpf_reg_state`, transparent.
+        unsafe { &*core::ptr::from_ref(&self.0.spilled_ptr).cast::<RegState>() }
     }
-    // SAFETY: An iterator's slots hold its BTF type in `iter`.
-    let it = unsafe { slot.spilled_ptr.__bindgen_anon_1.iter };
-    // SAFETY: As for a register's (see `reg_btf_id`).
-    Some((unsafe { Btf::from_raw(it.btf) }?, it.btf_id))
+
+    /// The BTF type of the iterator it is a slot of, if it is: its BTF and
+    /// id.
+    pub(crate) fn iter(&self) -> Option<(Btf<'_>, u32)> {
+        let iter = bindings::bpf_stack_slot_type_STACK_ITER;
+        if !self.0.slot_type.iter().all(|&t| u32::from(t) == iter) {
+            return None;
+        }
+        // SAFETY: An iterator's slots hold its BTF type in `iter`.
+        let it = unsafe { self.0.spilled_ptr.__bindgen_anon_1.iter };
+        // SAFETY: As for a register's (see `RegState::btf_id`).
+        Some((unsafe { Btf::from_raw(it.btf) }?, it.btf_id))
+    }
+
+    /// The dynptr it is a slot of, if it is: whether it is its first slot,
+    /// and its type.
+    pub(crate) fn dynptr(&self) -> Option<(bool, u32)> {
+        let t = u32::from(self.0.slot_type[bindings::BPF_REG_SIZE as usize - 1]);
+        if t != bindings::bpf_stack_slot_type_STACK_DYNPTR {
+            return None;
+        }
+        // SAFETY: A dynptr slot's union holds its dynptr.
+        let d = unsafe { self.0.spilled_ptr.__bindgen_anon_1.dynptr };
+        Some((d.first_slot, d.type_))
+    }
 }
 
-/// The dynptr of `slot` if it is a dynptr's: whether it is its first slot,
-/// and its type.
-pub(crate) fn slot_dynptr(slot: &bindings::bpf_stack_state) -> Option<(bool, u32)> {
-    let t = u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1]);
-    if t != bindings::bpf_stack_slot_type_STACK_DYNPTR {
-        return None;
+/// The `aux` of the program under verification.
+#[repr(transparent)]
+pub(crate) struct ProgAux(bindings::bpf_prog_aux);
+
+impl core::ops::Deref for ProgAux {
+    type Target = bindings::bpf_prog_aux;
+
+    fn deref(&self) -> &bindings::bpf_prog_aux {
+        &self.0
     }
-    // SAFETY: A dynptr slot's union holds its dynptr.
-    let d = unsafe { slot.spilled_ptr.__bindgen_anon_1.dynptr };
-    Some((d.first_slot, d.type_))
+}
+
+impl ProgAux {
+    /// The record of what the program's throws hold, made empty if there is
+    /// none yet; `None` if memory runs out.
+    pub(crate) fn throw_sites(&mut self) -> Option<&mut ThrowSites> {
+        ThrowSites::pending(&mut self.0)
+    }
+
+    /// The entries of `func_info`, one per function with BTF.
+    pub(crate) fn func_info(&self) -> &[bindings::bpf_func_info] {
+        if self.0.func_info.is_null() {
+            return &[];
+        }
+        // SAFETY: `func_info` holds `func_info_cnt` entries.
+        unsafe { core::slice::from_raw_parts(self.0.func_info, self.0.func_info_cnt as usize) }
+    }
+
+    /// The entries of `func_info_aux`, one per function with BTF, to
+    /// change.
+    pub(crate) fn func_info_aux_mut(&mut self) -> &mut [bindings::bpf_func_info_aux] {
+        if self.0.func_info_aux.is_null() {
+            return &mut [];
+        }
+        // SAFETY: `func_info_aux` holds `func_info_cnt` entries, which the
+        // unique borrow of the aux lends.
+        unsafe {
+            core::slice::from_raw_parts_mut(self.0.func_info_aux, self.0.func_info_cnt as usize)
+        }
+    }
 }
 
 /// `BPF_BASE_TYPE_MASK`.
@@ -544,7 +632,8 @@ pub(crate) fn type_size(t: &bindings::btf_type) -> u32 {
 /// A BTF that the program under verification holds for `'a`: its own
 /// (`aux->btf`), vmlinux's, which is never freed, or a module's, which the
 /// program holds as long as it uses one of the module's kfuncs
-/// (`kfunc_btf_tab`) or a map with a kptr of the module's types
+/// (`kfunc_btf_tab`), a ksym of it (`used_btfs`), the function it attaches
+/// to (`attach_btf`) or a map with a kptr of the module's types
 /// (`btf_parse_kptr()`). The registers and slots of a state hold only
 /// such BTFs. The lookups check the ids they are given.
 #[derive(Clone, Copy, PartialEq, Eq)]

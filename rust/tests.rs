@@ -14,11 +14,11 @@ use crate::tests_arm64 as arch;
 #[cfg(CONFIG_X86_64)]
 use crate::tests_x86_64 as arch;
 use crate::verifier_tests::{
-    callback_after_dead_subprog, default_callback_appended, exception_callback_checks,
-    global_throw_in_rcu_released, global_throw_nested_with_reference,
-    global_throw_nothing_held_runs, global_throw_return_range, own_slot_before_a_self_reference,
-    throw_holding, throw_in_callback_rejected, throw_in_nested_tracing_program,
-    throw_merging_paths,
+    callback_after_dead_subprog, default_callback_after_the_most_subprogs,
+    default_callback_appended, exception_callback_checks, global_throw_in_rcu_released,
+    global_throw_nested_with_reference, global_throw_nothing_held_runs, global_throw_return_range,
+    own_slot_before_a_self_reference, throw_holding, throw_in_callback_rejected,
+    throw_in_nested_tracing_program, throw_merging_paths,
 };
 use crate::{
     insn::{self, Chain, Insn, Program},
@@ -652,6 +652,11 @@ mod suite {
     #[test]
     fn default_callback_appended() {
         run(super::default_callback_appended)
+    }
+
+    #[test]
+    fn default_callback_after_the_most_subprogs() {
+        run(super::default_callback_after_the_most_subprogs)
     }
 
     #[test]

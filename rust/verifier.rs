@@ -46,7 +46,9 @@ use kernel::sync::Arc;
 
 use crate::callgraph::{CallGraph, SubprogSet};
 use crate::cleanup::{self, Absent, Held, Iter, Kind, Loc, Release, Zeros, MAX_FRAMES};
-use crate::env::{self, verbose, Btf, Env, EnvRef, Frame, State, BASE_TYPE_MASK};
+use crate::env::{
+    verbose, Btf, Env, EnvRef, Frame, ProgAux, RegState, Slot, State, BASE_TYPE_MASK,
+};
 use crate::insn::{Insn, Reg, BPF_PSEUDO_CALL};
 use crate::throw::{
     Acquired, ChainIndex, DtorOf, Hint, Noted, Pending, Shadow, Shared, ThrowSites, MAX_DTORS,
@@ -112,7 +114,7 @@ unsafe fn env_of<'a>(env: *mut bindings::bpf_verifier_env) -> Result<Env<'a>> {
 fn find_callback(env: &Env<'_>) -> Result<c_int> {
     let aux = env.prog_aux();
     // A non-zero func_info_cnt implies valid BTF.
-    let func_info = env::func_info(aux);
+    let func_info = aux.func_info();
     if func_info.is_empty() {
         return Ok(0);
     }
@@ -615,7 +617,7 @@ fn kernel_type(btf: Btf<'_>, id: u32) -> Option<(&bindings::btf_type, &CStr)> {
 /// slot whose `ref_obj_id` is that reference's, and how far into the
 /// object `reg` points (a constant offset, such as that of the list node
 /// of an object popped from a list): `None` if it cannot.
-fn kind_of(reg: &bindings::bpf_reg_state, dtors: &mut KVec<DtorOf>) -> Option<(Kind, i16)> {
+fn kind_of(reg: &RegState, dtors: &mut KVec<DtorOf>) -> Option<(Kind, i16)> {
     if reg.var_off.mask != 0 {
         return None;
     }
@@ -624,10 +626,10 @@ fn kind_of(reg: &bindings::bpf_reg_state, dtors: &mut KVec<DtorOf>) -> Option<(K
 }
 
 /// [`kind_of`] without the offset.
-fn kind_at(reg: &bindings::bpf_reg_state, dtors: &mut KVec<DtorOf>) -> Option<Kind> {
+fn kind_at(reg: &RegState, dtors: &mut KVec<DtorOf>) -> Option<Kind> {
     let base = reg.type_ & BASE_TYPE_MASK;
     let flags = reg.type_ & !BASE_TYPE_MASK;
-    if let Some((btf, id)) = env::reg_btf_id(reg) {
+    if let Some((btf, id)) = reg.btf_id() {
         if flags & bindings::bpf_type_flag_MEM_ALLOC != 0 {
             if flags & bindings::bpf_type_flag_MEM_PERCPU != 0 {
                 return Some(Kind::PercpuObjDrop);
@@ -663,10 +665,10 @@ fn kind_at(reg: &bindings::bpf_reg_state, dtors: &mut KVec<DtorOf>) -> Option<Ki
 /// iterator's other slots (it then cannot pass it to its kfuncs, and
 /// leaks it), and a destroy of what it wrote there could free memory of
 /// the program's choosing. The checks are `is_iter_reg_valid_init()`'s.
-fn iter_at(slots: &[bindings::bpf_stack_state], n: usize) -> Option<Kind> {
-    let (btf, id) = env::slot_iter(slots.get(n)?)?;
+fn iter_at(slots: &[Slot], n: usize) -> Option<Kind> {
+    let (btf, id) = slots.get(n)?.iter()?;
     let (t, name) = vmlinux_type(btf, id)?;
-    let size = env::type_size(t);
+    let size = crate::env::type_size(t);
     let iter = Iter::of_name(name.to_bytes())?;
     let nr_slots = (size / bindings::BPF_REG_SIZE) as usize;
     if nr_slots == 0 {
@@ -677,7 +679,7 @@ fn iter_at(slots: &[bindings::bpf_stack_state], n: usize) -> Option<Kind> {
         let st = &slot.spilled_ptr;
         let ours = st.type_ & bindings::bpf_type_flag_PTR_UNTRUSTED == 0
             && (i == 0) == (st.ref_obj_id != 0)
-            && env::slot_iter(slot) == Some((btf, id));
+            && slot.iter() == Some((btf, id));
         if !ours {
             return None;
         }
@@ -842,7 +844,7 @@ fn place_of(
         if t == bindings::bpf_stack_slot_type_STACK_ITER {
             return iter_at(slots, n).map(|k| (h.frame, h.loc, k, 0));
         }
-        if let Some((first, type_)) = env::slot_dynptr(slot) {
+        if let Some((first, type_)) = slot.dynptr() {
             in_stack = true;
             if first && type_ == bindings::bpf_dynptr_type_BPF_DYNPTR_TYPE_RINGBUF {
                 best = best_of(best, false, h.frame, h.loc, (Kind::DynptrDiscard, 0));
@@ -855,7 +857,10 @@ fn place_of(
     for h in held {
         let reg = match h.loc {
             Loc::Reg(r) => match frames.get(usize::from(h.frame)) {
-                Some(f) => &f.regs[usize::from(r)],
+                Some(f) => match f.reg(r) {
+                    Some(reg) => reg,
+                    None => continue,
+                },
                 None => continue,
             },
             Loc::Slot(_) => match slot_of(h) {
@@ -863,7 +868,7 @@ fn place_of(
                     if u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1])
                         == bindings::bpf_stack_slot_type_STACK_SPILL =>
                 {
-                    &slot.spilled_ptr
+                    slot.spilled()
                 }
                 _ => continue,
             },
@@ -1393,7 +1398,7 @@ fn note_return(env: &mut Env<'_>, callsite: usize, id: c_int) -> Result {
     };
     let (at, site) = (r.orig_idx(callsite), r.orig_idx(held.insn_idx as usize));
     let subprog = r.subprog_at(callsite).ok_or(EFAULT)? as u32;
-    let ts = ThrowSites::pending(aux).ok_or(ENOMEM)?;
+    let ts = aux.throw_sites().ok_or(ENOMEM)?;
     let noted = Noted {
         at,
         site,
@@ -1442,7 +1447,7 @@ fn note_release(env: &mut Env<'_>, ref_obj_id: c_int) -> Result {
     }
     let st = r.state()?;
     let cur = st.cur();
-    let ts = ThrowSites::pending(aux).ok_or(ENOMEM)?;
+    let ts = aux.throw_sites().ok_or(ENOMEM)?;
     for k in 0..=cur.min(MAX_FRAMES - 1) {
         let f = st.frame(k).ok_or(EFAULT)?;
         // The release itself, or in a frame that called into the one that
@@ -1575,7 +1580,7 @@ fn verify_again(env: &mut Env<'_>) -> Result<c_int> {
         if aux.throw_sites.is_null() {
             return Ok(0);
         }
-        let ts = ThrowSites::pending(aux).ok_or(ENOMEM)?;
+        let ts = aux.throw_sites().ok_or(ENOMEM)?;
         ts.released = KVec::new();
         ts.returns = KVec::new();
         if ts.next.is_empty()
@@ -1589,15 +1594,7 @@ fn verify_again(env: &mut Env<'_>) -> Result<c_int> {
                     ts.hints.len() as c_int,
                     ts.shadows.len() as c_int,
                 );
-                // After the last pass: log level 1 keeps only what the last
-                // walk of a subprog printed, and this.
-                verbose!(
-                    r,
-                    "verified in %d passes: %d chains hinted, %d places given slots or zeroed on entry\n",
-                    passes,
-                    hints,
-                    slots
-                );
+                log_passes(r, passes, hints, slots);
             }
             return Ok(0);
         }
@@ -1635,7 +1632,7 @@ fn verify_again(env: &mut Env<'_>) -> Result<c_int> {
             ts.clears.push((at, site), GFP_KERNEL)?;
         }
         // Global subprogs are verified again too.
-        for info in env::func_info_aux_mut(aux).iter_mut().take(r.subprog_cnt()) {
+        for info in aux.func_info_aux_mut().iter_mut().take(r.subprog_cnt()) {
             info.set_verified(false);
         }
         (asked, zeros, cleared)
@@ -1660,18 +1657,33 @@ fn verify_again(env: &mut Env<'_>) -> Result<c_int> {
     }
     // The table of explored states has an entry per instruction.
     if env.get().insns().len() != len {
-        env.resize_explored_states()?;
+        // SAFETY: Between passes (per the caller), `free_states()` has run
+        // at the end of each subprog's walk.
+        unsafe { env.resize_explored_states() }?;
     }
     Ok(1)
 }
 
 /// Notes `sh`, a slot given by [`shadow`] or [`zero_on_entry`].
 fn add_shadow(env: &mut Env<'_>, sh: Shadow) -> Result {
-    ThrowSites::pending(env.prog_aux_mut())
+    env.prog_aux_mut()
+        .throw_sites()
         .ok_or(ENOMEM)?
         .shadows
         .push(sh, GFP_KERNEL)?;
     Ok(())
+}
+
+/// Logs the passes a program needed, after the last: log level 1 keeps
+/// only what the last walk of a subprog printed, and this.
+fn log_passes(env: EnvRef<'_>, passes: c_int, hints: c_int, slots: c_int) {
+    verbose!(
+        env,
+        "verified in %d passes: %d chains hinted, %d places given slots or zeroed on entry\n",
+        passes,
+        hints,
+        slots
+    );
 }
 
 /// Records what the call being visited leaves held if it throws (a call of
@@ -1738,7 +1750,7 @@ struct Marks {
 /// left to another pass, with nothing to mark.
 fn record_in(
     env: EnvRef<'_>,
-    aux: &mut bindings::bpf_prog_aux,
+    aux: &mut ProgAux,
     what: &CStr,
     scratch: bool,
 ) -> Result<Option<Marks>> {
@@ -1778,7 +1790,7 @@ fn record_in(
         dtors,
         shared,
         ..
-    } = ThrowSites::pending(aux).ok_or(ENOMEM)?;
+    } = aux.throw_sites().ok_or(ENOMEM)?;
     // What earlier walks of the chain release, and what earlier passes
     // hinted for it.
     let prior = of_chain(pending, by_chain, held.calls());
@@ -2035,7 +2047,7 @@ fn record_in(
                 let Some(slot) = slots.get(m) else { break };
                 let t = u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1]);
                 let same = match r.kind {
-                    Kind::DynptrDiscard => env::slot_dynptr(slot).is_some_and(|(first, _)| !first),
+                    Kind::DynptrDiscard => slot.dynptr().is_some_and(|(first, _)| !first),
                     _ => {
                         t == bindings::bpf_stack_slot_type_STACK_ITER
                             && slot.spilled_ptr.ref_obj_id == 0
@@ -2301,6 +2313,12 @@ fn add_default_callback(env: &mut Env<'_>) -> Result {
         );
         return Err(EFAULT);
     }
+    // subprog_info[cnt] is the end marker; the callback takes its place,
+    // and the marker moves to cnt + 1.
+    let cnt = r.subprog_cnt();
+    if cnt + 1 >= r.subprog_info().len() {
+        return Err(EFAULT);
+    }
     let last = *r.insns().last().ok_or(EFAULT)?;
     let mut mov = bindings::bpf_insn {
         code: 0x07 | 0xb0 | 0x08, // BPF_ALU64 | BPF_MOV | BPF_X
@@ -2323,13 +2341,8 @@ fn add_default_callback(env: &mut Env<'_>) -> Result {
     let orig = env.get().orig_idx(off + 2);
     env.insn_aux_mut(off).ok_or(EFAULT)?.orig_idx = orig;
     let r = env.get();
-    let (cnt, hidden) = (r.subprog_cnt(), r.hidden_subprog_cnt());
-    let len = r.insns().len();
+    let (hidden, len) = (r.hidden_subprog_cnt(), r.insns().len());
     let info = env.subprog_info_mut();
-    // subprog_info[cnt] is the end marker; the callback takes its place.
-    if cnt + 1 >= info.len() {
-        return Err(EFAULT);
-    }
     info[cnt + 1].start = info[cnt].start;
     info[cnt].start = (len - patch.len() + 1) as u32;
     env.set_subprog_cnt(cnt as u32 + 1, hidden + 1)?;
@@ -2389,7 +2402,7 @@ pub unsafe extern "C" fn bpf_exceptions_jit_subprog(
         aux.exception_boundary = env.get().seen_exception();
     }
     // For the attach checks, once the program is loaded.
-    if let Some(fa) = env::func_info_aux_mut(env.prog_aux_mut()).get_mut(i as usize) {
+    if let Some(fa) = env.prog_aux_mut().func_info_aux_mut().get_mut(i as usize) {
         fa.set_might_throw(might_throw);
     }
 }

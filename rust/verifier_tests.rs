@@ -782,6 +782,61 @@ pub(crate) fn default_callback_appended(t: &mut Test) {
     expect_eq!(t, exit.code, 0x95);
 }
 
+/// A program of `BPF_MAX_SUBPROGS` subprogs (main calls each of the
+/// others, `r0 = 0; exit`, then throws 7) without a callback of its own:
+/// the hidden default callback takes the one slot of `subprog_info` left
+/// past them, and the program returns the cookie. An early version of the
+/// safe view of `subprog_info` (`env.rs`) refused the count it then had.
+pub(crate) fn default_callback_after_the_most_subprogs(t: &mut Test) {
+    let Some(throw_id) = expect_ok!(t, throw_btf_id(), "finding bpf_throw") else {
+        return;
+    };
+    let others = bindings::BPF_MAX_SUBPROGS as usize - 1;
+    // Main: a call of each other subprog, the throw, `r0 = 0; exit`.
+    let main_len = others + 4;
+    let mut insns = KVec::new();
+    for i in 0..others {
+        // Subprog `i + 1` starts at `main_len + 2 * i`.
+        let rel = (main_len + 2 * i) as i32 - i as i32 - 1;
+        if insns.push(Insn::call_local(rel), GFP_KERNEL).is_err() {
+            fail!(t, "out of memory");
+            return;
+        }
+    }
+    let thrown = throw(throw_id, 7);
+    let tail = [&thrown[..], &[Insn::mov64_imm(Reg::R0, 0), Insn::exit()]];
+    for part in tail {
+        if insns.extend_from_slice(part, GFP_KERNEL).is_err() {
+            fail!(t, "out of memory");
+            return;
+        }
+    }
+    for _ in 0..others {
+        let sub = [Insn::mov64_imm(Reg::R0, 0), Insn::exit()];
+        if insns.extend_from_slice(&sub, GFP_KERNEL).is_err() {
+            fail!(t, "out of memory");
+            return;
+        }
+    }
+    let mut attr = zeroed_attr();
+    // SAFETY: Writing to the `BPF_PROG_LOAD` member of a zeroed union.
+    let load = unsafe { &mut attr.__bindgen_anon_3 };
+    load.prog_type = bindings::bpf_prog_type_BPF_PROG_TYPE_SYSCALL;
+    load.prog_flags = bindings::BPF_F_SLEEPABLE;
+    load.insn_cnt = insns.len() as u32;
+    // `insn::Insn` has the layout of `struct bpf_insn`.
+    load.insns = insns.as_ptr() as u64;
+    load.license = c"GPL".as_ptr() as u64;
+    let Some(fd) = expect_ok!(
+        t,
+        sys_bpf(bindings::bpf_cmd_BPF_PROG_LOAD, &mut attr).map(Fd),
+        "loading"
+    ) else {
+        return;
+    };
+    expect_eq!(t, run(&fd, 0).ok(), Some(7));
+}
+
 const COOKIE_OUTER: i32 = 0x0a11;
 const COOKIE_TRACER: i32 = 0x0b22;
 

@@ -591,10 +591,18 @@ impl core::ops::Deref for ProgAux {
 }
 
 impl ProgAux {
+    /// Whether the verifier recorded anything to release.
+    pub(crate) fn releases_any(&self) -> bool {
+        // SAFETY: As for `throw_sites()`.
+        unsafe { ThrowSites::releases_any(&self.0) }
+    }
+
     /// The record of what the program's throws hold, made empty if there is
     /// none yet; `None` if memory runs out.
     pub(crate) fn throw_sites(&mut self) -> Option<&mut ThrowSites> {
-        ThrowSites::pending(&mut self.0)
+        // SAFETY: A `ProgAux` is the program's own aux, which only `Env`
+        // lends (see `Env::prog_aux`).
+        unsafe { ThrowSites::pending(&mut self.0) }
     }
 
     /// The entries of `func_info`, one per function with BTF.

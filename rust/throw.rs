@@ -694,13 +694,19 @@ pub(crate) struct Shadow {
 impl ThrowSites {
     /// The verifier's record in `aux`, the main program's, made empty if
     /// there is none yet; `None` if memory runs out.
-    pub(crate) fn pending(aux: &mut bindings::bpf_prog_aux) -> Option<&mut ThrowSites> {
+    ///
+    /// # Safety
+    ///
+    /// `aux` must be a program's own `struct bpf_prog_aux`, not a copy:
+    /// its `throw_sites` is NULL or a `KBox<ThrowSites>` that this module
+    /// stored there and the aux owns.
+    pub(crate) unsafe fn pending(aux: &mut bindings::bpf_prog_aux) -> Option<&mut ThrowSites> {
         if aux.throw_sites.is_null() {
             let b = KBox::new(ThrowSites::default(), GFP_KERNEL).ok()?;
             aux.throw_sites = KBox::into_raw(b).cast();
         }
-        // SAFETY: Only this module stores to the field, a
-        // `KBox<ThrowSites>`, which the aux owns.
+        // SAFETY: Per the caller, a `KBox<ThrowSites>` that the aux owns,
+        // lent with the aux.
         unsafe { aux.throw_sites.cast::<ThrowSites>().as_mut() }
     }
 
@@ -710,16 +716,25 @@ impl ThrowSites {
     }
 
     /// Whether the verifier recorded anything to release in `aux`.
-    pub(crate) fn releases_any(aux: &bindings::bpf_prog_aux) -> bool {
-        // SAFETY: As in `pending`; read only.
+    ///
+    /// # Safety
+    ///
+    /// As for [`ThrowSites::pending`].
+    pub(crate) unsafe fn releases_any(aux: &bindings::bpf_prog_aux) -> bool {
+        // SAFETY: Per the caller; read only.
         unsafe { aux.throw_sites.cast::<ThrowSites>().as_ref() }.is_some_and(ThrowSites::releases)
     }
 
     /// Makes the JIT note the calls of subprogs of the function whose aux
     /// is `aux` too. If memory runs out it does not, and [`prepare`] then
     /// fails the load.
-    pub(crate) fn note_calls(aux: &mut bindings::bpf_prog_aux) {
-        drop(take_jit_sites(aux));
+    ///
+    /// # Safety
+    ///
+    /// As for [`ThrowSites::pending`].
+    pub(crate) unsafe fn note_calls(aux: &mut bindings::bpf_prog_aux) {
+        // SAFETY: Guaranteed by the caller.
+        drop(unsafe { take_jit_sites(aux) });
         let t = ThrowSites {
             calls: true,
             ..ThrowSites::default()
@@ -758,7 +773,8 @@ pub unsafe extern "C" fn bpf_exceptions_jit_sites(
     // instructions.
     let aux = unsafe { &mut *prog.aux };
     // A function JITed again replaces what its last JIT noted.
-    let calls = take_jit_sites(aux).is_some_and(|t| t.calls);
+    // SAFETY: As above.
+    let calls = unsafe { take_jit_sites(aux) }.is_some_and(|t| t.calls);
     // SAFETY: Guaranteed by the caller.
     let insns = unsafe { crate::verifier::prog_insns(prog) };
     // SAFETY: Guaranteed by the caller.
@@ -784,9 +800,13 @@ pub unsafe extern "C" fn bpf_exceptions_jit_sites(
 }
 
 /// Takes `aux->throw_sites`.
-fn take_jit_sites(aux: &mut bindings::bpf_prog_aux) -> Option<KBox<ThrowSites>> {
+///
+/// # Safety
+///
+/// As for [`ThrowSites::pending`].
+unsafe fn take_jit_sites(aux: &mut bindings::bpf_prog_aux) -> Option<KBox<ThrowSites>> {
     let p = core::mem::replace(&mut aux.throw_sites, core::ptr::null_mut());
-    // SAFETY: Only this module stores to the field, a `KBox<ThrowSites>`.
+    // SAFETY: Per the caller, NULL or a `KBox<ThrowSites>` the aux owned.
     (!p.is_null()).then(|| unsafe { KBox::from_raw(p.cast::<ThrowSites>()) })
 }
 
@@ -816,7 +836,7 @@ pub(crate) unsafe fn prepare(
     orig_of: impl Fn(usize) -> u32,
 ) -> c_int {
     // SAFETY: The caller gives the program's own aux.
-    let pending = take_jit_sites(unsafe { &mut *aux });
+    let pending = unsafe { take_jit_sites(&mut *aux) };
     let calls = pending.as_deref().is_some_and(ThrowSites::releases);
     // A pass that found new hints is never the verifier's last.
     if pending.as_deref().is_some_and(|p| {
@@ -1033,7 +1053,8 @@ pub unsafe extern "C" fn bpf_exceptions_release(aux: *mut bindings::bpf_prog_aux
         drop(unsafe { KBox::from_raw(table.cast::<ExceptionTable>()) });
     }
     // A function whose JIT or verification failed after its last pass.
-    drop(take_jit_sites(aux));
+    // SAFETY: As above.
+    drop(unsafe { take_jit_sites(aux) });
 }
 
 /// Returns the bytes of the table of the program whose aux is `aux` (0

@@ -2395,8 +2395,9 @@ pub unsafe extern "C" fn bpf_exceptions_jit_subprog(
     };
     let (is_cb, might_throw) = (info.is_exception_cb(), info.might_throw());
     aux.exception_cb = is_cb;
-    if ThrowSites::releases_any(env.prog_aux()) {
-        ThrowSites::note_calls(aux);
+    if env.prog_aux().releases_any() {
+        // SAFETY: `aux` is the function's own (per the caller).
+        unsafe { ThrowSites::note_calls(aux) };
     }
     if i == 0 {
         aux.exception_boundary = env.get().seen_exception();

@@ -835,6 +835,15 @@ pub(crate) fn default_callback_after_the_most_subprogs(t: &mut Test) {
         return;
     };
     expect_eq!(t, run(&fd, 0).ok(), Some(7));
+    let Some(prog) = prog_of(t, &fd) else {
+        return;
+    };
+    // SAFETY: `prog` is live until the `bpf_prog_put()` below.
+    let cnt = unsafe { ((*(*prog).aux).func_cnt, (*(*prog).aux).real_func_cnt) };
+    // SAFETY: Drops the reference `prog_of()` took.
+    unsafe { bindings::bpf_prog_put(prog) };
+    let most = bindings::BPF_MAX_SUBPROGS;
+    expect_eq!(t, cnt, (most, most + 1));
 }
 
 const COOKIE_OUTER: i32 = 0x0a11;

@@ -38,10 +38,10 @@ start=$(date +%s)
 ls "$dir"/src/*.c | xargs -P "$(nproc)" -I{} sh -c '
 	f={}; b=$(basename "$f" .c)
 	clang -g -O2 --target=bpf -mcpu=v3 -mlittle-endian -D__TARGET_ARCH_x86 \
-		-Wall -Werror -Wno-compare-distinct-pointer-types \
+		-Wall -Werror -Wno-compare-distinct-pointer-types -ffile-prefix-map="$4"=. \
 		-I"$0/obj" -I"$3" -I"$1" -I"$1/progs" -I"$2/tools/include/uapi" \
 		-idirafter /usr/include/x86_64-linux-gnu -c "$f" -o "$0/obj/$b.bpf.o"' \
-	"$dir" "$self" "$tree" "$repo/tools/fuzz" || die "clang failed on the generated programs in $dir/src"
+	"$dir" "$self" "$tree" "$repo/tools/fuzz" "$repo" || die "clang failed on the generated programs in $dir/src"
 # Stock loads the hole programs without running them, and neither loads
 # nor runs those that make it enter the wrong exception callback (dead
 # code with a custom callback) or fexit on a subprog that may throw.
@@ -75,7 +75,9 @@ campaign() {
 }
 # Stock's results are kept until the objects, the stock kernel or the
 # guest change: keyed by their contents (clang builds the same objects from
-# the same seed, and the verdicts of stock cannot change otherwise).
+# the same seed, and the verdicts of stock cannot change otherwise). The
+# objects name the clone's files relative to it (-ffile-prefix-map), so
+# that every clone builds the same objects and finds the same key.
 kept=$cache/fuzz/stock-6.12-s$seed-n$count.txt
 key=$(cat "$dir"/obj/*.bpf.o "$dir/obj/skip-stock-6.12" "$cache/build/stock-6.12/arch/x86/boot/bzImage" \
 	tools/scripts/guest.sh tools/guest/init tools/selftests/exc_loader.c | sha256sum | cut -c1-16)

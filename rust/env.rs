@@ -38,6 +38,7 @@ use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::error::{code::*, Error, Result};
 
+use crate::cleanup::Loc;
 use crate::throw::ThrowSites;
 
 /// Writes to the verifier log of `$env` (an [`Env`] or an [`EnvRef`]).
@@ -216,50 +217,31 @@ impl<'a> Env<'a> {
         Ok(())
     }
 
-    /// Marks the place (`regno` if not negative, else stack slot `spi`) of
-    /// frame `frame` of the state being walked as read.
-    pub(crate) fn mark_place(&mut self, frame: u8, regno: c_int, spi: c_int) -> Result {
-        self.check_place(frame, regno, spi)?;
-        // SAFETY: `frame` is a frame of the state being walked, with the
-        // register `regno` or the allocated slot `spi` (`check_place()`).
-        let err = unsafe {
-            bindings::bpf_exceptions_mark_place(self.ptr.as_ptr(), frame.into(), regno, spi)
-        };
-        if err < 0 {
-            return Err(Error::from_errno(err));
-        }
-        Ok(())
-    }
-
-    /// Marks the scalar in the place (as for [`Env::mark_place`]) of frame
-    /// `frame` of the state being walked as precise.
-    pub(crate) fn mark_precise(&mut self, frame: u8, regno: c_int, spi: c_int) -> Result {
-        self.check_place(frame, regno, spi)?;
-        // SAFETY: As above.
-        let err = unsafe {
-            bindings::bpf_exceptions_mark_precise(self.ptr.as_ptr(), frame.into(), regno, spi)
-        };
-        if err < 0 {
-            return Err(Error::from_errno(err));
-        }
-        Ok(())
-    }
-
-    /// `EFAULT` unless frame `frame` of the state being walked has the
-    /// register `regno` (if not negative) or the allocated stack slot
-    /// `spi`, which the C functions above index unchecked (and shift a
-    /// `u64` by).
-    fn check_place(&self, frame: u8, regno: c_int, spi: c_int) -> Result {
+    /// Marks `loc` of frame `frame` of the state being walked as read, and
+    /// the scalar there as precise too if `precise`.
+    pub(crate) fn mark(&mut self, frame: u8, loc: Loc, precise: bool) -> Result {
         let f = self.get().state()?.frame(frame.into()).ok_or(EFAULT)?;
-        let ok = match usize::try_from(regno) {
-            Ok(r) => r < f.regs.len(),
-            Err(_) => usize::try_from(spi).is_ok_and(|n| n < f.slots().len() && n < 64),
+        // The C functions index `regs[regno]` and `stack[spi]` unchecked
+        // (and shift a `u64` by `spi`).
+        let (regno, spi) = match loc {
+            Loc::Reg(n) if usize::from(n) < f.regs.len() => (c_int::from(n), 0),
+            Loc::Slot(n) if usize::from(n) < f.slots().len().min(64) => (-1, c_int::from(n)),
+            _ => return Err(EFAULT),
         };
-        if ok {
-            Ok(())
-        } else {
-            Err(EFAULT)
+        let env = self.ptr.as_ptr();
+        // SAFETY: `frame` is a frame of the state being walked, with the
+        // register `regno` or the allocated slot `spi` (checked above).
+        let err = unsafe {
+            if precise {
+                bindings::bpf_exceptions_mark_precise(env, frame.into(), regno, spi)
+            } else {
+                bindings::bpf_exceptions_mark_place(env, frame.into(), regno, spi)
+            }
+        };
+        if err < 0 {
+            return Err(Error::from_errno(err));
         }
+        Ok(())
     }
 
     /// Gives the table of explored states an entry per instruction of the

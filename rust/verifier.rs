@@ -101,16 +101,6 @@ fn to_c(r: Result<c_int>) -> c_int {
     r.unwrap_or_else(|e| e.to_errno())
 }
 
-/// Wraps a hook's `env`.
-///
-/// # Safety
-///
-/// As for [`Env::from_raw`].
-unsafe fn env_of<'a>(env: *mut bindings::bpf_verifier_env) -> Result<Env<'a>> {
-    // SAFETY: Guaranteed by the caller.
-    unsafe { Env::from_raw(env) }
-}
-
 fn find_callback(env: &Env<'_>) -> Result<c_int> {
     let aux = env.prog_aux();
     // A non-zero func_info_cnt implies valid BTF.
@@ -185,7 +175,7 @@ pub unsafe extern "C" fn bpf_exceptions_find_callback(
     env: *mut bindings::bpf_verifier_env,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    to_c(unsafe { env_of(env) }.and_then(|env| find_callback(&env)))
+    to_c(unsafe { Env::from_raw(env) }.and_then(|env| find_callback(&env)))
 }
 
 /// Marks subprog `i` as the program's exception callback.
@@ -212,7 +202,7 @@ pub unsafe extern "C" fn bpf_exceptions_set_callback(
     insn_off: c_int,
 ) {
     // SAFETY: Guaranteed by the caller.
-    let Ok(mut env) = (unsafe { env_of(env) }) else {
+    let Ok(mut env) = (unsafe { Env::from_raw(env) }) else {
         return;
     };
     if let Some(i) = env.get().find_subprog(insn_off.into()).filter(|&i| i > 0) {
@@ -261,7 +251,7 @@ fn scan(env: &mut Env<'_>) -> Result {
 #[no_mangle]
 pub unsafe extern "C" fn bpf_exceptions_scan(env: *mut bindings::bpf_verifier_env) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    to_c(unsafe { env_of(env) }.and_then(|mut env| scan(&mut env).map(|()| 0)))
+    to_c(unsafe { Env::from_raw(env) }.and_then(|mut env| scan(&mut env).map(|()| 0)))
 }
 
 /// Rejects a call to global subprog `subprog` (named `name`) that may throw
@@ -280,7 +270,8 @@ pub unsafe extern "C" fn bpf_exceptions_check_global_call(
     name: *const c_char,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    to_c(unsafe { env_of(env) }.and_then(|mut env| check_global_call(&mut env, subprog, name)))
+    let env = unsafe { Env::from_raw(env) };
+    to_c(env.and_then(|mut env| check_global_call(&mut env, subprog, name)))
 }
 
 /// See [`bpf_exceptions_check_global_call`].
@@ -352,7 +343,8 @@ pub unsafe extern "C" fn bpf_exceptions_throw_kfunc(
     func_id: u32,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    to_c(unsafe { env_of(env) }.and_then(|mut env| throw_kfunc(&mut env, func_name, func_id)))
+    let env = unsafe { Env::from_raw(env) };
+    to_c(env.and_then(|mut env| throw_kfunc(&mut env, func_name, func_id)))
 }
 
 /// See [`bpf_exceptions_throw_kfunc`].
@@ -397,7 +389,7 @@ pub unsafe extern "C" fn bpf_exceptions_check_exit(
     throw: bool,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    to_c(unsafe { env_of(env) }.and_then(|env| check_exit(env.get(), throw)))
+    to_c(unsafe { Env::from_raw(env) }.and_then(|env| check_exit(env.get(), throw)))
 }
 
 /// See [`bpf_exceptions_check_exit`].
@@ -1377,7 +1369,7 @@ pub unsafe extern "C" fn bpf_exceptions_note_return(
     ref_obj_id: c_int,
 ) {
     // SAFETY: Guaranteed by the caller.
-    let Ok(mut env) = (unsafe { env_of(env) }) else {
+    let Ok(mut env) = (unsafe { Env::from_raw(env) }) else {
         return;
     };
     if ref_obj_id > 0 && callsite >= 0 {
@@ -1433,7 +1425,7 @@ pub unsafe extern "C" fn bpf_exceptions_note_release(
     // `release_reference()`'s callers in dynptr and iterator code ignore
     // its errors: none.
     // SAFETY: Guaranteed by the caller.
-    if let Ok(mut env) = unsafe { env_of(env) } {
+    if let Ok(mut env) = unsafe { Env::from_raw(env) } {
         let _ = note_release(&mut env, ref_obj_id);
     }
     0
@@ -1570,7 +1562,7 @@ pub unsafe extern "C" fn bpf_exceptions_verify_again(
     env: *mut bindings::bpf_verifier_env,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    to_c(unsafe { env_of(env) }.and_then(|mut env| verify_again(&mut env)))
+    to_c(unsafe { Env::from_raw(env) }.and_then(|mut env| verify_again(&mut env)))
 }
 
 /// See [`bpf_exceptions_verify_again`].
@@ -1722,18 +1714,10 @@ fn record_walk(env: &mut Env<'_>, what: &CStr, scratch: bool) -> Result {
     };
     // The throw reads what it releases, and relies on the zeros.
     for &(frame, loc) in marks.read.iter() {
-        let (regno, spi) = match loc {
-            Loc::Reg(n) => (c_int::from(n), 0),
-            Loc::Slot(n) => (-1, c_int::from(n)),
-        };
-        env.mark_place(frame, regno, spi)?;
+        env.mark(frame, loc, false)?;
     }
     for &(frame, loc) in marks.precise.iter() {
-        let (regno, spi) = match loc {
-            Loc::Reg(n) => (c_int::from(n), 0),
-            Loc::Slot(n) => (-1, c_int::from(n)),
-        };
-        env.mark_precise(frame, regno, spi)?;
+        env.mark(frame, loc, true)?;
     }
     Ok(())
 }
@@ -2090,7 +2074,7 @@ pub unsafe extern "C" fn bpf_exceptions_check_throw_site(
     frame: c_int,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    let Ok(env) = (unsafe { env_of(env) }) else {
+    let Ok(env) = (unsafe { Env::from_raw(env) }) else {
         return EFAULT.to_errno();
     };
     let env = env.get();
@@ -2130,7 +2114,7 @@ pub unsafe extern "C" fn bpf_exceptions_check_direct_call(
     callee: c_int,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    let Ok(env) = (unsafe { env_of(env) }) else {
+    let Ok(env) = (unsafe { Env::from_raw(env) }) else {
         return EFAULT.to_errno();
     };
     if !is_exception_cb(env.get(), callee) {
@@ -2152,7 +2136,7 @@ pub unsafe extern "C" fn bpf_exceptions_check_tail_call(
     subprog: c_int,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    let Ok(env) = (unsafe { env_of(env) }) else {
+    let Ok(env) = (unsafe { Env::from_raw(env) }) else {
         return EFAULT.to_errno();
     };
     if !is_exception_cb(env.get(), subprog) {
@@ -2182,7 +2166,7 @@ pub unsafe extern "C" fn bpf_exceptions_callback_start(
     env: *mut bindings::bpf_verifier_env,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    let Ok(env) = (unsafe { env_of(env) }) else {
+    let Ok(env) = (unsafe { Env::from_raw(env) }) else {
         return 0;
     };
     let env = env.get();
@@ -2207,7 +2191,7 @@ pub unsafe extern "C" fn bpf_exceptions_enter_subprog(
     frame: *mut bindings::bpf_func_state,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    let Ok(env) = (unsafe { env_of(env) }) else {
+    let Ok(env) = (unsafe { Env::from_raw(env) }) else {
         return EFAULT.to_errno();
     };
     let env = env.get();
@@ -2363,7 +2347,8 @@ pub unsafe extern "C" fn bpf_exceptions_add_default_callback(
     env: *mut bindings::bpf_verifier_env,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    to_c(unsafe { env_of(env) }.and_then(|mut env| add_default_callback(&mut env).map(|()| 0)))
+    let env = unsafe { Env::from_raw(env) };
+    to_c(env.and_then(|mut env| add_default_callback(&mut env).map(|()| 0)))
 }
 
 /// Tells the JIT, before it compiles subprog `i` as `func`, whether `func`
@@ -2381,7 +2366,7 @@ pub unsafe extern "C" fn bpf_exceptions_jit_subprog(
     i: c_int,
 ) {
     // SAFETY: Guaranteed by the caller.
-    let Ok(mut env) = (unsafe { env_of(env) }) else {
+    let Ok(mut env) = (unsafe { Env::from_raw(env) }) else {
         return;
     };
     // SAFETY: Guaranteed by the caller: `func` is not the program itself,
@@ -2423,7 +2408,7 @@ pub unsafe extern "C" fn bpf_exceptions_jit_done(
     func: *mut *mut bindings::bpf_prog,
 ) -> c_int {
     // SAFETY: Guaranteed by the caller.
-    let Ok(env) = (unsafe { env_of(env) }) else {
+    let Ok(env) = (unsafe { Env::from_raw(env) }) else {
         return EFAULT.to_errno();
     };
     let env = env.get();

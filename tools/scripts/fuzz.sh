@@ -73,18 +73,21 @@ campaign() {
 	echo "fuzz: $which ran them in $(($(date +%s) - start)) s"
 	return $rc
 }
-# Stock's results are kept until the objects, the stock kernel or the
-# guest change: keyed by their contents (clang builds the same objects from
-# the same seed, and the verdicts of stock cannot change otherwise). The
-# objects name the clone's files relative to it (-ffile-prefix-map), so
-# that every clone builds the same objects and finds the same key.
+# Stock's results are kept until the programs, the stock kernel or the
+# guest change. The key is what the objects are built from (the sources,
+# the headers, vmlinux.h, the compiler and this script's flags), not the
+# objects: clang 19 orders some BTF types (type tags, forward declarations)
+# differently from one run to the next, so the same source does not always
+# give the same bytes. Nothing in the key names the clone.
 kept=$cache/fuzz/stock-6.12-s$seed-n$count.txt
-key=$(cat "$dir"/obj/*.bpf.o "$dir/obj/skip-stock-6.12" "$cache/build/stock-6.12/arch/x86/boot/bzImage" \
-	tools/scripts/guest.sh tools/guest/init tools/selftests/exc_loader.c | sha256sum | cut -c1-16)
+key=$({ cat "$dir"/src/*.c "$dir/src/fuzz.expect" "$dir/obj/vmlinux.h" "$dir/obj/skip-stock-6.12" \
+	"$repo"/tools/fuzz/*.h "$0" "$cache/build/stock-6.12/arch/x86/boot/bzImage" \
+	tools/scripts/guest.sh tools/guest/init tools/selftests/exc_loader.c; clang --version; } |
+	sha256sum | cut -c1-16)
 campaign "$ours" &
 if [ -f "$kept" ] && [ "$(cat "$kept.key" 2>/dev/null)" = "$key" ]; then
 	cp "$kept" "$dir/stock-6.12.txt"
-	echo "fuzz: stock-6.12's results kept from an earlier run (the same objects, kernel and guest)"
+	echo "fuzz: stock-6.12's results kept from an earlier run (the same programs, kernel and guest)"
 else
 	# Only a campaign whose guests all ended well is kept.
 	rm -f "$kept.key"

@@ -78,6 +78,15 @@ pub enum Kind {
     /// `bpf_iter_<type>_destroy(&iter)`. It is destroyed whatever its bytes
     /// hold, so it may not be zero on another path.
     IterDestroy(Iter),
+    /// An open-coded iterator that the place does not hold but finds: the
+    /// place is a stack slot of its own for the iterator's frame pointer
+    /// (its *handle*), which the program stores there after the call that
+    /// makes the iterator and clears after the one that destroys it, and
+    /// the iterator starts `off` bytes below the frame pointer. By
+    /// `bpf_iter_<type>_destroy()`, where the handle is not zero. The
+    /// verifier gives an iterator a handle where paths leave something
+    /// else in its slots that its destroy would read.
+    IterAt(Iter),
 }
 
 /// The open-coded iterators of vmlinux that a throw destroys. Each is
@@ -131,6 +140,14 @@ impl Kind {
     /// bytes hold: see [`Release::absent`].
     pub fn may_be_zero(self) -> bool {
         !matches!(self, Kind::IterDestroy(_))
+    }
+
+    /// The iterator it destroys, in place or by its handle.
+    pub fn iter(self) -> Option<Iter> {
+        match self {
+            Kind::IterDestroy(it) | Kind::IterAt(it) => Some(it),
+            _ => None,
+        }
     }
 }
 
@@ -200,6 +217,18 @@ impl Release {
         match self.absent() {
             Absent::Anything => true,
             Absent::Zero(f, l) => zeros.has(f, l),
+        }
+    }
+
+    /// The first slot, in its frame, of the iterator it destroys, in place
+    /// or by its handle (which holds the frame's pointer).
+    pub fn iter_slot(&self) -> Option<u16> {
+        match (self.kind, self.loc) {
+            (Kind::IterDestroy(_), Loc::Slot(n)) => Some(n),
+            (Kind::IterAt(_), _) if self.off >= 8 && self.off % 8 == 0 => {
+                Some(self.off as u16 / 8 - 1)
+            }
+            _ => None,
         }
     }
 
@@ -1035,5 +1064,52 @@ mod tests {
         assert_eq!(Iter::of_name(b"bpf_iter_num"), Some(Iter::Num));
         assert_eq!(Iter::of_name(b"bpf_iter_scx_dsq"), None);
         assert_eq!(Iter::of_name(b"bpf_iter_num_destroy"), None);
+    }
+
+    #[test]
+    fn iterators_by_their_handle() {
+        // A task_vma iterator at slot 0 (fp - 8) on one path, 5 there on
+        // another: in place, nothing merges them; by a handle in slot 3,
+        // which holds the frame pointer where the iterator lives and zero
+        // where it does not, they merge as a pointer and NULL do.
+        let in_place = Release {
+            frame: 0,
+            loc: Loc::Slot(0),
+            kind: Kind::IterDestroy(Iter::TaskVma),
+            off: 0,
+        };
+        let handle = Release {
+            frame: 0,
+            loc: Loc::Slot(3),
+            kind: Kind::IterAt(Iter::TaskVma),
+            off: 8,
+        };
+        let none = Zeros::default();
+        assert_eq!(merged(&[in_place], &[], &none), Err(Conflict));
+        let mut handle_zero = Zeros::default();
+        handle_zero.set(0, Loc::Slot(3));
+        assert_eq!(merged(&[handle], &[], &handle_zero), Ok(vec![handle]));
+        assert_eq!(merged(&[handle], &[], &none), Err(Conflict));
+        assert_eq!(handle.absent(), Absent::Zero(0, Loc::Slot(3)));
+        assert!(!handle.kind.in_place() && handle.kind.may_be_zero());
+        assert_eq!(handle.kind.iter(), Some(Iter::TaskVma));
+        assert_eq!(in_place.kind.iter(), Some(Iter::TaskVma));
+        assert_eq!(Kind::SkRelease.iter(), None);
+        assert_eq!((handle.iter_slot(), in_place.iter_slot()), (Some(0), Some(0)));
+        let odd = Release { off: 12, ..handle };
+        assert_eq!(odd.iter_slot(), None);
+        // The iterator starts `off` below the frame pointer the handle
+        // holds.
+        assert_eq!(handle.base(0xffff_c900_0000_1000), 0xffff_c900_0000_0ff8);
+        // The same iterator by its handle on one walk and in place on
+        // another is two places: the in-place one is not zero on the
+        // first walk, so they do not merge.
+        assert_eq!(merged(&[handle], &[in_place], &none), Err(Conflict));
+        // Nor does an iterator of another type at the same handle.
+        let num = Release {
+            kind: Kind::IterAt(Iter::Num),
+            ..handle
+        };
+        assert_eq!(merged(&[handle], &[num], &none), Err(Conflict));
     }
 }

@@ -515,6 +515,19 @@ impl RegState {
     }
 }
 
+impl RegState {
+    /// Where it points, if it is a pointer to the stack at a constant
+    /// offset: the frame (its index in the state) and the offset from the
+    /// frame's pointer.
+    pub(crate) fn stack_pointer(&self) -> Option<(u32, i64)> {
+        if self.0.type_ != bindings::bpf_reg_type_PTR_TO_STACK || self.0.var_off.mask != 0 {
+            return None;
+        }
+        let off = i64::from(self.0.off).checked_add(self.0.var_off.value as i64)?;
+        Some((self.0.frameno, off))
+    }
+}
+
 /// A stack slot of a [`Frame`].
 #[repr(transparent)]
 pub(crate) struct Slot(bindings::bpf_stack_state);

@@ -246,7 +246,7 @@ fn release_chain(table: &ExceptionTable, held: &Held, frames: &[Frame], scratch:
         // program itself would release it with, in this context.
         unsafe {
             match r.kind {
-                Kind::IterDestroy(it) => destroy(it, arg as *mut c_void),
+                Kind::IterDestroy(it) | Kind::IterAt(it) => destroy(it, arg as *mut c_void),
                 Kind::Dtor(f) => {
                     let f = core::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void)>(f);
                     f(arg as *mut c_void)
@@ -363,6 +363,16 @@ pub(crate) struct ThrowSites {
     /// The slots, of a subprog, that this pass asks to be zeroed on entry
     /// to it: see `zero_on_entry()` in `verifier.rs`.
     pub(crate) zero_next: KVec<(u32, u16)>,
+    /// The calls that made an iterator held at a throw in this pass, in
+    /// their own frame: see `handle()` in `verifier.rs`.
+    pub(crate) iters: KVec<IterSite>,
+    /// The calls, of `iters`, that this pass asks a handle for.
+    pub(crate) handle_next: KVec<u32>,
+    /// The destroys this pass walked of an iterator that its call (`site`)
+    /// made in the frame of the subprog `subprog`, at `at` there (the
+    /// destroy, or the call that led to it): a handle given to the call is
+    /// cleared after each. See `note_release()` in `verifier.rs`.
+    pub(crate) iter_released: KVec<Noted>,
     /// The releases this pass walked of a pointer that lay in its call's
     /// own slot, not cleared after yet: see `note_release()` in
     /// `verifier.rs`.
@@ -415,6 +425,9 @@ impl Default for ThrowSites {
             shadows: KVec::new(),
             shadow_next: KVec::new(),
             zero_next: KVec::new(),
+            iters: KVec::new(),
+            handle_next: KVec::new(),
+            iter_released: KVec::new(),
             released: KVec::new(),
             clears: KVec::new(),
             clear_next: KVec::new(),
@@ -679,7 +692,8 @@ pub(crate) struct Noted {
     pub(crate) asked: bool,
 }
 
-/// A stack slot of its own for what an acquiring call returns, or a slot
+/// A stack slot of its own for what an acquiring call returns, or for the
+/// frame pointer of the iterator that a call makes (its handle), or a slot
 /// zeroed on entry to its subprog (`site` `u32::MAX`).
 #[derive(Clone, Copy)]
 pub(crate) struct Shadow {
@@ -688,6 +702,20 @@ pub(crate) struct Shadow {
     /// The subprog of the call.
     pub(crate) subprog: u32,
     /// The slot, in the subprog's frame.
+    pub(crate) slot: u16,
+    /// Whether it is an iterator's handle.
+    pub(crate) handle: bool,
+}
+
+/// A call that made an iterator in a stack slot of its own frame, held at
+/// a throw: it may get a handle (see `handle()` in `verifier.rs`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IterSite {
+    /// The call, by its index as loaded.
+    pub(crate) site: u32,
+    /// The subprog of the call.
+    pub(crate) subprog: u32,
+    /// The iterator's first slot.
     pub(crate) slot: u16,
 }
 

@@ -51,7 +51,7 @@ use crate::env::{
 };
 use crate::insn::{Insn, Reg, BPF_PSEUDO_CALL};
 use crate::throw::{
-    Acquired, ChainIndex, DtorOf, Hint, Noted, Pending, Shadow, Shared, ThrowSites, MAX_DTORS,
+    Acquired, ChainIndex, DtorOf, Hint, IterSite, Noted, Pending, Shadow, Shared, ThrowSites, MAX_DTORS,
     MAX_STORED, RECORD_COST,
 };
 
@@ -883,6 +883,34 @@ fn place_of(
     best.map(|(_, (f, l, (k, o)))| (f, l, k, o))
 }
 
+/// The handle of the iterator that the call `site` (by index as loaded)
+/// made at slot `n` of frame `fi` of `frames`, if the call has one (see
+/// [`handle`]) and it holds the frame's pointer: its slot, in the same
+/// frame, and how far below that pointer the iterator starts.
+fn handle_of(
+    frames: &[Frame<'_>],
+    shadows: &[Shadow],
+    site: u32,
+    fi: u8,
+    n: usize,
+) -> Option<(u16, i16)> {
+    let f = frames.get(usize::from(fi))?;
+    let sh = shadows
+        .iter()
+        .find(|s| s.handle && s.site == site && s.subprog == f.subprogno)?;
+    let slot = f.slots().get(usize::from(sh.slot))?;
+    let spill = bindings::bpf_stack_slot_type_STACK_SPILL;
+    if !slot.slot_type.iter().all(|&t| u32::from(t) == spill) {
+        return None;
+    }
+    // The program stores the frame's own pointer there, r10.
+    if slot.spilled().stack_pointer()? != (u32::from(fi), 0) {
+        return None;
+    }
+    let off = 8 * (i16::try_from(n).ok()? + 1);
+    Some((sh.slot, off))
+}
+
 /// Whether `reg` is a scalar known to be zero.
 fn is_zero(reg: &bindings::bpf_reg_state) -> bool {
     reg.type_ == bindings::bpf_reg_type_SCALAR_VALUE
@@ -1123,6 +1151,92 @@ fn ask_zeros<'a>(
     Ok(added)
 }
 
+/// On a walk that conflicts with the earlier walks of its chain in a way
+/// that zeroing on entry did not resolve (something else than an iterator
+/// where its destroy reads), asks a handle for each call of `iters`
+/// (noted by [`record_in`]) that made an iterator that a walk of the chain
+/// destroys in place (`rel`) in a frame of `frames`, the walk's: see
+/// [`handle`]. Returns whether there was a call that has none yet and is
+/// not asked for yet.
+fn ask_handles<'a>(
+    asked: &mut KVec<u32>,
+    shadows: &[Shadow],
+    others: usize,
+    frames: &[Frame<'_>],
+    iters: &[IterSite],
+    rel: impl Iterator<Item = &'a Release>,
+) -> Result<bool> {
+    let mut added = false;
+    for r in rel.filter(|r| matches!(r.kind, Kind::IterDestroy(_))) {
+        let (Loc::Slot(n), Some(f)) = (r.loc, frames.get(usize::from(r.frame))) else {
+            continue;
+        };
+        for it in iters.iter().filter(|i| (i.subprog, i.slot) == (f.subprogno, n)) {
+            let has = |s: &Shadow| s.handle && s.site == it.site;
+            if shadows.iter().any(has) || asked.iter().any(|&a| a == it.site) {
+                continue;
+            }
+            if shadows.len() + others + asked.len() >= MAX_OWN_SLOTS {
+                return Ok(false);
+            }
+            asked.push(it.site, GFP_KERNEL)?;
+            added = true;
+        }
+    }
+    Ok(added)
+}
+
+/// Gives the call `site` (by index as loaded), which makes an iterator in
+/// its own frame, a stack slot of its own, below everything its subprog
+/// used in the last pass, for the frame's pointer: the iterator's
+/// *handle*. The program stores r10 there after the call (`*(u64 *)(r10 -
+/// off) = r10`) and zeroes it on entry to the subprog, both inserted with
+/// `bpf_patch_insn_data()`, and a later pass may have it cleared after the
+/// iterator's destroy (see [`clear_after`]). The next pass walks those
+/// instructions as the program's own: where the slot holds the frame's
+/// pointer and the iterator that the call made lies in the frame, a throw
+/// destroys the iterator by it ([`Kind::IterAt`]), and where the slot
+/// holds zero, destroys nothing there, whatever the iterator's slots then
+/// hold. Paths that leave the iterator's slots with something else in
+/// them (a scalar that the destroy would free) then merge.
+///
+/// `None` if the call is not found (removed) or the slot does not fit in
+/// the subprog's 512 bytes.
+fn handle(env: &mut Env<'_>, site: u32) -> Result<Option<Shadow>> {
+    let r = env.get();
+    let insns = r.insns();
+    let Some(s) = (0..insns.len()).find(|&j| r.orig_idx(j) == site && insns[j].code == JMP_CALL)
+    else {
+        return Ok(None);
+    };
+    let Some(i) = r.subprog_at(s) else {
+        return Ok(None);
+    };
+    let range = r.subprog_range(i).ok_or(EFAULT)?;
+    // The call is not its subprog's last instruction.
+    if s + 1 >= range.end {
+        return Ok(None);
+    }
+    let depth = (r.subprogs()[i].stack_depth as usize).next_multiple_of(8);
+    if depth + 8 > bindings::MAX_BPF_STACK as usize {
+        return Ok(None);
+    }
+    let off = -((depth + 8) as i16);
+    let store = to_bpf(Insn::stx_dw(Reg::R10, Reg::R10, off));
+    let zero = to_bpf(Insn::st_dw(Reg::R10, off, 0));
+    // The subprog's start first: the call moves down by one.
+    insert_before(env, range.start, zero)?;
+    insert_before(env, s + 2, store)?;
+    let info = env.subprog_info_mut().get_mut(i).ok_or(EFAULT)?;
+    info.stack_depth = (depth + 8) as u16;
+    Ok(Some(Shadow {
+        site,
+        subprog: i as u32,
+        slot: (depth / 8) as u16,
+        handle: true,
+    }))
+}
+
 /// Gives the acquiring call `site` (by index as loaded) a stack slot of its
 /// own, below everything its subprog used in the last pass: the program
 /// stores there what the call returns (`*(u64 *)(r10 - off) = r0` after
@@ -1191,6 +1305,7 @@ fn shadow(env: &mut Env<'_>, site: u32) -> Result<Option<Shadow>> {
         site,
         subprog: i as u32,
         slot: (depth / 8) as u16,
+        handle: false,
     }))
 }
 
@@ -1346,6 +1461,7 @@ fn zero_on_entry(env: &mut Env<'_>, subprog: u32, slot: u16) -> Result<Option<Sh
         site: u32::MAX,
         subprog,
         slot,
+        handle: false,
     }))
 }
 
@@ -1439,6 +1555,15 @@ fn note_release(env: &mut Env<'_>, ref_obj_id: c_int) -> Result {
     }
     let st = r.state()?;
     let cur = st.cur();
+    // The call that acquired it, by index as loaded and as now: an
+    // iterator's, for its handle.
+    let acquired = st
+        .cur_frame()?
+        .refs()
+        .iter()
+        .find(|h| h.id == ref_obj_id)
+        .map(|h| h.insn_idx as usize);
+    let site = acquired.map(|at| r.orig_idx(at));
     let ts = aux.throw_sites().ok_or(ENOMEM)?;
     for k in 0..=cur.min(MAX_FRAMES - 1) {
         let f = st.frame(k).ok_or(EFAULT)?;
@@ -1450,14 +1575,37 @@ fn note_release(env: &mut Env<'_>, ref_obj_id: c_int) -> Result {
         } else {
             r.orig_idx(st.frame(k + 1).ok_or(EFAULT)?.callsite as usize)
         };
-        note_release_in(ts, f, at, ref_obj_id)?;
+        note_release_in(ts, f, at, ref_obj_id, site)?;
+        // An iterator that its call made in this frame: a handle that a
+        // later pass gives the call is cleared after `at` from the start.
+        let made_here = acquired.and_then(|a| r.subprog_at(a)) == Some(f.subprogno as usize);
+        let iter = |s: &Slot| s.iter().is_some() && s.spilled_ptr.ref_obj_id == ref_obj_id as u32;
+        if let (true, Some(site)) = (made_here && f.slots().iter().any(iter), site) {
+            let noted = Noted {
+                at,
+                site,
+                subprog: f.subprogno,
+                asked: false,
+            };
+            if ts.iter_released.len() < MAX_SITES {
+                insert_sorted(&mut ts.iter_released, noted, |n| (n.site, n.at))?;
+            }
+        }
     }
     Ok(())
 }
 
 /// Notes, for [`note_release`], the release at `at` of reference
-/// `ref_obj_id` if frame `f` holds it in its acquiring call's own slot.
-fn note_release_in(ts: &mut ThrowSites, f: Frame<'_>, at: u32, ref_obj_id: c_int) -> Result {
+/// `ref_obj_id`, acquired by the call `site`, if frame `f` holds it in its
+/// acquiring call's own slot, or it is an iterator that the call made
+/// whose handle in `f` is set.
+fn note_release_in(
+    ts: &mut ThrowSites,
+    f: Frame<'_>,
+    at: u32,
+    ref_obj_id: c_int,
+    site: Option<u32>,
+) -> Result {
     let slots = f.slots();
     for sh in ts.shadows.iter().filter(|s| s.subprog == f.subprogno) {
         let Some(slot) = slots.get(usize::from(sh.slot)) else {
@@ -1465,10 +1613,15 @@ fn note_release_in(ts: &mut ThrowSites, f: Frame<'_>, at: u32, ref_obj_id: c_int
         };
         let spill = bindings::bpf_stack_slot_type_STACK_SPILL;
         let spilled = slot.slot_type.iter().all(|&t| u32::from(t) == spill);
+        let holds = if sh.handle {
+            site == Some(sh.site) && slot.spilled().stack_pointer().is_some()
+        } else {
+            slot.spilled_ptr.ref_obj_id == ref_obj_id as u32
+        };
         // A slot zeroed on entry has no call (`site` is `u32::MAX`).
         if sh.site == u32::MAX
             || !spilled
-            || slot.spilled_ptr.ref_obj_id != ref_obj_id as u32
+            || !holds
             || ts.released.len() >= MAX_OWN_SLOTS
             || ts.released.iter().any(|r| (r.at, r.site) == (at, sh.site))
             || ts.clears.iter().any(|&c| c == (at, sh.site))
@@ -1575,9 +1728,12 @@ fn verify_again(env: &mut Env<'_>) -> Result<c_int> {
         let ts = aux.throw_sites().ok_or(ENOMEM)?;
         ts.released = KVec::new();
         ts.returns = KVec::new();
+        ts.iters = KVec::new();
+        let iter_released = core::mem::replace(&mut ts.iter_released, KVec::new());
         if ts.next.is_empty()
             && ts.shadow_next.is_empty()
             && ts.zero_next.is_empty()
+            && ts.handle_next.is_empty()
             && ts.clear_next.is_empty()
         {
             if ts.pass > 0 {
@@ -1615,6 +1771,18 @@ fn verify_again(env: &mut Env<'_>) -> Result<c_int> {
         ts.pass += 1;
         let asked = core::mem::replace(&mut ts.shadow_next, KVec::new());
         let zeros = core::mem::replace(&mut ts.zero_next, KVec::new());
+        let asked_handles = core::mem::replace(&mut ts.handle_next, KVec::new());
+        // Each handle with the destroys of its call's iterators, after
+        // which it is cleared.
+        let mut handles = KVec::with_capacity(asked_handles.len(), GFP_KERNEL)?;
+        for &site in asked_handles.iter() {
+            let mut after = KVec::new();
+            for n in iter_released.iter().filter(|n| n.site == site) {
+                after.push((n.at, n.subprog), GFP_KERNEL)?;
+                ts.clears.push((n.at, site), GFP_KERNEL)?;
+            }
+            handles.push((site, after), GFP_KERNEL)?;
+        }
         let clear = core::mem::replace(&mut ts.clear_next, KVec::new());
         let mut cleared = KVec::with_capacity(clear.len(), GFP_KERNEL)?;
         for &(at, site) in clear.iter() {
@@ -1627,10 +1795,10 @@ fn verify_again(env: &mut Env<'_>) -> Result<c_int> {
         for info in aux.func_info_aux_mut().iter_mut().take(r.subprog_cnt()) {
             info.set_verified(false);
         }
-        (asked, zeros, cleared)
+        (asked, zeros, handles, cleared)
     };
-    let (asked, zeros, cleared) = asked;
-    if asked.is_empty() && zeros.is_empty() && cleared.is_empty() {
+    let (asked, zeros, handles, cleared) = asked;
+    if asked.is_empty() && zeros.is_empty() && handles.is_empty() && cleared.is_empty() {
         return Ok(1);
     }
     let len = env.get().insns().len();
@@ -1644,6 +1812,14 @@ fn verify_again(env: &mut Env<'_>) -> Result<c_int> {
     }
     for &(subprog, slot) in zeros.iter() {
         if let Some(sh) = zero_on_entry(env, subprog, slot)? {
+            add_shadow(env, sh)?;
+        }
+    }
+    for (site, after) in handles.iter() {
+        if let Some(sh) = handle(env, *site)? {
+            for &(at, _) in after.iter().filter(|&&(_, s)| s == sh.subprog) {
+                clear_after(env, at, &sh)?;
+            }
             add_shadow(env, sh)?;
         }
     }
@@ -1767,6 +1943,8 @@ fn record_in(
         shadows,
         shadow_next,
         zero_next,
+        iters,
+        handle_next,
         released,
         clears,
         clear_next,
@@ -1790,21 +1968,47 @@ fn record_in(
     for r in refs {
         let id = r.id as u32;
         let held = holders_of(&places, id);
-        match place_of(frames, id, held, prior, hinted, shadows, dtors) {
-            Some((frame, loc, kind, off)) => {
-                if !kind.in_place() {
-                    let at = r.insn_idx as usize;
-                    sites.push((env.orig_idx(at), at), GFP_KERNEL)?;
+        let at = r.insn_idx as usize;
+        let site = env.orig_idx(at);
+        // An iterator that its call's handle finds is released by the
+        // handle (see `handle()`).
+        let place = place_of(frames, id, held, prior, hinted, shadows, dtors).map(
+            |(frame, loc, kind, off)| match (kind, loc) {
+                (Kind::IterDestroy(it), Loc::Slot(n)) => {
+                    match handle_of(frames, shadows, site, frame, usize::from(n)) {
+                        Some((g, off)) => (frame, Loc::Slot(g), Kind::IterAt(it), off),
+                        None => (frame, loc, kind, off),
+                    }
                 }
-                rel.push(
-                    Release {
-                        frame,
-                        loc,
-                        kind,
-                        off,
-                    },
-                    GFP_KERNEL,
-                )?
+                _ => (frame, loc, kind, off),
+            },
+        );
+        match place {
+            Some((frame, loc, kind, off)) => {
+                let release = Release {
+                    frame,
+                    loc,
+                    kind,
+                    off,
+                };
+                if kind.iter().is_some() {
+                    // An iterator that its call made in the call's own
+                    // frame may get a handle.
+                    let f = frames.get(usize::from(frame)).ok_or(EFAULT)?;
+                    if let (Some(slot), Some(sub)) = (release.iter_slot(), env.subprog_at(at)) {
+                        if sub == f.subprogno as usize && iters.len() < MAX_SITES {
+                            let it = IterSite {
+                                site,
+                                subprog: f.subprogno,
+                                slot,
+                            };
+                            insert_sorted(iters, it, |i| (i.site, i.subprog, i.slot))?;
+                        }
+                    }
+                } else if !kind.in_place() {
+                    sites.push((site, at), GFP_KERNEL)?;
+                }
+                rel.push(release, GFP_KERNEL)?
             }
             None => {
                 verbose!(
@@ -1921,19 +2125,31 @@ fn record_in(
                             && ask_shadows(
                                 shadow_next,
                                 shadows,
-                                zero_next.len(),
+                                zero_next.len() + handle_next.len(),
                                 own_slot_calls(env, frames, &p.sites, returns)?.into_iter(),
                             )?;
                         p.asked = Some(seen);
                         let zeroed = ask_zeros(
                             zero_next,
                             shadows,
-                            shadow_next.len(),
+                            shadow_next.len() + handle_next.len(),
                             frames,
                             Iterator::chain(p.releases.iter(), rel.iter()),
                         )?;
+                        // Handles only where zeroing on entry was tried:
+                        // a zero costs one instruction per call of the
+                        // subprog, a handle one per iterator made too.
+                        let handled = !zeroed
+                            && ask_handles(
+                                handle_next,
+                                shadows,
+                                shadow_next.len() + zero_next.len(),
+                                frames,
+                                iters,
+                                Iterator::chain(p.releases.iter(), rel.iter()),
+                            )?;
                         let cleared = ask_clears(clear_next, clears.len(), released, frames)?;
-                        shadowed || zeroed || cleared
+                        shadowed || zeroed || handled || cleared
                     };
                     if again {
                         verbose!(
@@ -1946,6 +2162,7 @@ fn record_in(
                         || !next.is_empty()
                         || !shadow_next.is_empty()
                         || !zero_next.is_empty()
+                        || !handle_next.is_empty()
                         || !clear_next.is_empty()
                     {
                         Ok(None)
@@ -2017,13 +2234,20 @@ fn record_in(
         }
     }
     // The throw reads what it releases (all the slots of a dynptr or an
-    // iterator), and relies on the zeros.
+    // iterator, and an iterator's handle), and relies on the zeros.
     let mut read: KVec<(u8, Loc)> = KVec::with_capacity(rel.len() + relied.len(), GFP_KERNEL)?;
     for r in rel.iter() {
         read.push((r.frame, r.loc), GFP_KERNEL)?;
-        if let (true, Loc::Slot(n), Some(f)) =
-            (r.kind.in_place(), r.loc, frames.get(usize::from(r.frame)))
-        {
+        // The first slot of what lies in place.
+        let first = match (r.kind, r.loc) {
+            (Kind::IterAt(_), _) => r.iter_slot(),
+            (k, Loc::Slot(n)) if k.in_place() => Some(n),
+            _ => None,
+        };
+        if let (Kind::IterAt(_), Some(n)) = (r.kind, first) {
+            read.push((r.frame, Loc::Slot(n)), GFP_KERNEL)?;
+        }
+        if let (Some(n), Some(f)) = (first, frames.get(usize::from(r.frame))) {
             let slots = f.slots();
             // The object's other slots lie above its first, at lower
             // indices, without a reference of their own for an iterator.

@@ -61,7 +61,8 @@
  *	holds in a map and drop_task releases, and that its sk_probe sees
  *	the reference that a lookup of the loader's TCP connection takes;
  *	then that throw_task_or_scalar's bpf_task_acquire() has a stack slot
- *	of its own (see check_own_slot());
+ *	of its own (see check_own_slot()) and throw_iter_vma_or_scalar's
+ *	iterator a handle (see check_handle());
  *	then each throw_* program is run N times (the throw_mx_* matrix
  *	NMX times, N if not given) on PKT and must return 7,
  *	and probe and sk_probe, run before and after (with the ring buffer
@@ -1543,15 +1544,62 @@ static int run_by_name(struct bpf_object *obj, const char *name, int n, int *ret
 }
 
 /*
+ * The handle that the verifier gave the iterator of throw_iter_vma_or_scalar,
+ * whose bpf_iter_task_vma_new() makes it at fp-8 on one path while the other
+ * leaves 5 there: a slot zeroed by one of the program's first two
+ * instructions (the other zeroes fp-8), where the instruction after the
+ * call stores r10 (tools/selftests/progs/exceptions_cleanup.c).
+ */
+static int check_handle(struct bpf_object *obj, char *why, size_t size)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(obj, "throw_iter_vma_or_scalar");
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	struct bpf_insn insns[256];
+	int err, n, i, j, found = 0, off = 0;
+
+	memset(&info, 0, sizeof(info));
+	info.xlated_prog_len = sizeof(insns);
+	info.xlated_prog_insns = (__u64)(unsigned long)insns;
+	err = p ? bpf_prog_get_info_by_fd(bpf_program__fd(p), &info, &len) : -ENOENT;
+	n = info.xlated_prog_len / sizeof(insns[0]);
+	if (err || n < 3 || n > 256) {
+		snprintf(why, size, "throw_iter_vma_or_scalar: no translated program (%d)", err);
+		return 1;
+	}
+	for (i = 0; i + 1 < n; i++) {
+		if (insns[i].code != (BPF_JMP | BPF_CALL) ||
+		    insns[i + 1].code != (BPF_STX | BPF_MEM | BPF_DW) ||
+		    insns[i + 1].dst_reg != BPF_REG_10 || insns[i + 1].src_reg != BPF_REG_10)
+			continue;
+		off = insns[i + 1].off;
+		for (j = 0; j < 2; j++)
+			found += insns[j].code == (BPF_ST | BPF_MEM | BPF_DW) &&
+				 insns[j].dst_reg == BPF_REG_10 && insns[j].off == off &&
+				 insns[j].imm == 0 && off < -8;
+	}
+	if (found != 1) {
+		snprintf(why, size,
+			 "throw_iter_vma_or_scalar: %d stores of r10 after a call to a slot zeroed first, want 1",
+			 found);
+		return 1;
+	}
+	printf("BPFEXC-INFO cleanup throw_iter_vma_or_scalar: *(u64 *)(r10 %+d) = 0 first, = r10 after bpf_iter_task_vma_new(), %d instructions\n",
+	       off, n);
+	return 0;
+}
+
+/*
  * The stack slot of its own that the verifier gave the bpf_task_acquire()
  * of throw_task_or_scalar, whose task and 5 share R6 on two paths: the
  * program's first instruction zeroes it, the one after the call stores
- * R0 there (tools/selftests/progs/exceptions_cleanup.c).
+ * R0 there (tools/selftests/progs/exceptions_cleanup.c); then the handle
+ * of check_handle().
  */
 static int check_own_slot(struct bpf_object *obj)
 {
 	struct bpf_program *p = bpf_object__find_program_by_name(obj, "throw_task_or_scalar");
-	const char *name = "throw_task_or_scalar_has_its_call_s_own_slot";
+	const char *name = "own_slot_and_iterator_handle_are_filled";
 	struct bpf_prog_info info;
 	__u32 len = sizeof(info);
 	struct bpf_insn insns[256];
@@ -1588,6 +1636,10 @@ static int check_own_slot(struct bpf_object *obj)
 	}
 	printf("BPFEXC-INFO cleanup throw_task_or_scalar: *(u64 *)(r10 %+d) = 0 first, = r0 after bpf_task_acquire(), %d instructions\n",
 	       insns[0].off, n);
+	if (check_handle(obj, why, sizeof(why))) {
+		result("cleanup", name, why, false);
+		return 1;
+	}
 	result("cleanup", name, NULL, false);
 	return 0;
 }

@@ -2226,11 +2226,16 @@ __naked int throw_iter_vma_or_unwritten(void)
 }
 
 /* The same with 5 in the slot on the other path: destroying that would
- * free a pointer of the program's choosing. Refused.
+ * free a pointer of the program's choosing, and no zero on entry helps.
+ * The iterator gets a handle: a slot of its own, zeroed on entry, where
+ * the program stores r10 after bpf_iter_task_vma_new(). A throw destroys
+ * the iterator by it where it holds the frame's pointer, and nothing where
+ * it holds zero, whatever fp-8 holds (three passes: the zero on entry of
+ * fp-8 is tried first).
  */
 SEC("?tc")
-__failure __msg("leaves different resources held on different paths")
-__naked int reject_iter_vma_or_scalar(void)
+__success __retval(7)
+__naked int throw_iter_vma_or_scalar(void)
 {
 	asm volatile (
 	"r1 = 5;"
@@ -2258,6 +2263,178 @@ __naked int reject_iter_vma_or_scalar(void)
 	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
 	  __imm(bpf_iter_task_vma_new), __imm(bpf_throw),
 	  __imm(bpf_iter_task_vma_destroy)
+	: __clobber_all);
+}
+
+/* The same in a static subprog, whose frame holds the iterator and its
+ * handle, zeroed on each entry to it; the throw unwinds two frames.
+ */
+static __naked __noinline __used int iter_vma_or_scalar(void)
+{
+	asm volatile (
+	"r1 = 5;"
+	"*(u64 *)(r10 - 16) = r1;"
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"if r7 == 0 goto 1f;"
+	"call %[bpf_get_current_task_btf];"
+	"r2 = r0;"
+	"r1 = r10;"
+	"r1 += -16;"
+	"r3 = 0;"
+	"call %[bpf_iter_task_vma_new];"
+"1:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"if r7 == 0 goto 2f;"
+	"r1 = r10;"
+	"r1 += -16;"
+	"call %[bpf_iter_task_vma_destroy];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_iter_task_vma_new), __imm(bpf_throw),
+	  __imm(bpf_iter_task_vma_destroy)
+	: __clobber_all);
+}
+
+SEC("?tc")
+__success __retval(7)
+__naked int throw_iter_vma_or_scalar_in_a_subprog(void)
+{
+	asm volatile (
+	"r6 = 0;"
+	"*(u64 *)(r10 - 8) = r6;"
+	"call iter_vma_or_scalar;"
+	"r0 = 0;"
+	"exit;"
+	::: __clobber_all);
+}
+
+/* The iterator destroyed on one path and its slot reused for a scalar,
+ * held on the other: the handle still holds the frame's pointer after the
+ * destroy until the verifier has the program clear it there (a fourth
+ * pass). Without the clear, the destroyed path's throw would destroy 5.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_iter_vma_destroyed_then_scalar(void)
+{
+	asm volatile (
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"call %[bpf_get_current_task_btf];"
+	"r2 = r0;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"r3 = 0;"
+	"call %[bpf_iter_task_vma_new];"
+	"r7 &= 1;"
+	"if r7 == 0 goto 1f;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"call %[bpf_iter_task_vma_destroy];"
+	"r1 = 5;"
+	"*(u64 *)(r10 - 8) = r1;"
+"1:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"if r7 != 0 goto 2f;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"call %[bpf_iter_task_vma_destroy];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_iter_task_vma_new), __imm(bpf_throw),
+	  __imm(bpf_iter_task_vma_destroy)
+	: __clobber_all);
+}
+
+/* One call that makes its iterator at fp-8 on one path and at fp-16 on
+ * the other, with 5 in the other slot: the handle finds the iterator 8
+ * bytes below the frame's pointer on one path, 16 on the other. Refused:
+ * one record cannot say where.
+ */
+SEC("?tc")
+__failure __msg("leaves different resources held on different paths")
+__naked int reject_iter_vma_one_call_two_slots(void)
+{
+	asm volatile (
+	"r1 = 5;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"*(u64 *)(r10 - 16) = r1;"
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"call %[bpf_get_current_task_btf];"
+	"r2 = r0;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"if r7 == 0 goto 1f;"
+	"r1 += -8;"
+"1:"
+	"r3 = 0;"
+	"call %[bpf_iter_task_vma_new];"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_iter_task_vma_new), __imm(bpf_throw)
+	: __clobber_all);
+}
+
+/* A static subprog makes the iterator in its caller's frame: a handle in
+ * the subprog's frame would be gone when it returns, so it gets none, and
+ * 5 in the slot on the other path is still refused.
+ */
+static __naked __noinline __used int make_iter_vma(void)
+{
+	asm volatile (
+	"r6 = r1;"
+	"call %[bpf_get_current_task_btf];"
+	"r2 = r0;"
+	"r1 = r6;"
+	"r3 = 0;"
+	"call %[bpf_iter_task_vma_new];"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_current_task_btf), __imm(bpf_iter_task_vma_new)
+	: __clobber_all);
+}
+
+SEC("?tc")
+__failure __msg("leaves different resources held on different paths")
+__naked int reject_iter_vma_from_a_callee_or_scalar(void)
+{
+	asm volatile (
+	"r1 = 5;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"if r7 == 0 goto 1f;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"call make_iter_vma;"
+"1:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"if r7 == 0 goto 2f;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"call %[bpf_iter_task_vma_destroy];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_iter_task_vma_destroy),
+	  __imm(bpf_throw)
 	: __clobber_all);
 }
 

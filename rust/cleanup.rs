@@ -1095,7 +1095,10 @@ mod tests {
         assert_eq!(handle.kind.iter(), Some(Iter::TaskVma));
         assert_eq!(in_place.kind.iter(), Some(Iter::TaskVma));
         assert_eq!(Kind::SkRelease.iter(), None);
-        assert_eq!((handle.iter_slot(), in_place.iter_slot()), (Some(0), Some(0)));
+        assert_eq!(
+            (handle.iter_slot(), in_place.iter_slot()),
+            (Some(0), Some(0))
+        );
         let odd = Release { off: 12, ..handle };
         assert_eq!(odd.iter_slot(), None);
         // The iterator starts `off` below the frame pointer the handle

@@ -231,6 +231,11 @@ fn release_chain(table: &ExceptionTable, held: &Held, frames: &[Frame], scratch:
         if p == 0 && r.kind.may_be_zero() {
             continue;
         }
+        // An iterator's handle holds its frame's pointer, and the
+        // iterator lies below it: never anywhere else.
+        if matches!(r.kind, Kind::IterAt(_)) && p != f.fp as u64 {
+            continue;
+        }
         // A dynptr or an iterator is released by its address.
         let arg = if r.kind.in_place() {
             match cleanup::address(f, r.loc) {
@@ -364,7 +369,7 @@ pub(crate) struct ThrowSites {
     /// to it: see `zero_on_entry()` in `verifier.rs`.
     pub(crate) zero_next: KVec<(u32, u16)>,
     /// The calls that made an iterator held at a throw in this pass, in
-    /// their own frame: see `handle()` in `verifier.rs`.
+    /// their own frame, sorted by place: see `handle()` in `verifier.rs`.
     pub(crate) iters: KVec<IterSite>,
     /// The calls, of `iters`, that this pass asks a handle for.
     pub(crate) handle_next: KVec<u32>,
@@ -871,6 +876,7 @@ pub(crate) unsafe fn prepare(
         !p.next.is_empty()
             || !p.shadow_next.is_empty()
             || !p.zero_next.is_empty()
+            || !p.handle_next.is_empty()
             || !p.clear_next.is_empty()
     }) {
         pr_err!("bpf_throw: the verifier's last pass left hints\n");

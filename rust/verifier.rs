@@ -51,8 +51,8 @@ use crate::env::{
 };
 use crate::insn::{Insn, Reg, BPF_PSEUDO_CALL};
 use crate::throw::{
-    Acquired, ChainIndex, DtorOf, Hint, IterSite, Noted, Pending, Shadow, Shared, ThrowSites, MAX_DTORS,
-    MAX_STORED, RECORD_COST,
+    Acquired, ChainIndex, DtorOf, Hint, IterSite, Noted, Pending, Shadow, Shared, ThrowSites,
+    MAX_DTORS, MAX_STORED, RECORD_COST,
 };
 
 // Every subprog_info slot fits in a SubprogSet.
@@ -1171,7 +1171,11 @@ fn ask_handles<'a>(
         let (Loc::Slot(n), Some(f)) = (r.loc, frames.get(usize::from(r.frame))) else {
             continue;
         };
-        for it in iters.iter().filter(|i| (i.subprog, i.slot) == (f.subprogno, n)) {
+        // `iters` is sorted by place: a binary search.
+        let place = (f.subprogno, n);
+        let first = iters.partition_point(|i| (i.subprog, i.slot) < place);
+        let here = iters.get(first..).unwrap_or(&[]);
+        for it in here.iter().take_while(|i| (i.subprog, i.slot) == place) {
             let has = |s: &Shadow| s.handle && s.site == it.site;
             if shadows.iter().any(has) || asked.iter().any(|&a| a == it.site) {
                 continue;
@@ -1184,6 +1188,30 @@ fn ask_handles<'a>(
         }
     }
     Ok(added)
+}
+
+/// Whether a walk with `frames` wrote something else than zero where the
+/// destroy of `r`, an iterator in place, reads ([`Release::absent`]): a
+/// zero on entry cannot make the walks agree then.
+fn overwritten(frames: &[Frame<'_>], r: &Release) -> bool {
+    let (Kind::IterDestroy(_), Absent::Zero(f, Loc::Slot(m))) = (r.kind, r.absent()) else {
+        return false;
+    };
+    let Some(slot) = frames
+        .get(usize::from(f))
+        .and_then(|fr| fr.slots().get(usize::from(m)))
+    else {
+        return false;
+    };
+    let is = |k: u32| slot.slot_type.iter().all(|&t| u32::from(t) == k);
+    let untouched = slot.slot_type.iter().all(|&t| {
+        let t = u32::from(t);
+        t == bindings::bpf_stack_slot_type_STACK_INVALID
+            || t == bindings::bpf_stack_slot_type_STACK_ZERO
+    });
+    // An iterator there is this walk's own, not what conflicts.
+    let spilled_zero = is(bindings::bpf_stack_slot_type_STACK_SPILL) && is_zero(slot.spilled());
+    !untouched && !spilled_zero && !is(bindings::bpf_stack_slot_type_STACK_ITER)
 }
 
 /// Gives the call `site` (by index as loaded), which makes an iterator in
@@ -1779,7 +1807,6 @@ fn verify_again(env: &mut Env<'_>) -> Result<c_int> {
             let mut after = KVec::new();
             for n in iter_released.iter().filter(|n| n.site == site) {
                 after.push((n.at, n.subprog), GFP_KERNEL)?;
-                ts.clears.push((n.at, site), GFP_KERNEL)?;
             }
             handles.push((site, after), GFP_KERNEL)?;
         }
@@ -1816,11 +1843,21 @@ fn verify_again(env: &mut Env<'_>) -> Result<c_int> {
         }
     }
     for (site, after) in handles.iter() {
-        if let Some(sh) = handle(env, *site)? {
-            for &(at, _) in after.iter().filter(|&&(_, s)| s == sh.subprog) {
-                clear_after(env, at, &sh)?;
+        let Some(sh) = handle(env, *site)? else {
+            continue;
+        };
+        add_shadow(env, sh)?;
+        // Cleared after its call's destroys, as many as the clears of own
+        // slots may be.
+        for &(at, _) in after.iter().filter(|&&(_, s)| s == sh.subprog) {
+            let ts = env.prog_aux_mut().throw_sites().ok_or(ENOMEM)?;
+            if ts.clears.len() >= MAX_OWN_SLOTS || ts.clears.iter().any(|&c| c == (at, *site)) {
+                continue;
             }
-            add_shadow(env, sh)?;
+            if clear_after(env, at, &sh)? {
+                let ts = env.prog_aux_mut().throw_sites().ok_or(ENOMEM)?;
+                ts.clears.push((at, *site), GFP_KERNEL)?;
+            }
         }
     }
     // The table of explored states has an entry per instruction.
@@ -2002,7 +2039,7 @@ fn record_in(
                                 subprog: f.subprogno,
                                 slot,
                             };
-                            insert_sorted(iters, it, |i| (i.site, i.subprog, i.slot))?;
+                            insert_sorted(iters, it, |i| (i.subprog, i.slot, i.site))?;
                         }
                     }
                 } else if !kind.in_place() {
@@ -2136,10 +2173,14 @@ fn record_in(
                             frames,
                             Iterator::chain(p.releases.iter(), rel.iter()),
                         )?;
-                        // Handles only where zeroing on entry was tried:
-                        // a zero costs one instruction per call of the
-                        // subprog, a handle one per iterator made too.
-                        let handled = !zeroed
+                        // Handles only where zeroing on entry was tried or
+                        // cannot help (this walk wrote something else where
+                        // a destroy reads): a zero costs one instruction per
+                        // call of the subprog, a handle one per iterator
+                        // made and one per destroy too.
+                        let written = Iterator::chain(p.releases.iter(), rel.iter())
+                            .any(|r| overwritten(frames, r));
+                        let handled = (!zeroed || written)
                             && ask_handles(
                                 handle_next,
                                 shadows,

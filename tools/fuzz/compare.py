@@ -146,7 +146,7 @@ def main():
                   and "/" not in v[1])
     leaked = sum(1 for v in ours.values() if v != "skipped" and v[2] != "0")
     print(f"fuzz leak check{label}: {checked} programs run {LEAK_RUNS} times each on ours, "
-          f"{leaked} left a task reference, an RCU read section or a ring buffer record held")
+          f"{leaked} left a task reference, an RCU read section, a ring buffer record or an mm held")
     holding = [l.split("|")[0] for l in open(expect) if l.strip().endswith("|1")]
     released = sum(1 for n in holding if n not in bad_names and isinstance(ours.get(n), tuple)
                    and ours[n][2] == "0")

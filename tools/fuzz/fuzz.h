@@ -27,10 +27,11 @@ struct {
 } fz_rb SEC(".maps");
 
 /* Written by fz_probe, which exc_loader each runs before and after a
- * program's runs: the current task's rcu_users and RCU read nesting, and
- * the bytes of fz_rb not consumed (exc_loader consumes the ring buffer
- * first: a record left reserved stops the consumer). */
-SEC(".bss.fz_leak") __hidden __attribute__((aligned(8))) __s64 fz_leak[3];
+ * program's runs: the current task's rcu_users and RCU read nesting, the
+ * bytes of fz_rb not consumed (exc_loader consumes the ring buffer
+ * first: a record left reserved stops the consumer) and the users of the
+ * task's mm (a task_vma iterator left undestroyed holds one). */
+SEC(".bss.fz_leak") __hidden __attribute__((aligned(8))) __s64 fz_leak[4];
 
 SEC("?syscall")
 int fz_probe(void *ctx)
@@ -40,6 +41,7 @@ int fz_probe(void *ctx)
 	fz_leak[0] = t->rcu_users.refs.counter;
 	fz_leak[1] = t->rcu_read_lock_nesting;
 	fz_leak[2] = bpf_ringbuf_query(&fz_rb, BPF_RB_AVAIL_DATA);
+	fz_leak[3] = t->mm ? t->mm->mm_users.counter : 0;
 	return 0;
 }
 

@@ -25,8 +25,9 @@ exc_loader's leak check sees an object left held), holding a task or a
 ring buffer record, a task or NULL, a task or a scalar in one variable
 (paths that put two things in one place; the task maybe from a static
 subprog that returns it, or released before the record was reserved),
-inside a bpf_for() loop (an iterator held) or holding a ring buffer
-dynptr (HELD), with preemption
+inside a bpf_for() loop (an iterator held), holding a task_vma iterator
+or a scalar in its bytes, or holding a ring buffer dynptr (HELD), with
+preemption
 disabled or holding a bpf_spin_lock,
 or under a const volatile
 flag that is 0 at load time (dead code). The main function may name a
@@ -89,10 +90,12 @@ MAX_DEPTH = 8
 # NULL ('maybe'), a task or a scalar other than zero ('scalar'), a
 # bpf_for() iterator whose body is the call ('iter': the child runs twice),
 # a ring buffer dynptr ('dynptr'), a task that a static subprog acquired
-# and returned or a record ('returned'), and a task, or a record where the
-# task was released before ('released'). Like 'obj', a throw below leaves
-# them held; the conflicting ones need the call's own slot on ours.
-HELD = ['either', 'maybe', 'scalar', 'iter', 'dynptr', 'returned', 'released']
+# and returned or a record ('returned'), a task, or a record where the
+# task was released before ('released'), and a task_vma iterator, or a
+# scalar in its bytes ('vma'). Like 'obj', a throw below leaves them
+# held; the conflicting ones need the call's own slot on ours, or for the
+# iterator a handle.
+HELD = ['either', 'maybe', 'scalar', 'iter', 'dynptr', 'returned', 'released', 'vma']
 
 
 class Func:
@@ -496,6 +499,13 @@ def emit_body(f):
                     "\t\tif (k && p)\n\t\t\tbpf_task_release(p);")
         elif c.wrap == 'iter':
             call = f"int i;\n\n\t\tbpf_for(i, 0, 2)\n\t\t\t{call}"
+        elif c.wrap == 'vma':
+            call = ("u32 k = (v >> 17) & 1;\n"
+                    "\t\tstruct bpf_iter_task_vma it;\n\n"
+                    "\t\tif (k)\n\t\t\tbpf_iter_task_vma_new(&it, bpf_get_current_task_btf(), 0);\n"
+                    "\t\telse\n\t\t\t*(volatile u64 *)&it = v | 1;\n"
+                    f"\t\t{call}\n"
+                    "\t\tif (k)\n\t\t\tbpf_iter_task_vma_destroy(&it);")
         elif c.wrap == 'dynptr':
             call = ("struct bpf_dynptr d;\n\n"
                     "\t\tbpf_ringbuf_reserve_dynptr(&fz_rb, 8, 0, &d);\n"

@@ -781,11 +781,11 @@ static int passes_of(const char *log)
 	return s ? atoi(s + strlen("verified in ")) : 1;
 }
 
-/* fz_probe into *v, after consuming fz_rb: rcu_users, RCU read nesting
- * and the bytes of fz_rb left unconsumed (a record left reserved stops
- * the consumer); zeros without it.
+/* fz_probe into *v, after consuming fz_rb: rcu_users, RCU read nesting,
+ * the bytes of fz_rb left unconsumed (a record left reserved stops the
+ * consumer) and mm_users; zeros without it.
  */
-static int fz_probe(struct bpf_object *obj, long long v[3])
+static int fz_probe(struct bpf_object *obj, long long v[4])
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 	struct bpf_program *p = bpf_object__find_program_by_name(obj, "fz_probe");
@@ -794,7 +794,7 @@ static int fz_probe(struct bpf_object *obj, long long v[3])
 	struct ring_buffer *rb;
 	int err;
 
-	v[0] = v[1] = v[2] = 0;
+	v[0] = v[1] = v[2] = v[3] = 0;
 	if (!p || !m)
 		return 0;
 	if (ring) {
@@ -821,7 +821,7 @@ static int run_each(const char *path, const char *skip)
 		return 1;
 	for (int i = 0; i < n; i++) {
 		struct bpf_program *prog = NULL, *p;
-		long long before[3], after[3];
+		long long before[4], after[4];
 		char at[256];
 		int err, ret, again;
 
@@ -872,9 +872,9 @@ static int run_each(const char *path, const char *skip)
 			 run_n(bpf_program__fd(prog), LEAK_RUNS - 1, &again) || fz_probe(obj, after))
 			printf("BPFEXC-FUZZ %s load=0 ret=run-failed\n", names[i]);
 		else if (memcmp(before, after, sizeof(before)) || again != ret)
-			printf("BPFEXC-FUZZ %s load=0 ret=%u leak=rcu_users:%lld->%lld,rcu_read_lock_nesting:%lld->%lld,ringbuf_unconsumed:%lld->%lld,last_ret:%u\n",
+			printf("BPFEXC-FUZZ %s load=0 ret=%u leak=rcu_users:%lld->%lld,rcu_read_lock_nesting:%lld->%lld,ringbuf_unconsumed:%lld->%lld,mm_users:%lld->%lld,last_ret:%u\n",
 			       names[i], (unsigned int)ret, before[0], after[0], before[1], after[1],
-			       before[2], after[2], (unsigned int)again);
+			       before[2], after[2], before[3], after[3], (unsigned int)again);
 		else
 			printf("BPFEXC-FUZZ %s load=0 ret=%u leak=0 passes=%d\n", names[i],
 			       (unsigned int)ret, passes_of(log_buf));

@@ -2355,6 +2355,146 @@ __naked int throw_iter_vma_destroyed_then_scalar(void)
 	: __clobber_all);
 }
 
+/* throw_iter_vma_or_scalar at a call of a global function that may throw,
+ * which stock loads (and leaks the iterator, its task and its mm on every
+ * throw): the record of the call releases by the handle.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_global_iter_vma_or_scalar(void)
+{
+	asm volatile (
+	"r9 = r1;"
+	"r1 = 5;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"if r7 == 0 goto 1f;"
+	"call %[bpf_get_current_task_btf];"
+	"r2 = r0;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"r3 = 0;"
+	"call %[bpf_iter_task_vma_new];"
+"1:"
+	"r1 = r9;"
+	"call global_throws;"
+	"if r7 == 0 goto 2f;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"call %[bpf_iter_task_vma_destroy];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_iter_task_vma_new), __imm(bpf_iter_task_vma_destroy)
+	: __clobber_all);
+}
+
+/* Destroys the iterator that R1 points to. */
+static __naked __noinline __used int destroy_iter_vma(void)
+{
+	asm volatile (
+	"call %[bpf_iter_task_vma_destroy];"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_iter_task_vma_destroy)
+	: __clobber_all);
+}
+
+/* throw_iter_vma_destroyed_then_scalar with the destroy in a static
+ * subprog: the handle is cleared after the call of the subprog.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_iter_vma_destroyed_in_a_subprog(void)
+{
+	asm volatile (
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"call %[bpf_get_current_task_btf];"
+	"r2 = r0;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"r3 = 0;"
+	"call %[bpf_iter_task_vma_new];"
+	"r7 &= 1;"
+	"if r7 == 0 goto 1f;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"call destroy_iter_vma;"
+	"r1 = 5;"
+	"*(u64 *)(r10 - 8) = r1;"
+"1:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"if r7 != 0 goto 2f;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"call %[bpf_iter_task_vma_destroy];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_iter_task_vma_new), __imm(bpf_throw),
+	  __imm(bpf_iter_task_vma_destroy)
+	: __clobber_all);
+}
+
+/* A loop that makes the iterator, destroys it and puts 5 in its bytes, up
+ * to three times, then makes it once more or not, and throws: the handle
+ * is set by the call in every round and cleared after each destroy.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_iter_vma_made_in_a_loop(void)
+{
+	asm volatile (
+	"r6 = 3;"
+"1:"
+	"call %[bpf_get_current_task_btf];"
+	"r2 = r0;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"r3 = 0;"
+	"call %[bpf_iter_task_vma_new];"
+	"r1 = r10;"
+	"r1 += -8;"
+	"call %[bpf_iter_task_vma_destroy];"
+	"r1 = 5;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"r6 += -1;"
+	"if r6 != 0 goto 1b;"
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"r7 &= 1;"
+	"if r7 == 0 goto 2f;"
+	"call %[bpf_get_current_task_btf];"
+	"r2 = r0;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"r3 = 0;"
+	"call %[bpf_iter_task_vma_new];"
+"2:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"if r7 == 0 goto 3f;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"call %[bpf_iter_task_vma_destroy];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_iter_task_vma_new), __imm(bpf_throw),
+	  __imm(bpf_iter_task_vma_destroy)
+	: __clobber_all);
+}
+
 /* One call that makes its iterator at fp-8 on one path and at fp-16 on
  * the other, with 5 in the other slot: the handle finds the iterator 8
  * bytes below the frame's pointer on one path, 16 on the other. Refused:

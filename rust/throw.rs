@@ -1000,17 +1000,26 @@ pub(crate) unsafe fn prepare(
                 }
             }
             for r in p.releases.iter() {
-                if let cleanup::Loc::Slot(n) = r.loc {
-                    let depth = funcs_of
-                        .get(usize::from(r.frame))
-                        .and_then(|&f| depths.get(f as usize))
-                        .copied()
-                        .unwrap_or(0);
-                    // The JIT rounds the stack up to 8 bytes.
-                    if 8 * (u32::from(n) + 1) > depth.next_multiple_of(8) {
-                        pr_err!("bpf_throw: a slot to release is outside its frame\n");
-                        return EFAULT.to_errno();
+                // How far below the frame's pointer the release reads: its
+                // slot, and for an iterator by its handle, the iterator.
+                let below = match (r.loc, r.kind) {
+                    (cleanup::Loc::Slot(n), Kind::IterAt(_)) => {
+                        (8 * (u32::from(n) + 1)).max(u32::from(r.off.unsigned_abs()))
                     }
+                    (cleanup::Loc::Slot(n), _) => 8 * (u32::from(n) + 1),
+                    (cleanup::Loc::Reg(_), _) => 0,
+                };
+                let depth = funcs_of
+                    .get(usize::from(r.frame))
+                    .and_then(|&f| depths.get(f as usize))
+                    .copied()
+                    .unwrap_or(0);
+                // The JIT rounds the stack up to 8 bytes.
+                if below > depth.next_multiple_of(8)
+                    || (matches!(r.kind, Kind::IterAt(_)) && r.off < 8)
+                {
+                    pr_err!("bpf_throw: a slot to release is outside its frame\n");
+                    return EFAULT.to_errno();
                 }
             }
             // A chain of main's that releases nothing needs no record:

@@ -2230,8 +2230,7 @@ __naked int throw_iter_vma_or_unwritten(void)
  * The iterator gets a handle: a slot of its own, zeroed on entry, where
  * the program stores r10 after bpf_iter_task_vma_new(). A throw destroys
  * the iterator by it where it holds the frame's pointer, and nothing where
- * it holds zero, whatever fp-8 holds (three passes: the zero on entry of
- * fp-8 is tried first).
+ * it holds zero, whatever fp-8 holds.
  */
 SEC("?tc")
 __success __retval(7)
@@ -2314,9 +2313,10 @@ __naked int throw_iter_vma_or_scalar_in_a_subprog(void)
 }
 
 /* The iterator destroyed on one path and its slot reused for a scalar,
- * held on the other: the handle still holds the frame's pointer after the
- * destroy until the verifier has the program clear it there (a fourth
- * pass). Without the clear, the destroyed path's throw would destroy 5.
+ * held on the other: the handle would still hold the frame's pointer
+ * after the destroy, but the verifier has the program clear it there.
+ * Without the clear, the walks would not merge (the destroyed path's
+ * handle is neither zero nor next to an iterator).
  */
 SEC("?tc")
 __success __retval(7)

@@ -87,6 +87,10 @@ pub enum Kind {
     /// verifier gives an iterator a handle where paths leave something
     /// else in its slots that its destroy would read.
     IterAt(Iter),
+    /// A ring buffer dynptr found by its handle, as [`Kind::IterAt`] finds
+    /// an iterator: by `bpf_ringbuf_discard_dynptr(&dynptr, 0)`, where the
+    /// handle is not zero and the dynptr has a record.
+    DynptrAt,
 }
 
 /// The open-coded iterators of vmlinux that a throw destroys. Each is
@@ -146,6 +150,21 @@ impl Kind {
     pub fn iter(self) -> Option<Iter> {
         match self {
             Kind::IterDestroy(it) | Kind::IterAt(it) => Some(it),
+            _ => None,
+        }
+    }
+
+    /// Whether the place is a handle: a resource in place, found by the
+    /// pointer of its frame that the place holds.
+    pub fn by_handle(self) -> bool {
+        matches!(self, Kind::IterAt(_) | Kind::DynptrAt)
+    }
+
+    /// How a resource in place is released by a handle.
+    pub fn with_handle(self) -> Option<Kind> {
+        match self {
+            Kind::IterDestroy(it) => Some(Kind::IterAt(it)),
+            Kind::DynptrDiscard => Some(Kind::DynptrAt),
             _ => None,
         }
     }
@@ -220,12 +239,12 @@ impl Release {
         }
     }
 
-    /// The first slot, in its frame, of the iterator it destroys, in place
-    /// or by its handle (which holds the frame's pointer).
-    pub fn iter_slot(&self) -> Option<u16> {
+    /// The first slot, in its frame, of the resource in place it releases,
+    /// in place or by its handle (which holds the frame's pointer).
+    pub fn first_slot(&self) -> Option<u16> {
         match (self.kind, self.loc) {
-            (Kind::IterDestroy(_), Loc::Slot(n)) => Some(n),
-            (Kind::IterAt(_), _) if self.off >= 8 && self.off % 8 == 0 => {
+            (k, Loc::Slot(n)) if k.in_place() => Some(n),
+            (k, _) if k.by_handle() && self.off >= 8 && self.off % 8 == 0 => {
                 Some(self.off as u16 / 8 - 1)
             }
             _ => None,
@@ -1096,11 +1115,11 @@ mod tests {
         assert_eq!(in_place.kind.iter(), Some(Iter::TaskVma));
         assert_eq!(Kind::SkRelease.iter(), None);
         assert_eq!(
-            (handle.iter_slot(), in_place.iter_slot()),
+            (handle.first_slot(), in_place.first_slot()),
             (Some(0), Some(0))
         );
         let odd = Release { off: 12, ..handle };
-        assert_eq!(odd.iter_slot(), None);
+        assert_eq!(odd.first_slot(), None);
         // The iterator starts `off` below the frame pointer the handle
         // holds.
         assert_eq!(handle.base(0xffff_c900_0000_1000), 0xffff_c900_0000_0ff8);

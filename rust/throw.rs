@@ -231,9 +231,9 @@ fn release_chain(table: &ExceptionTable, held: &Held, frames: &[Frame], scratch:
         if p == 0 && r.kind.may_be_zero() {
             continue;
         }
-        // An iterator's handle holds its frame's pointer, and the
-        // iterator lies below it: never anywhere else.
-        if matches!(r.kind, Kind::IterAt(_)) && p != f.fp as u64 {
+        // A handle holds its frame's pointer, and the resource lies below
+        // it: never anywhere else.
+        if r.kind.by_handle() && p != f.fp as u64 {
             continue;
         }
         // A dynptr or an iterator is released by its address.
@@ -265,6 +265,12 @@ fn release_chain(table: &ExceptionTable, held: &Held, frames: &[Frame], scratch:
                 }
                 Kind::DynptrDiscard => {
                     bpf_ringbuf_discard_dynptr(arg, 0);
+                }
+                // Its record is its first eight bytes, zero if none.
+                Kind::DynptrAt => {
+                    if ThreadStack.read(arg as usize) != 0 {
+                        bpf_ringbuf_discard_dynptr(arg, 0);
+                    }
                 }
                 #[cfg(CONFIG_INET)]
                 Kind::SkRelease => {
@@ -368,8 +374,9 @@ pub(crate) struct ThrowSites {
     /// The slots, of a subprog, that this pass asks to be zeroed on entry
     /// to it: see `zero_on_entry()` in `verifier.rs`.
     pub(crate) zero_next: KVec<(u32, u16)>,
-    /// The calls that made an iterator held at a throw in this pass, in
-    /// their own frame, sorted by place: see `handle()` in `verifier.rs`.
+    /// The calls that made an iterator or a dynptr held at a throw in this
+    /// pass, in their own frame, sorted by place: see `handle()` in
+    /// `verifier.rs`.
     pub(crate) iters: KVec<IterSite>,
     /// The calls, of `iters`, that this pass asks a handle for.
     pub(crate) handle_next: KVec<u32>,
@@ -712,8 +719,9 @@ pub(crate) struct Shadow {
     pub(crate) handle: bool,
 }
 
-/// A call that made an iterator in a stack slot of its own frame, held at
-/// a throw: it may get a handle (see `handle()` in `verifier.rs`).
+/// A call that made an iterator or a ring buffer dynptr in a stack slot of
+/// its own frame, held at a throw: it may get a handle (see `handle()` in
+/// `verifier.rs`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct IterSite {
     /// The call, by its index as loaded.
@@ -1003,7 +1011,7 @@ pub(crate) unsafe fn prepare(
                 // How far below the frame's pointer the release reads: its
                 // slot, and for an iterator by its handle, the iterator.
                 let below = match (r.loc, r.kind) {
-                    (cleanup::Loc::Slot(n), Kind::IterAt(_)) => {
+                    (cleanup::Loc::Slot(n), k) if k.by_handle() => {
                         (8 * (u32::from(n) + 1)).max(u32::from(r.off.unsigned_abs()))
                     }
                     (cleanup::Loc::Slot(n), _) => 8 * (u32::from(n) + 1),
@@ -1015,9 +1023,7 @@ pub(crate) unsafe fn prepare(
                     .copied()
                     .unwrap_or(0);
                 // The JIT rounds the stack up to 8 bytes.
-                if below > depth.next_multiple_of(8)
-                    || (matches!(r.kind, Kind::IterAt(_)) && r.off < 8)
-                {
+                if below > depth.next_multiple_of(8) || (r.kind.by_handle() && r.off < 8) {
                     pr_err!("bpf_throw: a slot to release is outside its frame\n");
                     return EFAULT.to_errno();
                 }

@@ -1167,7 +1167,7 @@ fn ask_handles<'a>(
     rel: impl Iterator<Item = &'a Release>,
 ) -> Result<bool> {
     let mut added = false;
-    for r in rel.filter(|r| matches!(r.kind, Kind::IterDestroy(_))) {
+    for r in rel.filter(|r| r.kind.with_handle().is_some()) {
         let (Loc::Slot(n), Some(f)) = (r.loc, frames.get(usize::from(r.frame))) else {
             continue;
         };
@@ -1191,10 +1191,11 @@ fn ask_handles<'a>(
 }
 
 /// Whether a walk with `frames` wrote something else than zero where the
-/// destroy of `r`, an iterator in place, reads ([`Release::absent`]): a
-/// zero on entry cannot make the walks agree then.
+/// release of `r`, an iterator or a dynptr in place, reads
+/// ([`Release::absent`]): a zero on entry cannot make the walks agree
+/// then.
 fn overwritten(frames: &[Frame<'_>], r: &Release) -> bool {
-    let (Kind::IterDestroy(_), Absent::Zero(f, Loc::Slot(m))) = (r.kind, r.absent()) else {
+    let (Some(_), Absent::Zero(f, Loc::Slot(m))) = (r.kind.with_handle(), r.absent()) else {
         return false;
     };
     let Some(slot) = frames
@@ -1209,9 +1210,11 @@ fn overwritten(frames: &[Frame<'_>], r: &Release) -> bool {
         t == bindings::bpf_stack_slot_type_STACK_INVALID
             || t == bindings::bpf_stack_slot_type_STACK_ZERO
     });
-    // An iterator there is this walk's own, not what conflicts.
+    // An iterator or a dynptr there is this walk's own, not what
+    // conflicts.
     let spilled_zero = is(bindings::bpf_stack_slot_type_STACK_SPILL) && is_zero(slot.spilled());
-    !untouched && !spilled_zero && !is(bindings::bpf_stack_slot_type_STACK_ITER)
+    let own = is(bindings::bpf_stack_slot_type_STACK_ITER) || slot.dynptr().is_some();
+    !untouched && !spilled_zero && !own
 }
 
 /// Gives the call `site` (by index as loaded), which makes an iterator in
@@ -1226,7 +1229,9 @@ fn overwritten(frames: &[Frame<'_>], r: &Release) -> bool {
 /// destroys the iterator by it ([`Kind::IterAt`]), and where the slot
 /// holds zero, destroys nothing there, whatever the iterator's slots then
 /// hold. Paths that leave the iterator's slots with something else in
-/// them (a scalar that the destroy would free) then merge.
+/// them (a scalar that the destroy would free) then merge. A ring buffer
+/// dynptr that `bpf_ringbuf_reserve_dynptr()` made gets a handle the same
+/// way ([`Kind::DynptrAt`]).
 ///
 /// `None` if the call is not found (removed) or the slot does not fit in
 /// the subprog's 512 bytes.
@@ -1604,10 +1609,14 @@ fn note_release(env: &mut Env<'_>, ref_obj_id: c_int) -> Result {
             r.orig_idx(st.frame(k + 1).ok_or(EFAULT)?.callsite as usize)
         };
         note_release_in(ts, f, at, ref_obj_id, site)?;
-        // An iterator that its call made in this frame: a handle that a
-        // later pass gives the call is cleared after `at` from the start.
+        // An iterator or a dynptr that its call made in this frame: a
+        // handle that a later pass gives the call is cleared after `at`
+        // from the start.
         let made_here = acquired.and_then(|a| r.subprog_at(a)) == Some(f.subprogno as usize);
-        let iter = |s: &Slot| s.iter().is_some() && s.spilled_ptr.ref_obj_id == ref_obj_id as u32;
+        let iter = |s: &Slot| {
+            (s.iter().is_some() || s.dynptr().is_some())
+                && s.spilled_ptr.ref_obj_id == ref_obj_id as u32
+        };
         if let (true, Some(site)) = (made_here && f.slots().iter().any(iter), site) {
             let noted = Noted {
                 at,
@@ -2007,13 +2016,13 @@ fn record_in(
         let held = holders_of(&places, id);
         let at = r.insn_idx as usize;
         let site = env.orig_idx(at);
-        // An iterator that its call's handle finds is released by the
-        // handle (see `handle()`).
+        // An iterator or a dynptr that its call's handle finds is released
+        // by the handle (see `handle()`).
         let place = place_of(frames, id, held, prior, hinted, shadows, dtors).map(
-            |(frame, loc, kind, off)| match (kind, loc) {
-                (Kind::IterDestroy(it), Loc::Slot(n)) => {
+            |(frame, loc, kind, off)| match (kind.with_handle(), loc) {
+                (Some(by), Loc::Slot(n)) => {
                     match handle_of(frames, shadows, site, frame, usize::from(n)) {
-                        Some((g, off)) => (frame, Loc::Slot(g), Kind::IterAt(it), off),
+                        Some((g, off)) => (frame, Loc::Slot(g), by, off),
                         None => (frame, loc, kind, off),
                     }
                 }
@@ -2028,11 +2037,11 @@ fn record_in(
                     kind,
                     off,
                 };
-                if kind.iter().is_some() {
-                    // An iterator that its call made in the call's own
-                    // frame may get a handle.
+                if kind.in_place() || kind.by_handle() {
+                    // An iterator or a dynptr that its call made in the
+                    // call's own frame may get a handle.
                     let f = frames.get(usize::from(frame)).ok_or(EFAULT)?;
-                    if let (Some(slot), Some(sub)) = (release.iter_slot(), env.subprog_at(at)) {
+                    if let (Some(slot), Some(sub)) = (release.first_slot(), env.subprog_at(at)) {
                         if sub == f.subprogno as usize && iters.len() < MAX_SITES {
                             let it = IterSite {
                                 site,
@@ -2280,12 +2289,8 @@ fn record_in(
     for r in rel.iter() {
         read.push((r.frame, r.loc), GFP_KERNEL)?;
         // The first slot of what lies in place.
-        let first = match (r.kind, r.loc) {
-            (Kind::IterAt(_), _) => r.iter_slot(),
-            (k, Loc::Slot(n)) if k.in_place() => Some(n),
-            _ => None,
-        };
-        if let (Kind::IterAt(_), Some(n)) = (r.kind, first) {
+        let first = r.first_slot();
+        if let (true, Some(n)) = (r.kind.by_handle(), first) {
             read.push((r.frame, Loc::Slot(n)), GFP_KERNEL)?;
         }
         if let (Some(n), Some(f)) = (first, frames.get(usize::from(r.frame))) {
@@ -2296,7 +2301,9 @@ fn record_in(
                 let Some(slot) = slots.get(m) else { break };
                 let t = u32::from(slot.slot_type[bindings::BPF_REG_SIZE as usize - 1]);
                 let same = match r.kind {
-                    Kind::DynptrDiscard => slot.dynptr().is_some_and(|(first, _)| !first),
+                    Kind::DynptrDiscard | Kind::DynptrAt => {
+                        slot.dynptr().is_some_and(|(first, _)| !first)
+                    }
                     _ => {
                         t == bindings::bpf_stack_slot_type_STACK_ITER
                             && slot.spilled_ptr.ref_obj_id == 0

@@ -2040,6 +2040,87 @@ __naked int throw_dynptr_maybe(void)
 	: __clobber_all);
 }
 
+/* throw_dynptr_maybe with 5 in the dynptr's record on the other path,
+ * where a discard would read 5 as a record: the reserving call gets a
+ * handle, as a task_vma iterator's call does (throw_iter_vma_or_scalar).
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_dynptr_or_scalar(void)
+{
+	asm volatile (
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"r7 &= 1;"
+	"r1 = 5;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"*(u64 *)(r10 - 16) = r1;"
+	"if r7 == 0 goto 1f;"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"r4 = r10;"
+	"r4 += -16;"
+	"call %[bpf_ringbuf_reserve_dynptr];"
+"1:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"if r7 == 0 goto 2f;"
+	"r1 = r10;"
+	"r1 += -16;"
+	"r2 = 0;"
+	"call %[bpf_ringbuf_discard_dynptr];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm_addr(rb), __imm(bpf_ringbuf_reserve_dynptr),
+	  __imm(bpf_throw), __imm(bpf_ringbuf_discard_dynptr)
+	: __clobber_all);
+}
+
+/* The dynptr's record submitted and 5 put in its bytes on one path, held
+ * on the other: the handle is cleared after the submit.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_dynptr_submitted_then_scalar(void)
+{
+	asm volatile (
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"r7 &= 1;"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"r4 = r10;"
+	"r4 += -16;"
+	"call %[bpf_ringbuf_reserve_dynptr];"
+	"if r7 == 0 goto 1f;"
+	"r1 = r10;"
+	"r1 += -16;"
+	"r2 = 0;"
+	"call %[bpf_ringbuf_submit_dynptr];"
+	"r1 = 5;"
+	"*(u64 *)(r10 - 16) = r1;"
+"1:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"if r7 != 0 goto 2f;"
+	"r1 = r10;"
+	"r1 += -16;"
+	"r2 = 0;"
+	"call %[bpf_ringbuf_discard_dynptr];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm_addr(rb), __imm(bpf_ringbuf_reserve_dynptr),
+	  __imm(bpf_throw), __imm(bpf_ringbuf_discard_dynptr),
+	  __imm(bpf_ringbuf_submit_dynptr)
+	: __clobber_all);
+}
+
 /* Thrown from inside a bpf_for() loop, and from a loop in a subprog. */
 SEC("?tc")
 __success __retval(7)

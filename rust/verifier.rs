@@ -1236,38 +1236,7 @@ fn overwritten(frames: &[Frame<'_>], r: &Release) -> bool {
 /// `None` if the call is not found (removed) or the slot does not fit in
 /// the subprog's 512 bytes.
 fn handle(env: &mut Env<'_>, site: u32) -> Result<Option<Shadow>> {
-    let r = env.get();
-    let insns = r.insns();
-    let Some(s) = (0..insns.len()).find(|&j| r.orig_idx(j) == site && insns[j].code == JMP_CALL)
-    else {
-        return Ok(None);
-    };
-    let Some(i) = r.subprog_at(s) else {
-        return Ok(None);
-    };
-    let range = r.subprog_range(i).ok_or(EFAULT)?;
-    // The call is not its subprog's last instruction.
-    if s + 1 >= range.end {
-        return Ok(None);
-    }
-    let depth = (r.subprogs()[i].stack_depth as usize).next_multiple_of(8);
-    if depth + 8 > bindings::MAX_BPF_STACK as usize {
-        return Ok(None);
-    }
-    let off = -((depth + 8) as i16);
-    let store = to_bpf(Insn::stx_dw(Reg::R10, Reg::R10, off));
-    let zero = to_bpf(Insn::st_dw(Reg::R10, off, 0));
-    // The subprog's start first: the call moves down by one.
-    insert_before(env, range.start, zero)?;
-    insert_before(env, s + 2, store)?;
-    let info = env.subprog_info_mut().get_mut(i).ok_or(EFAULT)?;
-    info.stack_depth = (depth + 8) as u16;
-    Ok(Some(Shadow {
-        site,
-        subprog: i as u32,
-        slot: (depth / 8) as u16,
-        handle: true,
-    }))
+    own_slot(env, site, true)
 }
 
 /// Gives the acquiring call `site` (by index as loaded) a stack slot of its
@@ -1285,6 +1254,12 @@ fn handle(env: &mut Env<'_>, site: u32) -> Result<Option<Shadow>> {
 /// `None` if the call is not found (removed) or the slot does not fit in
 /// the subprog's 512 bytes.
 fn shadow(env: &mut Env<'_>, site: u32) -> Result<Option<Shadow>> {
+    own_slot(env, site, false)
+}
+
+/// [`shadow`], or for a `handle` [`handle`]: the slot, the zero on entry
+/// and the store of r0, or of r10, after the call.
+fn own_slot(env: &mut Env<'_>, site: u32, handle: bool) -> Result<Option<Shadow>> {
     let r = env.get();
     let insns = r.insns();
     let Some(s) = (0..insns.len()).find(|&j| r.orig_idx(j) == site && insns[j].code == JMP_CALL)
@@ -1306,14 +1281,15 @@ fn shadow(env: &mut Env<'_>, site: u32) -> Result<Option<Shadow>> {
         return Ok(None);
     }
     let off = -((depth + 8) as i16);
-    let store = to_bpf(Insn::stx_dw(Reg::R10, Reg::R0, off));
+    let src = if handle { Reg::R10 } else { Reg::R0 };
+    let store = to_bpf(Insn::stx_dw(Reg::R10, src, off));
     let zero = to_bpf(Insn::st_dw(Reg::R10, off, 0));
     // A static subprog that returned the pointer on some paths may leave
     // R0 unwritten on others, which the verifier allows as long as the
     // caller does not read it: the store would. R0 is set on entry to the
     // callee, which cannot read it before it writes it, unless it is
     // already.
-    let callee = (insns[s].src_reg() == BPF_PSEUDO_CALL)
+    let callee = (!handle && insns[s].src_reg() == BPF_PSEUDO_CALL)
         .then(|| s as i64 + i64::from(insns[s].imm) + 1)
         .and_then(|c| usize::try_from(c).ok())
         .filter(|&c| !is_r0_zero(insns.get(c)));
@@ -1338,7 +1314,7 @@ fn shadow(env: &mut Env<'_>, site: u32) -> Result<Option<Shadow>> {
         site,
         subprog: i as u32,
         slot: (depth / 8) as u16,
-        handle: false,
+        handle,
     }))
 }
 

@@ -1023,7 +1023,12 @@ pub(crate) unsafe fn prepare(
                     .copied()
                     .unwrap_or(0);
                 // The JIT rounds the stack up to 8 bytes.
-                if below > depth.next_multiple_of(8) || (r.kind.by_handle() && r.off < 8) {
+                // A handle finds a resource of at least eight bytes (a
+                // dynptr, sixteen) on a slot's boundary.
+                let least = if r.kind == Kind::DynptrAt { 16 } else { 8 };
+                if below > depth.next_multiple_of(8)
+                    || (r.kind.by_handle() && (r.off < least || r.off % 8 != 0))
+                {
                     pr_err!("bpf_throw: a slot to release is outside its frame\n");
                     return EFAULT.to_errno();
                 }

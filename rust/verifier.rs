@@ -785,10 +785,19 @@ fn place_of(
     // agree: its index among them. The hints are in the order found, and
     // few (conflicts only); what the chain releases is sorted by place,
     // one reference per place, so a binary search finds it.
+    // A release by a handle stands for the resource in place that it
+    // finds: a dynptr and its clone, or their iterator, are then chosen
+    // where the handle found it before.
+    let same = |r: &Release, f: u8, l: Loc, k: (Kind, i16)| {
+        (r.frame, r.loc, r.kind, r.off) == (f, l, k.0, k.1)
+            || (r.kind.by_handle()
+                && k.0.with_handle() == Some(r.kind)
+                && (r.frame, r.first_slot().map(Loc::Slot)) == (f, Some(l)))
+    };
     let hint = |f: u8, l: Loc, k: (Kind, i16)| {
         hinted
             .iter()
-            .position(|r| (r.frame, r.loc, r.kind, r.off) == (f, l, k.0, k.1))
+            .position(|r| same(r, f, l, k))
             .unwrap_or(usize::MAX)
     };
     let released = |f: u8, l: Loc, k: (Kind, i16)| match prior
@@ -797,6 +806,12 @@ fn place_of(
         .and_then(|i| Some((i, prior.get(i)?)))
     {
         Some((i, r)) if (r.kind, r.off) == k => i,
+        // A handle's place is elsewhere: one scan, for a resource in
+        // place only.
+        _ if k.0.in_place() => prior
+            .iter()
+            .position(|r| same(r, f, l, k))
+            .unwrap_or(usize::MAX),
         _ => usize::MAX,
     };
     // A call's own slot (see `shadow`), then hinted (the first hints

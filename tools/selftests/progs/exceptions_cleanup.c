@@ -2121,6 +2121,60 @@ __naked int throw_dynptr_submitted_then_scalar(void)
 	: __clobber_all);
 }
 
+/* Three paths to one throw: 5 in fp-32 (the dynptr's record on the
+ * others, so its call gets a handle), a dynptr at fp-32 with 5 at fp-16,
+ * walked first, and the dynptr at fp-32 with its clone at fp-16. The
+ * record is discarded once, through the dynptr that the handle found on
+ * the walk before: the clone, at the lower slot, would give another
+ * offset from the handle, and the walks would not merge (found by an
+ * adversarial review). Walked the other way round, the clone first, the
+ * program is still refused.
+ */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_dynptr_clone_or_scalar(void)
+{
+	asm volatile (
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"r7 &= 3;"
+	"r1 = 5;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"*(u64 *)(r10 - 16) = r1;"
+	"*(u64 *)(r10 - 24) = r1;"
+	"*(u64 *)(r10 - 32) = r1;"
+	"if r7 == 0 goto 1f;"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"r4 = r10;"
+	"r4 += -32;"
+	"call %[bpf_ringbuf_reserve_dynptr];"
+	"if r7 != 1 goto 3f;"
+	"goto 1f;"
+"3:"
+	"r1 = r10;"
+	"r1 += -32;"
+	"r2 = r10;"
+	"r2 += -16;"
+	"call %[bpf_dynptr_clone];"
+"1:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"if r7 == 0 goto 2f;"
+	"r1 = r10;"
+	"r1 += -32;"
+	"r2 = 0;"
+	"call %[bpf_ringbuf_discard_dynptr];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm_addr(rb), __imm(bpf_ringbuf_reserve_dynptr),
+	  __imm(bpf_throw), __imm(bpf_ringbuf_discard_dynptr), __imm(bpf_dynptr_clone)
+	: __clobber_all);
+}
+
 /* Thrown from inside a bpf_for() loop, and from a loop in a subprog. */
 SEC("?tc")
 __success __retval(7)

@@ -15,6 +15,13 @@
  * the throw calls) and held_kprobe (on the ring buffer discard it calls)
  * throw inside those releases while they hold something of their own.
  * Counters let stress.c check that every task acquired was released once.
+ *
+ * The handle_* programs do the same with what a throw releases by a
+ * handle: a task_vma iterator (handle_test_run) or a ring buffer dynptr
+ * (all of them) that another path overwrites with a scalar, so that the
+ * making call gets a handle. handle_dtor (fentry on the iterator's destroy)
+ * and handle_kprobe (on the dynptr's discard) throw inside those releases
+ * holding a dynptr and a number iterator by a handle of their own.
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
@@ -194,6 +201,194 @@ int held_kprobe(struct pt_regs *ctx)
 	bpf_for(i, 0, 2)
 		bpf_throw(0);
 	bpf_rcu_read_unlock();
+	return 0;
+}
+
+/* Iterators that handle_test_run made (whether or not they found an mm),
+ * handle_dtor's calls (each a destroy by a throw), ring buffer dynptrs
+ * reserved (with a record).
+ */
+u64 iters_made, iter_destroys, dynptrs_reserved;
+
+/* Holds a ring buffer dynptr at fp-16, or 5 in its bytes, chosen at random,
+ * and throws the cookie (R2) every time if R1 says so, otherwise as the
+ * clock says; discards the dynptr if it does not throw. The reserving call
+ * gets a handle in this frame. Called from assembly only: the BTF of a
+ * naked function's arguments has no names, which the kernel refuses.
+ */
+static __naked __noinline __used int dynptr_or_scalar(void)
+{
+	asm volatile (
+	"r6 = r1;"
+	"r9 = r2;"
+	"r1 = 5;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"*(u64 *)(r10 - 16) = r1;"
+	"call %[bpf_get_prandom_u32];"
+	"r8 = r0;"
+	"r8 &= 1;"
+	"if r8 == 0 goto 1f;"
+	"r1 = %[held_rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"r4 = r10;"
+	"r4 += -16;"
+	"call %[bpf_ringbuf_reserve_dynptr];"
+	"if r0 != 0 goto 1f;"
+	"r1 = %[dynptrs_reserved] ll;"
+	"r2 = 1;"
+	"lock *(u64 *)(r1 + 0) += r2;"
+"1:"
+	"call %[bpf_ktime_get_ns];"
+	"r0 &= 1;"
+	"r0 |= r6;"
+	"if r0 == 0 goto 2f;"
+	"r1 = r9;"
+	"call %[bpf_throw];"
+"2:"
+	"if r8 == 0 goto 3f;"
+	"r1 = r10;"
+	"r1 += -16;"
+	"r2 = 0;"
+	"call %[bpf_ringbuf_discard_dynptr];"
+"3:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_ringbuf_reserve_dynptr),
+	  __imm(bpf_ktime_get_ns), __imm(bpf_throw), __imm(bpf_ringbuf_discard_dynptr),
+	  __imm_addr(held_rb), __imm_addr(dynptrs_reserved)
+	: __clobber_all);
+}
+
+/* Holds a number iterator at fp-8, or 5 in its bytes, and throws 0. */
+static __naked __noinline __used int num_or_scalar_throws(void)
+{
+	asm volatile (
+	"r1 = 5;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"r7 &= 1;"
+	"if r7 == 0 goto 1f;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"r2 = 0;"
+	"r3 = 2;"
+	"call %[bpf_iter_num_new];"
+"1:"
+	"r1 = 0;"
+	"call %[bpf_throw];"
+	"if r7 == 0 goto 2f;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"call %[bpf_iter_num_destroy];"
+"2:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_iter_num_new), __imm(bpf_throw),
+	  __imm(bpf_iter_num_destroy)
+	: __clobber_all);
+}
+
+/* Holds a task_vma iterator of the current task at fp-8, or 5 in its
+ * bytes, at the call of dynptr_or_scalar(), which throws 7 every time: the
+ * throw releases a dynptr by a handle in the callee's frame and an iterator
+ * by one in this frame.
+ */
+SEC("?tc")
+__naked int handle_test_run(void)
+{
+	asm volatile (
+	"r1 = 5;"
+	"*(u64 *)(r10 - 8) = r1;"
+	"call %[bpf_get_prandom_u32];"
+	"r7 = r0;"
+	"r7 &= 1;"
+	"if r7 == 0 goto 1f;"
+	"call %[bpf_get_current_task_btf];"
+	"r2 = r0;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"r3 = 0;"
+	"call %[bpf_iter_task_vma_new];"
+	"r1 = %[iters_made] ll;"
+	"r2 = 1;"
+	"lock *(u64 *)(r1 + 0) += r2;"
+"1:"
+	"r1 = 1;"
+	"r2 = 7;"
+	"call dynptr_or_scalar;"
+	"if r7 == 0 goto 2f;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"call %[bpf_iter_task_vma_destroy];"
+"2:"
+	"r0 = 7;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_iter_task_vma_new), __imm(bpf_iter_task_vma_destroy),
+	  __imm_addr(iters_made)
+	: __clobber_all);
+}
+
+/* In softirq: a dynptr by a handle, thrown away as the clock says;
+ * TCX_NEXT either way.
+ */
+SEC("?tcx/ingress")
+__naked int handle_tc_ingress(void)
+{
+	asm volatile (
+	"r1 = 0;"
+	"r2 = -1;"
+	"call dynptr_or_scalar;"
+	"r0 = -1;"
+	"exit;"
+	::: __clobber_all);
+}
+
+/* Inside the destroys of handle_test_run's throws (only they destroy a
+ * task_vma iterator here): throws holding a dynptr by a handle.
+ */
+SEC("?fentry/bpf_iter_task_vma_destroy")
+__naked int handle_dtor(void)
+{
+	asm volatile (
+	"r1 = %[iter_destroys] ll;"
+	"r2 = 1;"
+	"lock *(u64 *)(r1 + 0) += r2;"
+	"r1 = 1;"
+	"r2 = 0;"
+	"call dynptr_or_scalar;"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm_addr(iter_destroys)
+	: __clobber_all);
+}
+
+/* Inside every dynptr discard, the throws' included: throws holding a
+ * number iterator by a handle.
+ */
+SEC("?kprobe/bpf_ringbuf_discard_dynptr")
+int handle_kprobe(struct pt_regs *ctx)
+{
+	num_or_scalar_throws();
+	return 0;
+}
+
+/* Never loaded: its calls give the object the BTF of the task_vma kfuncs,
+ * which handle_test_run calls only from inline assembly.
+ */
+SEC("?tc")
+int task_vma_btf(struct __sk_buff *ctx)
+{
+	struct bpf_iter_task_vma it;
+
+	bpf_iter_task_vma_new(&it, bpf_get_current_task_btf(), 0);
+	bpf_iter_task_vma_destroy(&it);
 	return 0;
 }
 

@@ -23,6 +23,12 @@
  * inside the releases. Afterwards every task they acquired must have been
  * released exactly once (by the program, or by a throw through the task
  * destructor), and no ring buffer record may be left reserved.
+ * The handle_* programs join them (handle_test_run, one run in ten as
+ * well, handle_tc_ingress after held_tc_ingress, handle_dtor and
+ * handle_kprobe): they throw holding task_vma iterators, ring buffer
+ * dynptrs and number iterators that a throw releases by a handle; every
+ * task_vma iterator made must have been destroyed exactly once, by a
+ * throw.
  * Then it detaches and frees everything and checks that the kernel's
  * program and map counts are back to where they were. Prints
  * "BPFEXC-RESULT stress CHECK ok|FAIL: why" lines.
@@ -31,6 +37,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,8 +61,8 @@
 static const char *obj_path;
 static long throws_per_thread;
 static volatile bool done;
-static long bad_retval, failed_runs, sent, loads, failed_loads, held_runs;
-static int held_fd = -1;
+static long bad_retval, failed_runs, sent, loads, failed_loads, held_runs, handle_runs;
+static int held_fd = -1, handle_fd = -1;
 static struct ring_buffer *held_ring;
 static char pkt[64];
 
@@ -65,6 +72,17 @@ static void result(const char *name, const char *fail)
 		printf("BPFEXC-RESULT stress %s FAIL: %s\n", name, fail);
 	else
 		printf("BPFEXC-RESULT stress %s ok\n", name);
+}
+
+/* libbpf's warnings while the object loads: the verifier's log of a
+ * program it refuses.
+ */
+static int print_warnings(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level != LIBBPF_WARN)
+		return 0;
+	fputs("# ", stdout);
+	return vprintf(fmt, args);
 }
 
 static void *run_throws(void *arg)
@@ -89,6 +107,13 @@ static void *run_throws(void *arg)
 			__atomic_add_fetch(&bad_retval, 1, __ATOMIC_RELAXED);
 		else
 			__atomic_add_fetch(&held_runs, PER_RUN / 10, __ATOMIC_RELAXED);
+		o.retval = 0;
+		if (bpf_prog_test_run_opts(handle_fd, &o))
+			__atomic_add_fetch(&failed_runs, 1, __ATOMIC_RELAXED);
+		else if (o.retval != 7)
+			__atomic_add_fetch(&bad_retval, 1, __ATOMIC_RELAXED);
+		else
+			__atomic_add_fetch(&handle_runs, PER_RUN / 10, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
@@ -195,9 +220,10 @@ static int prog_fd(struct bpf_object *obj, const char *name)
 	return bpf_program__fd(bpf_object__find_program_by_name(obj, name));
 }
 
-/* The held_* programs' counters, from the object's .bss. */
+/* The held_* and handle_* programs' counters, from the object's .bss. */
 struct held_counts {
 	__u64 tasks_acquired, tasks_released, dtor_calls, records_reserved;
+	__u64 iters_made, iter_destroys, dynptrs_reserved;
 };
 
 static bool read_counts(struct bpf_object *obj, struct held_counts *c)
@@ -205,9 +231,11 @@ static bool read_counts(struct bpf_object *obj, struct held_counts *c)
 	struct bpf_map *bss = bpf_object__find_map_by_name(obj, ".bss");
 	const struct btf *btf = bpf_object__btf(obj);
 	const char *names[] = { "tasks_acquired", "tasks_released", "dtor_calls",
-				"records_reserved" };
+				"records_reserved", "iters_made", "iter_destroys",
+				"dynptrs_reserved" };
 	__u64 *out[] = { &c->tasks_acquired, &c->tasks_released, &c->dtor_calls,
-			 &c->records_reserved };
+			 &c->records_reserved, &c->iters_made, &c->iter_destroys,
+			 &c->dynptrs_reserved };
 	char buf[4096];
 	__u32 zero = 0;
 	const struct btf_type *sec;
@@ -221,7 +249,7 @@ static bool read_counts(struct bpf_object *obj, struct held_counts *c)
 	if (id < 0)
 		return false;
 	sec = btf__type_by_id(btf, id);
-	for (int n = 0; n < 4; n++) {
+	for (int n = 0; n < 7; n++) {
 		bool found = false;
 
 		vs = btf_var_secinfos(sec);
@@ -243,6 +271,7 @@ int main(int argc, char **argv)
 {
 	int ncpu = sysconf(_SC_NPROCESSORS_ONLN), progs0, maps0, ifindex, tr_fd, xdp_fd, tc_fd, fe_fd;
 	struct bpf_link *fentry, *tcx, *held_tcx = NULL, *held_dtor = NULL, *held_kprobe = NULL;
+	struct bpf_link *handle_tcx = NULL, *handle_dtor = NULL, *handle_kprobe = NULL;
 	pthread_t consumer;
 	struct bpf_object *obj;
 	pthread_t t[64], sender, loader;
@@ -263,18 +292,21 @@ int main(int argc, char **argv)
 	progs0 = count(bpf_prog_get_next_id);
 	maps0 = count(bpf_map_get_next_id);
 
+	libbpf_set_print(print_warnings);
 	obj = bpf_object__open_file(obj_path, NULL);
 	if (obj && HELD) {
 		struct bpf_program *p;
 
 		bpf_object__for_each_program(p, obj)
-			if (!strncmp(bpf_program__name(p), "held_", 5))
+			if (!strncmp(bpf_program__name(p), "held_", 5) ||
+			    !strncmp(bpf_program__name(p), "handle_", 7))
 				bpf_program__set_autoload(p, true);
 	}
 	if (!obj || bpf_object__load(obj)) {
 		result("load", "cannot load the object");
 		return 1;
 	}
+	libbpf_set_print(NULL);
 	tr_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "stress_test_run"));
 	xdp_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "stress_xdp"));
 	tc_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "stress_tc_ingress"));
@@ -282,9 +314,12 @@ int main(int argc, char **argv)
 	if (ifindex <= 0 || system("ifconfig lo 127.0.0.1 up"))
 		result("lo_up", "cannot bring lo up");
 	/* First in the chain: it passes every packet on to stress_tc_ingress. */
-	if (HELD)
+	if (HELD) {
 		held_tcx = bpf_program__attach_tcx(bpf_object__find_program_by_name(obj,
 						   "held_tc_ingress"), ifindex, NULL);
+		handle_tcx = bpf_program__attach_tcx(bpf_object__find_program_by_name(obj,
+						     "handle_tc_ingress"), ifindex, NULL);
+	}
 	fentry = bpf_program__attach(bpf_object__find_program_by_name(obj, "stress_fentry"));
 	result("attach_fentry", fentry ? NULL : "cannot attach fentry to bpf_ktime_get_ns");
 	result("attach_xdp", bpf_xdp_attach(ifindex, xdp_fd, XDP_FLAGS_SKB_MODE, NULL) ?
@@ -296,6 +331,13 @@ int main(int argc, char **argv)
 
 	if (HELD) {
 		held_fd = prog_fd(obj, "held_test_run");
+		handle_fd = prog_fd(obj, "handle_test_run");
+		handle_dtor = bpf_program__attach(bpf_object__find_program_by_name(obj,
+						  "handle_dtor"));
+		handle_kprobe = bpf_program__attach(bpf_object__find_program_by_name(obj,
+						    "handle_kprobe"));
+		result("attach_handle", handle_tcx && handle_dtor && handle_kprobe ? NULL :
+		       "cannot attach the handle_* programs");
 		held_dtor = bpf_program__attach(bpf_object__find_program_by_name(obj, "held_dtor"));
 		held_kprobe = bpf_program__attach(bpf_object__find_program_by_name(obj,
 						  "held_kprobe"));
@@ -344,6 +386,9 @@ int main(int argc, char **argv)
 		bpf_link__destroy(held_tcx);
 		bpf_link__destroy(held_dtor);
 		bpf_link__destroy(held_kprobe);
+		bpf_link__destroy(handle_tcx);
+		bpf_link__destroy(handle_dtor);
+		bpf_link__destroy(handle_kprobe);
 		misses = recursion_misses(prog_fd(obj, "held_dtor"));
 		printf("# held: %ld test runs, tc ran %ld times, dtor %ld (missed %ld), kprobe %ld\n",
 		       held_runs, run_cnt(prog_fd(obj, "held_tc_ingress")),
@@ -361,6 +406,28 @@ int main(int argc, char **argv)
 			result("held_tasks_released_once",
 			       c.dtor_calls > 0 && misses >= 0 && c.tasks_acquired ==
 			       c.tasks_released + c.dtor_calls + (__u64)misses ? NULL : why);
+		}
+		if (read_counts(obj, &c)) {
+			long hmiss = recursion_misses(prog_fd(obj, "handle_dtor"));
+
+			printf("# handle: %ld test runs, tc ran %ld times, dtor %ld (missed %ld),"
+			       " kprobe %ld; %llu task_vma iterators made, %llu destroyed by"
+			       " throws, %llu dynptrs reserved\n", handle_runs,
+			       run_cnt(prog_fd(obj, "handle_tc_ingress")),
+			       run_cnt(prog_fd(obj, "handle_dtor")), hmiss,
+			       run_cnt(prog_fd(obj, "handle_kprobe")), c.iters_made,
+			       c.iter_destroys, c.dynptrs_reserved);
+			snprintf(why, sizeof(why), "made %llu, destroyed %llu + %ld missed",
+				 c.iters_made, c.iter_destroys, hmiss);
+			result("handle_iterators_destroyed_once",
+			       c.iters_made > 0 && hmiss >= 0 &&
+			       c.iters_made == c.iter_destroys + (__u64)hmiss ? NULL : why);
+			snprintf(why, sizeof(why), "%ld test runs, %llu dynptrs", handle_runs,
+				 c.dynptrs_reserved);
+			result("handle_softirq_and_nested",
+			       handle_runs > 0 && c.dynptrs_reserved > 0 &&
+			       run_cnt(prog_fd(obj, "handle_tc_ingress")) >= sent &&
+			       run_cnt(prog_fd(obj, "handle_kprobe")) > 0 ? NULL : why);
 		}
 		/* A record left reserved stops the consumer before it. */
 		ring_buffer__consume(held_ring);

@@ -17,6 +17,7 @@ use crate::cleanup::{self, Held, Iter, Kind, Release, Scratch, Zeros, MAX_FRAMES
 use crate::unwind::{self, Arm64Layout, Frame, Func, Geometry, Map, Regs, SavedRegs, Site, Stack};
 
 use core::ffi::{c_int, c_void};
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
     alloc::{flags::GFP_KERNEL, KBox, KVVec, KVec},
     bindings,
@@ -212,6 +213,10 @@ fn release(table: &ExceptionTable, regs: &Regs, scratch: &Scratch, sp: usize, fp
     }
 }
 
+/// Whether [`release_chain`] has warned of a handle that holds neither
+/// zero nor its frame's pointer.
+static HANDLE_WARNED: AtomicBool = AtomicBool::new(false);
+
 /// Releases what `held` records for the innermost frames of `frames`; the
 /// innermost's R0 and R3-R5 are `scratch` if it called `bpf_throw()`.
 fn release_chain(table: &ExceptionTable, held: &Held, frames: &[Frame], scratch: Option<&Scratch>) {
@@ -232,8 +237,12 @@ fn release_chain(table: &ExceptionTable, held: &Held, frames: &[Frame], scratch:
             continue;
         }
         // A handle holds its frame's pointer, and the resource lies below
-        // it: never anywhere else.
+        // it: never anywhere else. The verifier found zero or that pointer
+        // there on every path; anything else is a bug, told once.
         if r.kind.by_handle() && p != f.fp as u64 {
+            if p != 0 && !HANDLE_WARNED.swap(true, Ordering::Relaxed) {
+                pr_warn!("bpf_throw: a handle holds neither zero nor its frame's pointer\n");
+            }
             continue;
         }
         // A dynptr or an iterator is released by its address.

@@ -21,7 +21,7 @@
  * (all of them) that another path overwrites with a scalar, so that the
  * making call gets a handle. handle_dtor (fentry on the iterator's destroy)
  * and handle_kprobe (on the dynptr's discard) throw inside those releases
- * holding a dynptr and a number iterator by a handle of their own.
+ * holding a dynptr and a bits iterator by a handle of their own.
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
@@ -261,34 +261,47 @@ static __naked __noinline __used int dynptr_or_scalar(void)
 	: __clobber_all);
 }
 
-/* Holds a number iterator at fp-8, or 5 in its bytes, and throws 0. */
-static __naked __noinline __used int num_or_scalar_throws(void)
+extern int bpf_iter_bits_new(struct bpf_iter_bits *it, const u64 *unsafe_ptr__ign,
+			     u32 nr_words) __weak __ksym;
+extern void bpf_iter_bits_destroy(struct bpf_iter_bits *it) __weak __ksym;
+
+/* Holds a bits iterator over two words at fp-16 (its words allocated, as
+ * over 64 bits), or 5 in its bytes, and throws 0. The destroy reads
+ * nr_bits, at fp-8, to decide whether it frees: the making call gets a
+ * handle.
+ */
+static __naked __noinline __used int bits_or_scalar_throws(void)
 {
 	asm volatile (
 	"r1 = 5;"
 	"*(u64 *)(r10 - 8) = r1;"
+	"*(u64 *)(r10 - 16) = r1;"
+	"r1 = -1;"
+	"*(u64 *)(r10 - 24) = r1;"
+	"*(u64 *)(r10 - 32) = r1;"
 	"call %[bpf_get_prandom_u32];"
 	"r7 = r0;"
 	"r7 &= 1;"
 	"if r7 == 0 goto 1f;"
 	"r1 = r10;"
-	"r1 += -8;"
-	"r2 = 0;"
+	"r1 += -16;"
+	"r2 = r10;"
+	"r2 += -32;"
 	"r3 = 2;"
-	"call %[bpf_iter_num_new];"
+	"call %[bpf_iter_bits_new];"
 "1:"
 	"r1 = 0;"
 	"call %[bpf_throw];"
 	"if r7 == 0 goto 2f;"
 	"r1 = r10;"
-	"r1 += -8;"
-	"call %[bpf_iter_num_destroy];"
+	"r1 += -16;"
+	"call %[bpf_iter_bits_destroy];"
 "2:"
 	"r0 = 0;"
 	"exit;"
 	:
-	: __imm(bpf_get_prandom_u32), __imm(bpf_iter_num_new), __imm(bpf_throw),
-	  __imm(bpf_iter_num_destroy)
+	: __imm(bpf_get_prandom_u32), __imm(bpf_iter_bits_new), __imm(bpf_throw),
+	  __imm(bpf_iter_bits_destroy)
 	: __clobber_all);
 }
 
@@ -370,25 +383,29 @@ __naked int handle_dtor(void)
 }
 
 /* Inside every dynptr discard, the throws' included: throws holding a
- * number iterator by a handle.
+ * bits iterator by a handle.
  */
 SEC("?kprobe/bpf_ringbuf_discard_dynptr")
 int handle_kprobe(struct pt_regs *ctx)
 {
-	num_or_scalar_throws();
+	bits_or_scalar_throws();
 	return 0;
 }
 
-/* Never loaded: its calls give the object the BTF of the task_vma kfuncs,
- * which handle_test_run calls only from inline assembly.
+/* Never loaded: its calls give the object the BTF of the iterator kfuncs
+ * that the programs above call only from inline assembly.
  */
 SEC("?tc")
-int task_vma_btf(struct __sk_buff *ctx)
+int iter_kfuncs_btf(struct __sk_buff *ctx)
 {
 	struct bpf_iter_task_vma it;
+	struct bpf_iter_bits bits;
+	u64 words[2] = {};
 
 	bpf_iter_task_vma_new(&it, bpf_get_current_task_btf(), 0);
 	bpf_iter_task_vma_destroy(&it);
+	bpf_iter_bits_new(&bits, words, 2);
+	bpf_iter_bits_destroy(&bits);
 	return 0;
 }
 

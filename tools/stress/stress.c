@@ -26,7 +26,7 @@
  * The handle_* programs join them (handle_test_run, one run in ten as
  * well, handle_tc_ingress after held_tc_ingress, handle_dtor and
  * handle_kprobe): they throw holding task_vma iterators, ring buffer
- * dynptrs and number iterators that a throw releases by a handle; every
+ * dynptrs and bits iterators that a throw releases by a handle; every
  * task_vma iterator made must have been destroyed exactly once, by a
  * throw.
  * Then it detaches and frees everything and checks that the kernel's

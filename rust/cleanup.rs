@@ -160,6 +160,16 @@ impl Kind {
         matches!(self, Kind::IterAt(_) | Kind::DynptrAt)
     }
 
+    /// The stack slots that the resource in place it releases, in place
+    /// or by its handle, takes: its type's size in eight-byte words.
+    fn slots(self) -> u16 {
+        match self {
+            Kind::DynptrDiscard | Kind::DynptrAt => 2,
+            Kind::IterDestroy(it) | Kind::IterAt(it) => it.slots(),
+            _ => 1,
+        }
+    }
+
     /// How a resource in place is released by a handle.
     pub fn with_handle(self) -> Option<Kind> {
         match self {
@@ -179,6 +189,16 @@ impl Iter {
     /// bytes, `bpf_iter_task_destroy()` and `bpf_iter_css_destroy()` are
     /// empty (those iterators hold no reference, only the RCU read
     /// section they run in).
+    /// Its size in eight-byte words, as 6.12's `struct bpf_iter_<type>`
+    /// declares its `__opaque` state.
+    fn slots(self) -> u16 {
+        match self {
+            Iter::Num | Iter::TaskVma | Iter::CssTask => 1,
+            Iter::Bits => 2,
+            Iter::Task | Iter::Css => 3,
+        }
+    }
+
     fn read_slot(self) -> Option<u16> {
         match self {
             Iter::Num | Iter::Task | Iter::Css => None,
@@ -249,6 +269,13 @@ impl Release {
             }
             _ => None,
         }
+    }
+
+    /// The slots of its frame, lowest index first, that the resource in
+    /// place it releases takes: its first slot and those below it.
+    fn slots(&self) -> Option<(u16, u16)> {
+        let first = self.first_slot()?;
+        Some((first.checked_sub(self.kind.slots() - 1)?, first))
     }
 
     /// The pointer to release, from `value`, what the place holds.
@@ -409,6 +436,28 @@ pub fn merge(
             return Ok(false);
         }
     }
+}
+
+/// Whether the merged record `releases` would release bytes of one frame
+/// both by a handle and in place, which [`merge`], pairing releases by
+/// their places, does not see: a walk where the handle was cleared while
+/// the iterator lived on (a callee that destroys it on some paths only)
+/// merged with one where the handle holds the frame's pointer, for an
+/// iterator whose destroy reads nothing ([`Absent::Anything`]). A throw
+/// on the second path would destroy it twice. The verifier counts it as
+/// a [`Conflict`].
+pub fn doubled(releases: &[Release]) -> bool {
+    releases
+        .iter()
+        .filter(|h| h.kind.by_handle())
+        .filter_map(|h| Some((h, h.slots()?)))
+        .any(|(h, (lo, hi))| {
+            releases.iter().any(|p| {
+                p.kind.in_place()
+                    && p.frame == h.frame
+                    && p.slots().is_some_and(|(l, u)| l <= hi && lo <= u)
+            })
+        })
 }
 
 /// Whether `a` and `b` release different resources from one place: two
@@ -747,8 +796,12 @@ mod tests {
         merge(old, oz, new, nz, hinted, |r| {
             out.push(r);
             true
-        })
-        .map(|_| out)
+        })?;
+        // As the verifier does.
+        if doubled(&out) {
+            return Err(Conflict);
+        }
+        Ok(out)
     }
 
     #[test]
@@ -1120,6 +1173,46 @@ mod tests {
         );
         let odd = Release { off: 12, ..handle };
         assert_eq!(odd.first_slot(), None);
+        // A number iterator at slot 0, by its handle on one walk and in
+        // place on another (whose handle was cleared while it lived):
+        // merged, a throw would destroy it twice. So would a dynptr's
+        // second slot, or a three-slot task iterator's first.
+        let num = Release {
+            kind: Kind::IterDestroy(Iter::Num),
+            ..in_place
+        };
+        let num_at = Release {
+            kind: Kind::IterAt(Iter::Num),
+            ..handle
+        };
+        let mut both_zero = handle_zero;
+        both_zero.set(0, Loc::Slot(0));
+        assert_eq!(merged(&[num_at], &[], &handle_zero), Ok(vec![num_at]));
+        assert_eq!(merged(&[num], &[], &none), Ok(vec![num]));
+        assert_eq!(
+            merged_hinted(&[num_at], &none, &[num], &handle_zero, &[num]),
+            Err(Conflict)
+        );
+        assert!(doubled(&[num, num_at]));
+        let dynptr_at = Release {
+            kind: Kind::DynptrAt,
+            off: 16,
+            ..handle
+        };
+        assert!(doubled(&[num, dynptr_at]));
+        let task_at = Release {
+            kind: Kind::IterAt(Iter::Task),
+            off: 24,
+            ..handle
+        };
+        let num_above = Release {
+            loc: Loc::Slot(3),
+            ..num
+        };
+        assert!(doubled(&[num, task_at]));
+        assert!(!doubled(&[num_above, num_at]));
+        assert!(!doubled(&[Release { frame: 1, ..num }, num_at]));
+        assert!(!doubled(&[num, in_place]));
         // The iterator starts `off` below the frame pointer the handle
         // holds.
         assert_eq!(handle.base(0xffff_c900_0000_1000), 0xffff_c900_0000_0ff8);

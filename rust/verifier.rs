@@ -2138,9 +2138,18 @@ fn record_in(
                     || is_shadow(frames, shadows, f, l)
             };
             let mut merged = KVec::with_capacity(p.releases.len() + rel.len(), GFP_KERNEL)?;
-            match cleanup::merge(&p.releases, &p.zeros, &rel, &zeros, is_hinted, |r| {
+            let merge = cleanup::merge(&p.releases, &p.zeros, &rel, &zeros, is_hinted, |r| {
                 merged.push(r, GFP_KERNEL).is_ok()
-            }) {
+            });
+            // Bytes released both by a handle and in place conflict too.
+            let merge = merge.and_then(|done| {
+                if done && cleanup::doubled(&merged) {
+                    Err(cleanup::Conflict)
+                } else {
+                    Ok(done)
+                }
+            });
+            match merge {
                 Ok(true) => {}
                 Ok(false) => return Err(ENOMEM),
                 Err(_) => {

@@ -2713,6 +2713,71 @@ __naked int reject_iter_vma_from_a_callee_or_scalar(void)
 	: __clobber_all);
 }
 
+/* Destroys the number iterator that R1 points to if R2 is not zero. */
+static __naked __noinline __used int maybe_destroy_num(void)
+{
+	asm volatile (
+	"if r2 == 0 goto 1f;"
+	"call %[bpf_iter_num_destroy];"
+"1:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_iter_num_destroy)
+	: __clobber_all);
+}
+
+/* Four paths to one throw, each with something at fp-8: a task_vma
+ * iterator (r6 == 0), a number iterator held (1), one that a callee keeps
+ * (2) and one that the same call destroys (3). The two kinds in one slot
+ * give both calls handles; the call that destroys on one path gets a
+ * clear of the number iterator's handle after it, so on path 2 the
+ * iterator lives with its handle zero and is released in place, while
+ * path 1 releases it by its handle. bpf_iter_num_destroy() reads nothing,
+ * so each walk on its own merges; the record would destroy path 1's
+ * iterator twice, by its handle and in place (and, on path 0, the
+ * task_vma iterator's bytes again as a number iterator). Refused. Found
+ * by the third adversarial review of handles.
+ */
+SEC("?tc")
+__failure __msg("leaves different resources held on different paths")
+__naked int reject_iter_num_by_handle_and_in_place(void)
+{
+	asm volatile (
+	"call %[bpf_get_prandom_u32];"
+	"r6 = r0;"
+	"r6 &= 3;"
+	"if r6 != 0 goto 1f;"
+	"call %[bpf_get_current_task_btf];"
+	"r2 = r0;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"r3 = 0;"
+	"call %[bpf_iter_task_vma_new];"
+	"goto 3f;"
+"1:"
+	"r1 = r10;"
+	"r1 += -8;"
+	"r2 = 0;"
+	"r3 = 10;"
+	"call %[bpf_iter_num_new];"
+	"if r6 == 1 goto 3f;"
+	"r2 = r6;"
+	"r2 += -2;"
+	"r1 = r10;"
+	"r1 += -8;"
+	"call maybe_destroy_num;"
+"3:"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_iter_task_vma_new), __imm(bpf_iter_num_new), __imm(bpf_throw)
+	: __clobber_all);
+}
+
 extern int bpf_iter_bits_new(struct bpf_iter_bits *it, const u64 *unsafe_ptr__ign,
 			     u32 nr_words) __weak __ksym;
 extern void bpf_iter_bits_destroy(struct bpf_iter_bits *it) __weak __ksym;

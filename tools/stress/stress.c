@@ -85,35 +85,33 @@ static int print_warnings(enum libbpf_print_level level, const char *fmt, va_lis
 	return vprintf(fmt, args);
 }
 
+/* Runs the program at FD REPEAT times under BPF_PROG_TEST_RUN: a failed
+ * run or a return value other than 7 is counted, and otherwise REPEAT is
+ * added to *RAN if given.
+ */
+static void run_checked(int fd, int repeat, long *ran)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt),
+		    .repeat = repeat);
+
+	if (bpf_prog_test_run_opts(fd, &o))
+		__atomic_add_fetch(&failed_runs, 1, __ATOMIC_RELAXED);
+	else if (o.retval != 7)
+		__atomic_add_fetch(&bad_retval, 1, __ATOMIC_RELAXED);
+	else if (ran)
+		__atomic_add_fetch(ran, repeat, __ATOMIC_RELAXED);
+}
+
 static void *run_throws(void *arg)
 {
 	int fd = *(int *)arg;
 
 	for (long n = 0; n < throws_per_thread; n += PER_RUN) {
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt),
-			    .repeat = PER_RUN);
-
-		if (bpf_prog_test_run_opts(fd, &o))
-			__atomic_add_fetch(&failed_runs, 1, __ATOMIC_RELAXED);
-		else if (o.retval != 7)
-			__atomic_add_fetch(&bad_retval, 1, __ATOMIC_RELAXED);
+		run_checked(fd, PER_RUN, NULL);
 		if (held_fd < 0)
 			continue;
-		o.repeat = PER_RUN / 10;
-		o.retval = 0;
-		if (bpf_prog_test_run_opts(held_fd, &o))
-			__atomic_add_fetch(&failed_runs, 1, __ATOMIC_RELAXED);
-		else if (o.retval != 7)
-			__atomic_add_fetch(&bad_retval, 1, __ATOMIC_RELAXED);
-		else
-			__atomic_add_fetch(&held_runs, PER_RUN / 10, __ATOMIC_RELAXED);
-		o.retval = 0;
-		if (bpf_prog_test_run_opts(handle_fd, &o))
-			__atomic_add_fetch(&failed_runs, 1, __ATOMIC_RELAXED);
-		else if (o.retval != 7)
-			__atomic_add_fetch(&bad_retval, 1, __ATOMIC_RELAXED);
-		else
-			__atomic_add_fetch(&handle_runs, PER_RUN / 10, __ATOMIC_RELAXED);
+		run_checked(held_fd, PER_RUN / 10, &held_runs);
+		run_checked(handle_fd, PER_RUN / 10, &handle_runs);
 	}
 	return NULL;
 }

@@ -154,6 +154,96 @@ int fexit_target(struct __sk_buff *ctx)
 	return fexit_calls_throwing(ctx) + r;
 }
 
+/* A callback may not release what its caller holds, and stock's verifier
+ * warns (WARN_ON_ONCE, a stack trace on the console; a crash with
+ * panic_on_warn) when a callback tries, with the caller's stack as its
+ * ctx. Found by an adversarial review of cleanup on throw; both kernels
+ * refuse these programs, ours without the warning (the guest's console
+ * check fails the run on one).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} faults_rb SEC(".maps");
+
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
+
+static int destroy_callers_iter(__u32 i, void *it)
+{
+	bpf_iter_num_destroy(it);
+	return 1;
+}
+
+SEC("tc")
+__failure __msg("cannot destroy an iterator of a caller in a callback")
+int reject_callback_destroys_callers_iter(struct __sk_buff *ctx)
+{
+	struct bpf_iter_num it;
+
+	bpf_iter_num_new(&it, 0, 10);
+	bpf_loop(1, destroy_callers_iter, &it, 0);
+	bpf_iter_num_destroy(&it);
+	return 0;
+}
+
+static int discard_callers_dynptr(__u32 i, void *ptr)
+{
+	bpf_ringbuf_discard_dynptr(ptr, 0);
+	return 1;
+}
+
+SEC("tc")
+__failure __msg("cannot release a dynptr of a caller in a callback")
+int reject_callback_discards_callers_dynptr(struct __sk_buff *ctx)
+{
+	struct bpf_dynptr ptr;
+
+	bpf_ringbuf_reserve_dynptr(&faults_rb, 8, 0, &ptr);
+	bpf_loop(1, discard_callers_dynptr, &ptr, 0);
+	bpf_ringbuf_discard_dynptr(&ptr, 0);
+	return 0;
+}
+
+static int null_checks_callers_task(__u32 i, void *ctx)
+{
+	struct task_struct **task = ctx;
+
+	return *task ? 0 : 1;
+}
+
+/* The NULL check in the callback cannot release the caller's reference:
+ * the caller still holds it where its own copy is NULL, and leaks it.
+ */
+SEC("tc")
+__failure __msg("Unreleased reference")
+int reject_callback_null_checks_callers_task(struct __sk_buff *ctx)
+{
+	struct task_struct *task = bpf_task_from_pid(1);
+
+	bpf_loop(1, null_checks_callers_task, &task, 0);
+	if (task)
+		bpf_task_release(task);
+	return 0;
+}
+
+/* The same held reference at a throw: nothing holds it where the callback
+ * saw NULL, so there is nothing to release either; a throw does not take
+ * it for a resource to release, and is refused as on stock.
+ */
+SEC("tc")
+__failure __msg("Unreleased reference id=2 alloc_insn=1")
+int reject_throw_after_callback_saw_null(struct __sk_buff *ctx)
+{
+	struct task_struct *task = bpf_task_from_pid(1);
+
+	bpf_loop(1, null_checks_callers_task, &task, 0);
+	if (task)
+		bpf_task_release(task);
+	bpf_throw(7);
+	return 0;
+}
+
 static __noinline int dead_static(struct __sk_buff *ctx)
 {
 	return ctx->len + 1000;

@@ -21,7 +21,9 @@
  * (all of them) that another path overwrites with a scalar, so that the
  * making call gets a handle. handle_dtor (fentry on the iterator's destroy)
  * and handle_kprobe (on the dynptr's discard) throw inside those releases
- * holding a dynptr and a bits iterator by a handle of their own.
+ * holding a dynptr and a bits iterator by a handle of their own;
+ * handle_dtor_exit (fexit) and handle_kretprobe (kretprobe) do the same on
+ * the destroy's return.
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
@@ -205,10 +207,11 @@ int held_kprobe(struct pt_regs *ctx)
 }
 
 /* Iterators that handle_test_run made (whether or not they found an mm),
- * handle_dtor's calls (each a destroy by a throw), ring buffer dynptrs
+ * handle_dtor's calls (each a destroy by a throw), handle_dtor_exit's and
+ * handle_kretprobe's (each the return of one), ring buffer dynptrs
  * reserved (with a record).
  */
-u64 iters_made, iter_destroys, dynptrs_reserved;
+u64 iters_made, iter_destroys, iter_destroy_exits, iter_destroy_rets, dynptrs_reserved;
 
 /* Holds a ring buffer dynptr at fp-16, or 5 in its bytes, chosen at random,
  * and throws the cookie (R2) every time if R1 says so, otherwise as the
@@ -380,6 +383,39 @@ __naked int handle_dtor(void)
 	:
 	: __imm_addr(iter_destroys)
 	: __clobber_all);
+}
+
+/* After the destroys of handle_test_run's throws, with the fexit
+ * trampoline on the stack between the unwinder and the destroy: throws
+ * holding a dynptr by a handle.
+ */
+SEC("?fexit/bpf_iter_task_vma_destroy")
+__naked int handle_dtor_exit(void)
+{
+	asm volatile (
+	"r1 = %[iter_destroy_exits] ll;"
+	"r2 = 1;"
+	"lock *(u64 *)(r1 + 0) += r2;"
+	"r1 = 1;"
+	"r2 = 0;"
+	"call dynptr_or_scalar;"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm_addr(iter_destroy_exits)
+	: __clobber_all);
+}
+
+/* On the return of those destroys, whose return address the kretprobe
+ * replaced while the unwinder called them: throws holding a bits iterator
+ * by a handle.
+ */
+SEC("?kretprobe/bpf_iter_task_vma_destroy")
+int handle_kretprobe(struct pt_regs *ctx)
+{
+	__sync_fetch_and_add(&iter_destroy_rets, 1);
+	bits_or_scalar_throws();
+	return 0;
 }
 
 /* Inside every dynptr discard, the throws' included: throws holding a

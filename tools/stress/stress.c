@@ -24,11 +24,12 @@
  * released exactly once (by the program, or by a throw through the task
  * destructor), and no ring buffer record may be left reserved.
  * The handle_* programs join them (handle_test_run, one run in ten as
- * well, handle_tc_ingress after held_tc_ingress, handle_dtor and
- * handle_kprobe): they throw holding task_vma iterators, ring buffer
- * dynptrs and bits iterators that a throw releases by a handle; every
- * task_vma iterator made must have been destroyed exactly once, by a
- * throw.
+ * well, handle_tc_ingress after held_tc_ingress, handle_dtor,
+ * handle_dtor_exit, handle_kretprobe and handle_kprobe): they throw
+ * holding task_vma iterators, ring buffer dynptrs and bits iterators that
+ * a throw releases by a handle; every task_vma iterator made must have
+ * been destroyed exactly once, by a throw, and each destroy must have
+ * returned once through the fexit trampoline and the kretprobe.
  * Then it detaches and frees everything and checks that the kernel's
  * program and map counts are back to where they were. Prints
  * "BPFEXC-RESULT stress CHECK ok|FAIL: why" lines.
@@ -213,6 +214,17 @@ static long recursion_misses(int fd)
 	return bpf_prog_get_info_by_fd(fd, &info, &len) ? -1 : (long)info.recursion_misses;
 }
 
+/* The misses of a kprobe link's probe (its maxactive instances in use). */
+static long kprobe_missed(struct bpf_link *link)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	if (!link || bpf_link_get_info_by_fd(bpf_link__fd(link), &info, &len))
+		return -1;
+	return (long)info.perf_event.kprobe.missed;
+}
+
 static int prog_fd(struct bpf_object *obj, const char *name)
 {
 	return bpf_program__fd(bpf_object__find_program_by_name(obj, name));
@@ -221,7 +233,7 @@ static int prog_fd(struct bpf_object *obj, const char *name)
 /* The held_* and handle_* programs' counters, from the object's .bss. */
 struct held_counts {
 	__u64 tasks_acquired, tasks_released, dtor_calls, records_reserved;
-	__u64 iters_made, iter_destroys, dynptrs_reserved;
+	__u64 iters_made, iter_destroys, iter_destroy_exits, iter_destroy_rets, dynptrs_reserved;
 };
 
 static bool read_counts(struct bpf_object *obj, struct held_counts *c)
@@ -230,10 +242,10 @@ static bool read_counts(struct bpf_object *obj, struct held_counts *c)
 	const struct btf *btf = bpf_object__btf(obj);
 	const char *names[] = { "tasks_acquired", "tasks_released", "dtor_calls",
 				"records_reserved", "iters_made", "iter_destroys",
-				"dynptrs_reserved" };
+				"iter_destroy_exits", "iter_destroy_rets", "dynptrs_reserved" };
 	__u64 *out[] = { &c->tasks_acquired, &c->tasks_released, &c->dtor_calls,
 			 &c->records_reserved, &c->iters_made, &c->iter_destroys,
-			 &c->dynptrs_reserved };
+			 &c->iter_destroy_exits, &c->iter_destroy_rets, &c->dynptrs_reserved };
 	char buf[4096];
 	__u32 zero = 0;
 	const struct btf_type *sec;
@@ -247,7 +259,7 @@ static bool read_counts(struct bpf_object *obj, struct held_counts *c)
 	if (id < 0)
 		return false;
 	sec = btf__type_by_id(btf, id);
-	for (int n = 0; n < 7; n++) {
+	for (int n = 0; n < 9; n++) {
 		bool found = false;
 
 		vs = btf_var_secinfos(sec);
@@ -270,6 +282,7 @@ int main(int argc, char **argv)
 	int ncpu = sysconf(_SC_NPROCESSORS_ONLN), progs0, maps0, ifindex, tr_fd, xdp_fd, tc_fd, fe_fd;
 	struct bpf_link *fentry, *tcx, *held_tcx = NULL, *held_dtor = NULL, *held_kprobe = NULL;
 	struct bpf_link *handle_tcx = NULL, *handle_dtor = NULL, *handle_kprobe = NULL;
+	struct bpf_link *handle_dtor_exit = NULL, *handle_kretprobe = NULL;
 	pthread_t consumer;
 	struct bpf_object *obj;
 	pthread_t t[64], sender, loader;
@@ -334,7 +347,12 @@ int main(int argc, char **argv)
 						  "handle_dtor"));
 		handle_kprobe = bpf_program__attach(bpf_object__find_program_by_name(obj,
 						    "handle_kprobe"));
-		result("attach_handle", handle_tcx && handle_dtor && handle_kprobe ? NULL :
+		handle_dtor_exit = bpf_program__attach(bpf_object__find_program_by_name(obj,
+						       "handle_dtor_exit"));
+		handle_kretprobe = bpf_program__attach(bpf_object__find_program_by_name(obj,
+						       "handle_kretprobe"));
+		result("attach_handle", handle_tcx && handle_dtor && handle_kprobe &&
+		       handle_dtor_exit && handle_kretprobe ? NULL :
 		       "cannot attach the handle_* programs");
 		held_dtor = bpf_program__attach(bpf_object__find_program_by_name(obj, "held_dtor"));
 		held_kprobe = bpf_program__attach(bpf_object__find_program_by_name(obj,
@@ -378,7 +396,7 @@ int main(int argc, char **argv)
 
 	if (HELD) {
 		struct held_counts c = {};
-		long misses, left;
+		long misses, left, kret_missed = kprobe_missed(handle_kretprobe);
 
 		/* Detached, nothing runs them any more. */
 		bpf_link__destroy(held_tcx);
@@ -387,6 +405,8 @@ int main(int argc, char **argv)
 		bpf_link__destroy(handle_tcx);
 		bpf_link__destroy(handle_dtor);
 		bpf_link__destroy(handle_kprobe);
+		bpf_link__destroy(handle_dtor_exit);
+		bpf_link__destroy(handle_kretprobe);
 		misses = recursion_misses(prog_fd(obj, "held_dtor"));
 		printf("# held: %ld test runs, tc ran %ld times, dtor %ld (missed %ld), kprobe %ld\n",
 		       held_runs, run_cnt(prog_fd(obj, "held_tc_ingress")),
@@ -407,6 +427,8 @@ int main(int argc, char **argv)
 		}
 		if (read_counts(obj, &c)) {
 			long hmiss = recursion_misses(prog_fd(obj, "handle_dtor"));
+			long xmiss = recursion_misses(prog_fd(obj, "handle_dtor_exit"));
+			long rmiss = recursion_misses(prog_fd(obj, "handle_kretprobe"));
 
 			printf("# handle: %ld test runs, tc ran %ld times, dtor %ld (missed %ld),"
 			       " kprobe %ld; %llu task_vma iterators made, %llu destroyed by"
@@ -420,6 +442,20 @@ int main(int argc, char **argv)
 			result("handle_iterators_destroyed_once",
 			       c.iters_made > 0 && hmiss >= 0 &&
 			       c.iters_made == c.iter_destroys + (__u64)hmiss ? NULL : why);
+			/* Every destroy returned once, through the fexit
+			 * trampoline and the kretprobe, whose programs threw.
+			 */
+			printf("# handle: %llu destroys returned through fexit (missed %ld),"
+			       " %llu through the kretprobe (missed %ld + %ld by the probe)\n",
+			       c.iter_destroy_exits, xmiss, c.iter_destroy_rets, rmiss, kret_missed);
+			snprintf(why, sizeof(why), "made %llu, fexit %llu + %ld, kretprobe %llu + %ld + %ld",
+				 c.iters_made, c.iter_destroy_exits, xmiss, c.iter_destroy_rets, rmiss,
+				 kret_missed);
+			result("handle_destroys_returned_once",
+			       xmiss >= 0 && rmiss >= 0 && kret_missed >= 0 &&
+			       c.iters_made == c.iter_destroy_exits + (__u64)xmiss &&
+			       c.iters_made == c.iter_destroy_rets + (__u64)rmiss +
+			       (__u64)kret_missed ? NULL : why);
 			snprintf(why, sizeof(why), "%ld test runs, %llu dynptrs", handle_runs,
 				 c.dynptrs_reserved);
 			result("handle_softirq_and_nested",

@@ -1562,8 +1562,8 @@ pub unsafe extern "C" fn bpf_exceptions_note_release(
     env: *mut bindings::bpf_verifier_env,
     ref_obj_id: c_int,
 ) -> c_int {
-    // `release_reference()`'s callers in dynptr and iterator code ignore
-    // its errors: none.
+    // Never fails: a failure would have to be handled before every
+    // release the verifier makes.
     // SAFETY: Guaranteed by the caller.
     if let Ok(mut env) = unsafe { Env::from_raw(env) } {
         let _ = note_release(&mut env, ref_obj_id);

@@ -205,6 +205,111 @@ int reject_callback_discards_callers_dynptr(struct __sk_buff *ctx)
 	return 0;
 }
 
+extern int bpf_dynptr_clone(const struct bpf_dynptr *ptr,
+			    struct bpf_dynptr *clone__init) __ksym __weak;
+
+static int submits_clone_of_callers_dynptr(__u32 i, void *ptr)
+{
+	struct bpf_dynptr clone;
+
+	bpf_dynptr_clone(ptr, &clone);
+	bpf_ringbuf_submit_dynptr(&clone, 0);
+	return 1;
+}
+
+/* Stock warns, then accepts it, and the record is committed twice. */
+SEC("tc")
+__failure __msg("cannot release a dynptr of a caller in a callback")
+int reject_callback_submits_clone_of_callers_dynptr(struct __sk_buff *ctx)
+{
+	struct bpf_dynptr ptr;
+
+	bpf_ringbuf_reserve_dynptr(&faults_rb, 8, 0, &ptr);
+	bpf_loop(1, submits_clone_of_callers_dynptr, &ptr, 0);
+	bpf_ringbuf_submit_dynptr(&ptr, 0);
+	return 0;
+}
+
+static __noinline int submit_dynptr(struct bpf_dynptr *ptr)
+{
+	bpf_ringbuf_submit_dynptr(ptr, 0);
+	return 0;
+}
+
+static int clone_submitted_by_subprog(__u32 i, void *ptr)
+{
+	struct bpf_dynptr clone;
+
+	bpf_dynptr_clone(ptr, &clone);
+	return submit_dynptr(&clone);
+}
+
+/* A subprog of the callback (not a callback itself) may release the
+ * caller's reference; stock leaves the caller's dynptr valid and accepts
+ * the program, which commits the record twice. Patch 17 invalidates it.
+ */
+SEC("tc")
+__failure __msg("arg 1 is an unacquired reference")
+int reject_dynptr_after_clone_submitted_in_callback(struct __sk_buff *ctx)
+{
+	struct bpf_dynptr ptr;
+
+	bpf_ringbuf_reserve_dynptr(&faults_rb, 8, 0, &ptr);
+	bpf_loop(1, clone_submitted_by_subprog, &ptr, 0);
+	bpf_ringbuf_submit_dynptr(&ptr, 0);
+	return 0;
+}
+
+static __noinline int clone_and_submit(struct bpf_dynptr *ptr)
+{
+	struct bpf_dynptr clone;
+
+	bpf_dynptr_clone(ptr, &clone);
+	bpf_ringbuf_submit_dynptr(&clone, 0);
+	return 0;
+}
+
+/* Without a callback: stock lets the caller write into the record its
+ * callee submitted.
+ */
+SEC("tc")
+__failure __msg("Expected an initialized dynptr as arg #0")
+int reject_dynptr_write_after_callee_submitted_clone(struct __sk_buff *ctx)
+{
+	struct bpf_dynptr ptr;
+	__u64 v = 1;
+
+	bpf_ringbuf_reserve_dynptr(&faults_rb, 8, 0, &ptr);
+	clone_and_submit(&ptr);
+	bpf_dynptr_write(&ptr, 0, &v, sizeof(v), 0);
+	return 0;
+}
+
+static __noinline int get_task(struct task_struct **task)
+{
+	*task = bpf_task_from_pid(1);
+	return 0;
+}
+
+static int task_from_subprog(__u32 i, void *task)
+{
+	return get_task(task);
+}
+
+/* Stock accepts it and leaks a task reference on every run: the callback
+ * drops what its subprog acquired unchecked. Patch 16 makes it the
+ * callback's to release.
+ */
+SEC("tc")
+__failure __msg("Unreleased reference")
+int reject_callback_subprog_leaks_task(struct __sk_buff *ctx)
+{
+	struct task_struct *task = NULL;
+
+	bpf_loop(1, task_from_subprog, &task, 0);
+	return 0;
+}
+
 static int null_checks_callers_task(__u32 i, void *ctx)
 {
 	struct task_struct **task = ctx;

@@ -310,6 +310,117 @@ int reject_callback_subprog_leaks_task(struct __sk_buff *ctx)
 	return 0;
 }
 
+static __noinline void *reserve_record(void)
+{
+	return bpf_ringbuf_reserve(&faults_rb, 8, 0);
+}
+
+static int submits_subprogs_record(__u32 i, void *ctx)
+{
+	void *rec = reserve_record();
+
+	if (rec)
+		bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+/* What a callback's subprog acquires is the callback's (patch 16), which
+ * may release it: stock refuses this, with a warning at the NULL check.
+ */
+SEC("tc")
+__success __retval(0)
+int accept_callback_releases_subprogs_record(struct __sk_buff *ctx)
+{
+	bpf_loop(2, submits_subprogs_record, NULL, 0);
+	return 0;
+}
+
+/* Spills a slice of the dynptr at R1 to fp-16 and overwrites half of it
+ * (STACK_MISC, whose stale ref_obj_id is the dynptr's), then submits the
+ * dynptr.
+ */
+static __naked __noinline __used int stale_slice_then_submit(void)
+{
+	asm volatile (
+	"r6 = r1;"
+	"r2 = 0;"
+	"r3 = 8;"
+	"call %[bpf_dynptr_data];"
+	"if r0 == 0 goto 1f;"
+	"*(u64 *)(r10 - 16) = r0;"
+	"r1 = 0;"
+	"*(u32 *)(r10 - 12) = r1;"
+"1:"
+	"r1 = r6;"
+	"r2 = 0;"
+	"call %[bpf_ringbuf_submit_dynptr];"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_dynptr_data), __imm(bpf_ringbuf_submit_dynptr)
+	: __clobber_all);
+}
+
+/* Patch 17 looks for clones in every frame, but only at dynptr slots:
+ * the callee's stale slot must not make it a verifier error.
+ */
+SEC("tc")
+__success __retval(0)
+__naked int accept_submit_with_stale_slice_in_callee(void)
+{
+	asm volatile (
+	"r1 = %[faults_rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"r4 = r10;"
+	"r4 += -16;"
+	"call %[bpf_ringbuf_reserve_dynptr];"
+	"r1 = r10;"
+	"r1 += -16;"
+	"call stale_slice_then_submit;"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm_addr(faults_rb), __imm(bpf_ringbuf_reserve_dynptr)
+	: __clobber_all);
+}
+
+/* The same in one frame: stock refuses it with "verifier internal error:
+ * misconfigured ref_obj_id".
+ */
+SEC("tc")
+__success __retval(0)
+__naked int accept_submit_with_stale_slice(void)
+{
+	asm volatile (
+	"r1 = %[faults_rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"r4 = r10;"
+	"r4 += -16;"
+	"call %[bpf_ringbuf_reserve_dynptr];"
+	"r1 = r10;"
+	"r1 += -16;"
+	"r2 = 0;"
+	"r3 = 8;"
+	"call %[bpf_dynptr_data];"
+	"if r0 == 0 goto 1f;"
+	"*(u64 *)(r10 - 24) = r0;"
+	"r1 = 0;"
+	"*(u32 *)(r10 - 20) = r1;"
+"1:"
+	"r1 = r10;"
+	"r1 += -16;"
+	"r2 = 0;"
+	"call %[bpf_ringbuf_submit_dynptr];"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm_addr(faults_rb), __imm(bpf_ringbuf_reserve_dynptr), __imm(bpf_dynptr_data),
+	  __imm(bpf_ringbuf_submit_dynptr)
+	: __clobber_all);
+}
+
 static int null_checks_callers_task(__u32 i, void *ctx)
 {
 	struct task_struct **task = ctx;

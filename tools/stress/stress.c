@@ -259,7 +259,7 @@ static bool read_counts(struct bpf_object *obj, struct held_counts *c)
 	if (id < 0)
 		return false;
 	sec = btf__type_by_id(btf, id);
-	for (int n = 0; n < 9; n++) {
+	for (int n = 0; n < (int)(sizeof(names) / sizeof(names[0])); n++) {
 		bool found = false;
 
 		vs = btf_var_secinfos(sec);
@@ -396,7 +396,12 @@ int main(int argc, char **argv)
 
 	if (HELD) {
 		struct held_counts c = {};
-		long misses, left, kret_missed = kprobe_missed(handle_kretprobe);
+		long misses, left, kret_missed;
+
+		/* The kretprobe's own misses are the link's: read them before
+		 * the link goes.
+		 */
+		kret_missed = kprobe_missed(handle_kretprobe);
 
 		/* Detached, nothing runs them any more. */
 		bpf_link__destroy(held_tcx);
@@ -447,10 +452,12 @@ int main(int argc, char **argv)
 			 */
 			printf("# handle: %llu destroys returned through fexit (missed %ld),"
 			       " %llu through the kretprobe (missed %ld + %ld by the probe)\n",
-			       c.iter_destroy_exits, xmiss, c.iter_destroy_rets, rmiss, kret_missed);
-			snprintf(why, sizeof(why), "made %llu, fexit %llu + %ld, kretprobe %llu + %ld + %ld",
-				 c.iters_made, c.iter_destroy_exits, xmiss, c.iter_destroy_rets, rmiss,
-				 kret_missed);
+			       c.iter_destroy_exits, xmiss, c.iter_destroy_rets, rmiss,
+			       kret_missed);
+			snprintf(why, sizeof(why),
+				 "made %llu, fexit %llu + %ld, kretprobe %llu + %ld + %ld",
+				 c.iters_made, c.iter_destroy_exits, xmiss, c.iter_destroy_rets,
+				 rmiss, kret_missed);
 			result("handle_destroys_returned_once",
 			       xmiss >= 0 && rmiss >= 0 && kret_missed >= 0 &&
 			       c.iters_made == c.iter_destroy_exits + (__u64)xmiss &&

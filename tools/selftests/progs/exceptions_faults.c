@@ -21,6 +21,11 @@
  *
  * fexit_target: the functions that exceptions_faults_ext.checks attaches
  * fexit programs to; a throw may unwind through some of them.
+ *
+ * reject_callback_*, reject_dynptr_*, accept_callback_*, accept_submit_*:
+ * faults of 6.12's verifier (not of exceptions) that callbacks and
+ * subprogs reach with pointers to their callers' stacks: warnings,
+ * leaks, ring buffer records submitted twice (patches 15-18).
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
@@ -157,9 +162,11 @@ int fexit_target(struct __sk_buff *ctx)
 /* A callback may not release what its caller holds, and stock's verifier
  * warns (WARN_ON_ONCE, a stack trace on the console; a crash with
  * panic_on_warn) when a callback tries, with the caller's stack as its
- * ctx. Found by an adversarial review of cleanup on throw; both kernels
- * refuse these programs, ours without the warning (the guest's console
- * check fails the run on one).
+ * ctx (patch 15); the guest's console check fails the run on a warning.
+ * The programs after these are the faults the reviews of that patch
+ * found: a reference a callback's subprog acquired (patch 16), a stale
+ * slice slot (patch 17) and dynptr clones in other frames (patch 18).
+ * Each program's comment says what stock does with it.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -246,7 +253,7 @@ static int clone_submitted_by_subprog(__u32 i, void *ptr)
 
 /* A subprog of the callback (not a callback itself) may release the
  * caller's reference; stock leaves the caller's dynptr valid and accepts
- * the program, which commits the record twice. Patch 17 invalidates it.
+ * the program, which commits the record twice. Patch 18 invalidates it.
  */
 SEC("tc")
 __failure __msg("arg 1 is an unacquired reference")
@@ -361,8 +368,9 @@ static __naked __noinline __used int stale_slice_then_submit(void)
 	: __clobber_all);
 }
 
-/* Patch 17 looks for clones in every frame, but only at dynptr slots:
- * the callee's stale slot must not make it a verifier error.
+/* Patch 18 looks for clones in every frame, but (patch 17) only at dynptr
+ * slots: the callee's stale slot must not make it a verifier error. Stock
+ * accepts it (it looks at the dynptr's frame only).
  */
 SEC("tc")
 __success __retval(0)
@@ -386,7 +394,7 @@ __naked int accept_submit_with_stale_slice_in_callee(void)
 }
 
 /* The same in one frame: stock refuses it with "verifier internal error:
- * misconfigured ref_obj_id".
+ * misconfigured ref_obj_id" (patch 17).
  */
 SEC("tc")
 __success __retval(0)

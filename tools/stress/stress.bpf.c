@@ -365,24 +365,30 @@ __naked int handle_tc_ingress(void)
 	::: __clobber_all);
 }
 
+/* The body of handle_dtor and handle_dtor_exit: adds 1 to COUNTER, then
+ * calls dynptr_or_scalar() to throw holding a dynptr by a handle.
+ */
+#define COUNT_AND_THROW_HOLDING_DYNPTR(counter)		\
+	asm volatile (					\
+	"r1 = %[c] ll;"					\
+	"r2 = 1;"					\
+	"lock *(u64 *)(r1 + 0) += r2;"			\
+	"r1 = 1;"					\
+	"r2 = 0;"					\
+	"call dynptr_or_scalar;"			\
+	"r0 = 0;"					\
+	"exit;"						\
+	:						\
+	: [c] "i"(&counter)				\
+	: __clobber_all)
+
 /* Inside the destroys of handle_test_run's throws (only they destroy a
  * task_vma iterator here): throws holding a dynptr by a handle.
  */
 SEC("?fentry/bpf_iter_task_vma_destroy")
 __naked int handle_dtor(void)
 {
-	asm volatile (
-	"r1 = %[iter_destroys] ll;"
-	"r2 = 1;"
-	"lock *(u64 *)(r1 + 0) += r2;"
-	"r1 = 1;"
-	"r2 = 0;"
-	"call dynptr_or_scalar;"
-	"r0 = 0;"
-	"exit;"
-	:
-	: __imm_addr(iter_destroys)
-	: __clobber_all);
+	COUNT_AND_THROW_HOLDING_DYNPTR(iter_destroys);
 }
 
 /* After the destroys of handle_test_run's throws, with the fexit
@@ -392,18 +398,7 @@ __naked int handle_dtor(void)
 SEC("?fexit/bpf_iter_task_vma_destroy")
 __naked int handle_dtor_exit(void)
 {
-	asm volatile (
-	"r1 = %[iter_destroy_exits] ll;"
-	"r2 = 1;"
-	"lock *(u64 *)(r1 + 0) += r2;"
-	"r1 = 1;"
-	"r2 = 0;"
-	"call dynptr_or_scalar;"
-	"r0 = 0;"
-	"exit;"
-	:
-	: __imm_addr(iter_destroy_exits)
-	: __clobber_all);
+	COUNT_AND_THROW_HOLDING_DYNPTR(iter_destroy_exits);
 }
 
 /* On the return of those destroys, whose return address the kretprobe

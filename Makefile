@@ -71,7 +71,7 @@ test-bpf: kernel
 test-verifier: kernel
 	@$(IN_ROOT) tools/scripts/vs-stock.sh $(CACHE) test_verifier
 
-# Upstream's test_progs, -t exceptions and the verifier_* tests, on our
+# Upstream's test_progs (exceptions, verifier_* and the resource tests), on our
 # kernel and on stock: the same verdicts but for the intended differences.
 test-progs: kernel
 	@$(IN_ROOT) tools/scripts/vs-stock.sh $(CACHE) test_progs

@@ -48,7 +48,7 @@ lane_x86() {
 	run "stress: throws on 4 CPUs, in softirq and nested" tools/scripts/guest.sh "$cache" stress
 	run "lib/test_bpf in QEMU, ours and stock 6.12.117" tools/scripts/vs-stock.sh "$cache" test_bpf
 	run "test_verifier in QEMU, ours and stock 6.12.117" tools/scripts/vs-stock.sh "$cache" test_verifier
-	run "upstream test_progs (exceptions, verifier_*) in QEMU, ours and stock 6.12.117" \
+	run "upstream test_progs (exceptions, verifier_*, resources) in QEMU, ours and stock 6.12.117" \
 		tools/scripts/vs-stock.sh "$cache" test_progs
 	run "differential fuzzing, ours and stock 6.12.117 (seed 1, 2000 programs)" \
 		tools/scripts/fuzz.sh "$cache" 1 2000

@@ -26,8 +26,8 @@
 #   test_verifier  tools/testing/selftests/bpf/test_verifier: each test's
 #              verdict and the summary are written to
 #              <work dir>/test_verifier.txt
-#   test_progs upstream's test_progs (tools/scripts/test-progs-build.sh)
-#              with -t exceptions and the verifier_* tests: each test's
+#   test_progs upstream's test_progs (tools/scripts/test-progs-build.sh),
+#              every test built into it: each test's
 #              and subtest's verdict and the summary are written to
 #              <work dir>/test_progs.txt
 #   fuzz       tools/fuzz: each program of the BPF objects in $FUZZ_OBJ
@@ -115,7 +115,7 @@ elif [ "$mode" = test_verifier ] || [ "$mode" = test_progs ]; then
 		tp=$("$repo/tools/scripts/test-progs-build.sh" "$cache") ||
 			die "cannot build test_progs"
 		cp "$tp/test_progs" "$obj/"
-		cp "$tp"/btf__*.bpf.o "$obj/" 2>/dev/null || true
+		sed 's|^|'"$tp"'/|' "$tp/objects.list" | xargs cp -t "$obj/"
 	fi
 	# bpf_testmod.ko, built against the kernel under test.
 	cp -r "$self/bpf_testmod" "$work/testmod"
@@ -249,8 +249,11 @@ stress)
 	;;
 test_verifier | test_progs)
 	cp "$obj/$mode" "$obj/bpf_testmod.ko" "$ir/tests/"
-	[ "$mode" != test_progs ] || cp "$obj"/btf__*.bpf.o "$ir/tests/" 2>/dev/null || true
+	[ "$mode" != test_progs ] || cp "$obj"/*.bpf.o "$ir/tests/"
 	copy_libs "$obj/$mode"
+	# glibc opens libgcc_s.so.1 when a thread ends by pthread_exit(), as
+	# some of test_progs' tests do; no DT_NEEDED names it.
+	[ "$mode" != test_progs ] || cp /lib/x86_64-linux-gnu/libgcc_s.so.1 "$ir/lib/x86_64-linux-gnu/"
 	;;
 bench)
 	cp "$obj/bench" "$obj/bench.bpf.o" "$obj/cleanup.bpf.o" "$ir/tests/"

@@ -3,8 +3,7 @@
 #
 # Build upstream's test_progs (tools/testing/selftests/bpf) from the
 # patched tree, for the guest (run inside the build root), with the tests
-# that make check runs: prog_tests/exceptions.c and the verifier_* tests
-# (prog_tests/verifier.c, verifier_kfunc_prog_types.c, verifier_log.c).
+# that make check runs (the list below), which the guest runs all.
 #
 # Upstream's Makefile builds every test and every BPF program, and some of
 # them need options our config does not have (IPv6, MPTCP, netfilter...):
@@ -15,8 +14,8 @@
 # loader and the tests themselves are upstream's, unchanged.
 #
 # The result is kept in CACHEDIR/build/test_progs; make only redoes what
-# changed. Prints the directory holding test_progs (and the btf__*.bpf.o
-# files the tests read).
+# changed. Prints the directory holding test_progs, and objects.list there
+# names the objects it opens at run time.
 #
 # Usage: test-progs-build.sh CACHEDIR
 set -euo pipefail
@@ -26,7 +25,18 @@ tree=$cache/src/linux-source-6.12
 self=$tree/tools/testing/selftests/bpf
 farm=$tree/tools/testing/selftests/bpf-exc
 out=$cache/build/test_progs
-tests="exceptions verifier verifier_kfunc_prog_types verifier_log"
+# exceptions and the verifier_* tests; the tests of what a throw releases
+# (objects, lists and rbtrees, acquired kernel objects, dynptrs, iterators,
+# RCU and preemption sections, callbacks' references) and of the verifier's
+# handling of them, whose programs must get the same verdicts on both
+# kernels; and test_lsm, which only defines stack_mprotect() for iters.
+tests="exceptions verifier verifier_kfunc_prog_types verifier_log
+	async_stack_depth bpf_loop cb_refs cgrp_kfunc cpumask dynptr iters
+	jeq_infer_not_null kfunc_dynptr_param kfunc_param_nullable linked_list
+	local_kptr_stash map_kptr nested_trust percpu_alloc preempt_lock rbtree
+	rcu_read_lock refcounted_kptr spin_lock task_kfunc test_global_funcs
+	uninit_stack test_lsm"
+tests=$(echo $tests)
 die() { echo "test-progs-build: error: $*" >&2; exit 1; }
 
 . "$(dirname "$0")/lib.sh"
@@ -52,14 +62,21 @@ for h in "$self"/prog_tests/*.h; do
 	[ "${h##*/}" = tests.h ] || ln -s "$h" "$farm/prog_tests/"
 done
 ln -s "$self"/progs/*.h "$farm/progs/"
-# The BPF programs whose skeletons the tests include, and the BTF objects
-# (progs/btf__*.c) that those name with __btf_path(), which test_progs
-# reads from its directory.
+# The BPF programs whose skeletons the tests include.
 for t in $tests; do
-	sed -n 's/^#include "\([a-z0-9_]*\)\.skel\.h".*/\1/p' "$self/prog_tests/$t.c"
+	sed -n 's/^#include ["<]\([a-z0-9_]*\)\.skel\.h[">].*/\1/p' "$self/prog_tests/$t.c"
 done | sort -u >"$farm/progs.list"
-sed 's|.*|'"$self"'/progs/&.c|' "$farm/progs.list" | xargs cat |
-	sed -n 's/.*__btf_path("\([a-z0-9_]*\)\.bpf\.o").*/\1/p' | sort -u >>"$farm/progs.list"
+# The objects that test_progs opens by name at run time: the BTF objects
+# (progs/btf__*.c) that those name with __btf_path(), and those the tests
+# name ("./test_pkt_access.bpf.o"). The guest copies them beside it.
+{
+	sed 's|.*|'"$self"'/progs/&.c|' "$farm/progs.list" | xargs cat |
+		sed -n 's/.*__btf_path("\([a-z0-9_]*\)\.bpf\.o").*/\1/p'
+	for t in $tests; do
+		sed -n 's|.*"\./\([a-z0-9_]*\)\.bpf\.o".*|\1|p' "$self/prog_tests/$t.c"
+	done
+} | sort -u >"$farm/objects.list"
+cat "$farm/objects.list" >>"$farm/progs.list"
 while read -r p; do
 	[ -f "$self/progs/$p.c" ] || die "the tests need $p, but there is no progs/$p.c"
 	ln -sf "$self/progs/$p.c" "$farm/progs/"
@@ -76,4 +93,5 @@ make -s -C "$farm" -j"$(nproc)" OUTPUT="$out" VMLINUX_BTF="$cache/build/linux-6.
 	tail -n 40 "$out/build.log" >&2
 	die "cannot build test_progs (log: $out/build.log)"
 }
+sed 's/$/.bpf.o/' "$farm/objects.list" >"$out/objects.list"
 echo "$out"

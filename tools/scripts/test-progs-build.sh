@@ -32,10 +32,11 @@ out=$cache/build/test_progs
 # kernels; and test_lsm, which only defines stack_mprotect() for iters.
 tests="exceptions verifier verifier_kfunc_prog_types verifier_log
 	async_stack_depth bpf_loop cb_refs cgrp_kfunc cpumask dynptr iters
-	jeq_infer_not_null kfunc_dynptr_param kfunc_param_nullable linked_list
-	local_kptr_stash map_kptr nested_trust percpu_alloc preempt_lock rbtree
-	rcu_read_lock refcounted_kptr spin_lock task_kfunc test_global_funcs
-	uninit_stack test_lsm"
+	jeq_infer_not_null kfunc_dynptr_param kfunc_param_nullable
+	kptr_xchg_inline linked_list local_kptr_stash map_kptr nested_trust
+	percpu_alloc preempt_lock rbtree rcu_read_lock refcounted_kptr
+	ringbuf_multi spin_lock task_kfunc test_global_funcs timer uninit_stack
+	user_ringbuf wq test_lsm"
 tests=$(echo $tests)
 die() { echo "test-progs-build: error: $*" >&2; exit 1; }
 

@@ -57,6 +57,7 @@ for f in "$self"/*; do
 	case ${f##*/} in prog_tests | progs) ;; *) ln -s "$f" "$farm/" ;; esac
 done
 for t in $tests; do
+	[ -f "$self/prog_tests/$t.c" ] || die "no test $t: there is no prog_tests/$t.c"
 	ln -s "$self/prog_tests/$t.c" "$farm/prog_tests/"
 done
 for h in "$self"/prog_tests/*.h; do
@@ -74,7 +75,7 @@ done | sort -u >"$farm/progs.list"
 	sed 's|.*|'"$self"'/progs/&.c|' "$farm/progs.list" | xargs cat |
 		sed -n 's/.*__btf_path("\([a-z0-9_]*\)\.bpf\.o").*/\1/p'
 	for t in $tests; do
-		sed -n 's|.*"\./\([a-z0-9_]*\)\.bpf\.o".*|\1|p' "$self/prog_tests/$t.c"
+		sed -n 's|.*"\(\./\)\?\([a-z0-9_]*\)\.bpf\.o".*|\2|p' "$self/prog_tests/$t.c"
 	done
 } | sort -u >"$farm/objects.list"
 cat "$farm/objects.list" >>"$farm/progs.list"
@@ -94,5 +95,20 @@ make -s -C "$farm" -j"$(nproc)" OUTPUT="$out" VMLINUX_BTF="$cache/build/linux-6.
 	tail -n 40 "$out/build.log" >&2
 	die "cannot build test_progs (log: $out/build.log)"
 }
-sed 's/$/.bpf.o/' "$farm/objects.list" >"$out/objects.list"
+# What the guest copies (objects.list) and the tests that must run
+# (tests.list, from the tests.h that the build made), for guest.sh and
+# vs-stock.sh, which read them without the lock: replaced whole, and only
+# when they change.
+publish() {
+	if ! cmp -s "$out/$1.new" "$out/$1"; then
+		mv -f "$out/$1.new" "$out/$1"
+	else
+		rm -f "$out/$1.new"
+	fi
+}
+sed 's/$/.bpf.o/' "$farm/objects.list" >"$out/objects.list.new"
+publish objects.list
+sed -n 's/^DEFINE_TEST(\(.*\))$/\1/p' "$farm/prog_tests/tests.h" >"$out/tests.list.new"
+[ -s "$out/tests.list.new" ] || die "no test in $farm/prog_tests/tests.h"
+publish tests.list
 echo "$out"

@@ -28,6 +28,9 @@ stock=stock-6.12 image=arch/x86/boot/bzImage
 [ "$which" != arm64-6.12 ] || stock=stock-arm64-6.12 image=arch/arm64/boot/Image
 stock_build=$cache/build/$stock
 stock_result=$stock_build/$suite.txt
+# test_progs: stock's whole log too, for how the tests that fail on both
+# kernels fail.
+stock_log=$stock_build/$suite.log
 
 # totals FILE: "passed failed" from the suite's summary lines.
 totals() {
@@ -64,10 +67,12 @@ key=$(cat "${inputs[@]}" | sha256sum | cut -c1-16)
 # and for the debug kernel): one runs it, the other waits and reuses it.
 exec 8>>"$stock_result.lock"
 flock 8
-if [ ! -f "$stock_result" ] || [ "$(cat "$stock_result.key" 2>/dev/null)" != "$key" ]; then
+if [ ! -f "$stock_result" ] || [ "$(cat "$stock_result.key" 2>/dev/null)" != "$key" ] ||
+	{ [ "$suite" = test_progs ] && [ ! -f "$stock_log" ]; }; then
 	echo "$suite on the stock kernel:"
 	"$here/guest.sh" "$cache" "$suite" "$stock" | sed 's/^/  /' || exit 1
 	cp "$cache/guest/$suite-$stock/$suite.txt" "$stock_result"
+	[ "$suite" != test_progs ] || cp "$cache/guest/$suite-$stock/$suite.log" "$stock_log"
 	echo "$key" >"$stock_result.key"
 fi
 flock -u 8
@@ -96,7 +101,11 @@ if [ "$suite" = test_progs ]; then
 	floor=2400
 	[ "$which" != norust-6.12 ] ||
 		differences=tools/selftests/test_progs.norust.differences floor=2320
-	TP_FLOOR=$floor python3 tools/selftests/tp-compare.py "$ours" "$stock_result" \
+	# Every test built in must have run on both, and those that fail on
+	# both must fail the same way.
+	TP_FLOOR=$floor TP_TESTS=$cache/build/test_progs/tests.list \
+		TP_LOGS=$cache/guest/$suite-$which/$suite.log:$stock_log \
+		python3 tools/selftests/tp-compare.py "$ours" "$stock_result" \
 		"$differences" tools/selftests/test_progs.both $label
 	exit
 fi

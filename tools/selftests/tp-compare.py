@@ -12,7 +12,11 @@ test whose only differing subtests are listed may differ too. The tests
 that fail or skip on both kernels (for want of config options) must be
 exactly those of BOTH (test|verdict|number of subtests not OK), and at
 least 2400 tests and subtests (TP_FLOOR, if set) must pass: a run that
-covers less fails.
+covers less fails. With TP_TESTS (a file of the names of the tests built
+in), each of them must have run on both kernels; with TP_LOGS (ours and
+stock's full logs, "OURS_LOG:STOCK_LOG"), each test and subtest that
+fails on both must have printed the same failed checks and messages on
+both, numbers aside.
 Prints each disagreement and
 "test_progs verdicts agreeing with stock: N passed, N failed".
 """
@@ -23,13 +27,52 @@ import sys
 LINE = re.compile(r"^#(\d+)(?:/(\d+))? +(.+):(OK|SKIP|FAIL)(?: \(SKIP: \d+/\d+\))?$")
 
 
+def key(seen, ids, m):
+    """The name a verdict line is kept under, or None for a repeat.
+
+    test_progs repeats the failing ones at the end, with their numbers:
+    the first counts. Some names come twice with different numbers (a
+    test's RUN_TESTS() subtests named as its own, as in cpumask): the
+    second is kept as "name (2)", and so on, in the order they ran.
+    """
+    ident = (m.group(1), m.group(2))
+    if ident in ids:
+        return None
+    ids.add(ident)
+    name = m.group(3)
+    seen[name] = seen.get(name, 0) + 1
+    return name if seen[name] == 1 else f"{name} ({seen[name]})"
+
+
 def verdicts(path):
-    out = {}
+    out, seen, ids = {}, {}, set()
     for line in open(path):
         m = LINE.match(line.rstrip("\n"))
-        # test_progs repeats the failing ones at the end: the first counts.
-        if m and m.group(3) not in out:
-            out[m.group(3)] = m.group(4)
+        if m:
+            name = key(seen, ids, m)
+            if name is not None:
+                out[name] = m.group(4)
+    return out
+
+
+def failures(path):
+    """What test_progs printed before each verdict of its log at PATH (its
+    checks that failed, libbpf's and the verifier's messages), but its
+    passed checks, with every number made 0: for the tests that fail on
+    both kernels, which must fail the same way."""
+    out, seen, ids, block = {}, {}, set(), []
+    for line in open(path, errors="replace"):
+        line = line.rstrip("\n").removeprefix("BPFEXC-TP ")
+        if line.startswith("All error logs:"):
+            break
+        m = LINE.match(line)
+        if m:
+            name = key(seen, ids, m)
+            if name is not None:
+                out[name] = block
+            block = []
+        elif ":PASS:" not in line and line.strip():
+            block.append(re.sub(r"\d+", "0", line))
     return out
 
 
@@ -73,6 +116,28 @@ def main():
             failed += 1
             print(f"  FAIL {name}: on both kernels {got or 'OK'}, expected "
                   f"{want or 'OK'} (tools/selftests/test_progs.both)")
+    # Every test built into test_progs (TP_TESTS: a file of their names)
+    # must have run on both kernels.
+    if os.environ.get("TP_TESTS"):
+        for name in open(os.environ["TP_TESTS"]).read().split():
+            if name not in ours or name not in stock:
+                failed += 1
+                print(f"  FAIL {name}: built in, but did not run on both kernels")
+    # The tests and subtests that fail on both must fail the same way
+    # (TP_LOGS: the two logs, ours and stock's, separated by a colon).
+    if os.environ.get("TP_LOGS"):
+        ours_log, stock_log = (failures(p) for p in os.environ["TP_LOGS"].split(":"))
+        for name in sorted(ours):
+            if ours[name] == "FAIL" and stock.get(name) == "FAIL" and name not in wanted:
+                if ours_log.get(name) == stock_log.get(name):
+                    passed += 1
+                else:
+                    failed += 1
+                    print(f"  FAIL {name}: fails on both kernels, but not the same way:")
+                    for line in (ours_log.get(name) or [])[:8]:
+                        print(f"    ours:  {line}")
+                    for line in (stock_log.get(name) or [])[:8]:
+                        print(f"    stock: {line}")
     n_ok = sum(1 for n in ours if ours[n] == "OK")
     print(f"  ours: {len(ours)} tests and subtests, {n_ok} OK; stock: "
           f"{sum(1 for n in stock if stock[n] == 'OK')} OK")

@@ -29,7 +29,8 @@ out=$cache/build/test_progs
 # (objects, lists and rbtrees, acquired kernel objects, dynptrs, iterators,
 # RCU and preemption sections, callbacks' references) and of the verifier's
 # handling of them, whose programs must get the same verdicts on both
-# kernels; and test_lsm, which only defines stack_mprotect() for iters.
+# kernels; and test_lsm, which defines the stack_mprotect() that iters
+# calls.
 tests="exceptions verifier verifier_kfunc_prog_types verifier_log
 	async_stack_depth bpf_loop cb_refs cgrp_kfunc cpumask dynptr iters
 	jeq_infer_not_null kfunc_dynptr_param kfunc_param_nullable

@@ -167,11 +167,11 @@ done
 # need a target.
 ext=$(grep -c '^SEC("?freplace")' "$repo/tools/selftests/progs/exceptions_cleanup.c")
 echo $(($(cat "$obj/exceptions_cleanup.count") - ext)) >"$obj/exceptions_cleanup.count"
-# exc_loader cleanup: two checks per throw_* program, four controls, two
+# exc_loader cleanup: two checks per throw_* program, five controls, two
 # checks for each of the two attack_* programs, one of the instructions
 # that fill a call's own slot, and two of the extension.
 bpftool gen skeleton "$obj/exceptions_cleanup.bpf.o" name exceptions_cleanup |
-	grep -c 'struct bpf_program \*throw_' | awk '{ print 2 * $1 + 11 }' >"$obj/cleanup.count"
+	grep -c 'struct bpf_program \*throw_' | awk '{ print 2 * $1 + 12 }' >"$obj/cleanup.count"
 # exc_loader module: one check per throw_* program, one for sealed_throw
 # where it loads (not on x86-64, whose IBT seals its destructor), the
 # control, and the throws through a traced destructor.
@@ -429,9 +429,9 @@ selftests)
 		elif [ $suite = module ]; then
 			want=$(cat "$obj/module.count")
 		elif [ $suite = progtypes ]; then
-			# exc_loader progtypes: three checks each for the kprobe
-			# and the LSM program.
-			want=6
+			# exc_loader progtypes: three checks each for the two
+			# kprobes, the sleepable fentry and the LSM program.
+			want=12
 		elif [ $suite = throwtrace ]; then
 			# exc_loader throwtrace: four checks for each of its three
 			# throwing programs, and six more.

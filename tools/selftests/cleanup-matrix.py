@@ -12,7 +12,8 @@ pointer): throw_mx_<kind>_<holder>_d<depth>[_<place>], where
           holds a task), ringbuf (a bpf_ringbuf_reserve() record), sk (a
           socket of bpf_sk_lookup_tcp()), cgroup (bpf_cgroup_from_id()),
           cpumask (bpf_cpumask_acquire() of a cpumask in a map, or
-          bpf_cpumask_create()), pcpu (a bpf_percpu_obj_new() object),
+          bpf_cpumask_create()), crypto (bpf_crypto_ctx_acquire() of the
+          bpf_crypto_ctx in a map), pcpu (a bpf_percpu_obj_new() object),
           dynptr (a ring buffer dynptr),
           iter (a task_vma iterator after one step), rcu (an RCU read
           section), preempt (preemption disabled);
@@ -23,8 +24,8 @@ pointer): throw_mx_<kind>_<holder>_d<depth>[_<place>], where
   place   reg (the compiler keeps the pointer in a callee-saved register)
           or slot (a volatile stack slot, reloaded after the call).
 
-The cpumask programs are syscall programs (the cpumask kfuncs are not
-given to tc programs) and throw from slevel1() to slevel3() when
+The cpumask and crypto programs are syscall programs (their kfuncs are
+not given to tc programs) and throw from slevel1() to slevel3() when
 sys_throw is set; the others are tc programs run on pkt_v4.
 
 exc_loader cleanup runs each 100000 times with the leak checks of
@@ -41,6 +42,7 @@ POINTERS = {
     "sk": ("struct bpf_sock", "lookup(skb)", "bpf_sk_release(v)"),
     "cgroup": ("struct cgroup", "bpf_cgroup_from_id(cgid)", "bpf_cgroup_release(v)"),
     "cpumask": ("struct bpf_cpumask", "mask()", "bpf_cpumask_release(v)"),
+    "crypto": ("struct bpf_crypto_ctx", "crypto()", "bpf_crypto_ctx_release(v)"),
     "pcpu": ("struct pcpu_val", "bpf_percpu_obj_new(struct pcpu_val)", "bpf_percpu_obj_drop(v)"),
 }
 
@@ -60,7 +62,7 @@ IN_PLACE = {
 
 
 # Kinds whose kfuncs only syscall (not tc) programs get.
-SYSCALL = {"cpumask"}
+SYSCALL = {"cpumask", "crypto"}
 
 
 def throw(d, sys):

@@ -1354,6 +1354,7 @@ struct snap {
 	__u16 dport;
 	__u32 pad;
 	__u64 mask_usage;
+	__u64 crypto_usage;
 };
 
 static int drain(void *ctx, void *data, size_t size)
@@ -1404,7 +1405,7 @@ static bool holds_more(const struct snap *before, const struct snap *after)
 	return after->rcu_users > before->rcu_users || after->rcu_nesting != before->rcu_nesting ||
 	       after->rb_avail > before->rb_avail || after->usage > before->usage ||
 	       after->mm_users > before->mm_users || after->sk_refs > before->sk_refs ||
-	       after->mask_usage > before->mask_usage;
+	       after->mask_usage > before->mask_usage || after->crypto_usage > before->crypto_usage;
 }
 
 /* Takes *s until it holds no more than *want, for up to a second: what
@@ -1429,10 +1430,10 @@ static int take_until(int probe_fd, int bss_fd, struct ring_buffer *rb, struct s
 static void snap_diff(char *why, size_t len, const struct snap *a, const struct snap *b)
 {
 	snprintf(why, len,
-		 "rcu_users %llu -> %llu, rcu_read_lock_nesting %lld -> %lld, ring buffer bytes %llu -> %llu, usage %llu -> %llu, mm_users %lld -> %lld, sk_refcnt %llu -> %llu, cpumask usage %llu -> %llu",
+		 "rcu_users %llu -> %llu, rcu_read_lock_nesting %lld -> %lld, ring buffer bytes %llu -> %llu, usage %llu -> %llu, mm_users %lld -> %lld, sk_refcnt %llu -> %llu, cpumask usage %llu -> %llu, crypto ctx usage %llu -> %llu",
 		 a->rcu_users, b->rcu_users, a->rcu_nesting, b->rcu_nesting, a->rb_avail,
 		 b->rb_avail, a->usage, b->usage, a->mm_users, b->mm_users, a->sk_refs,
-		 b->sk_refs, a->mask_usage, b->mask_usage);
+		 b->sk_refs, a->mask_usage, b->mask_usage, a->crypto_usage, b->crypto_usage);
 }
 
 /* cgroup v2, mounted by run_cleanup(). */
@@ -1730,7 +1731,8 @@ static int run_cleanup(const char *path, int n_all, int n_mx)
 		bpf_program__set_autoload(p, has_pfx(pn, "throw_") || has_pfx(pn, "attack_") ||
 					      !strcmp(pn, "probe") || !strcmp(pn, "sk_probe") ||
 					      has_pfx(pn, "keep_") || has_pfx(pn, "drop_") ||
-					      !strcmp(pn, "mask_setup") || !strcmp(pn, "ext_target"));
+					      !strcmp(pn, "mask_setup") || !strcmp(pn, "crypto_setup") ||
+					      !strcmp(pn, "ext_target"));
 		/* The load flags its tags ask for (__flag). */
 		if (!parse_spec(bpf_object__btf(obj), pn, &s))
 			bpf_program__set_flags(p, bpf_program__flags(p) | s.flags);
@@ -1756,12 +1758,14 @@ static int run_cleanup(const char *path, int n_all, int n_mx)
 		return 1;
 	}
 
-	/* The cpumask whose references the throw_mx_cpumask_* programs take,
-	 * and cgroup v2 for the throw_mx_cgroup_* programs.
+	/* The cpumask and the bpf_crypto_ctx whose references the
+	 * throw_mx_cpumask_* and throw_mx_crypto_* programs take, and cgroup
+	 * v2 for the throw_mx_cgroup_* programs.
 	 */
 	if (run_by_name(obj, "mask_setup", 1, &ret) || ret ||
+	    run_by_name(obj, "crypto_setup", 1, &ret) || ret ||
 	    (mount("cgroup2", CGROOT, "cgroup2", 0, NULL) && errno != EBUSY) || nr_dying() < 0) {
-		printf("BPFEXC-LOADFAIL cannot make the cpumask or mount cgroup2: %s\nBPFEXC-LOADEND\n",
+		printf("BPFEXC-LOADFAIL cannot make the cpumask or crypto ctx, or mount cgroup2: %s\nBPFEXC-LOADEND\n",
 		       strerror(errno));
 		return 1;
 	}
@@ -1808,6 +1812,22 @@ static int run_cleanup(const char *path, int n_all, int n_mx)
 		failed++;
 	} else {
 		result("cleanup", "probe_sees_a_held_cpumask", NULL, false);
+	}
+	/* The same for the bpf_crypto_ctx. */
+	if (take_snap(probe_fd, bss_fd, rb, &before) || run_by_name(obj, "keep_crypto", 1, &ret) ||
+	    ret || take_snap(probe_fd, bss_fd, rb, &held) ||
+	    run_by_name(obj, "drop_crypto", 1, &ret) || take_snap(probe_fd, bss_fd, rb, &after)) {
+		result("cleanup", "probe_sees_a_held_crypto_ctx",
+		       "cannot run keep_crypto, drop_crypto or probe", false);
+		failed++;
+	} else if (before.crypto_usage == 0 || held.crypto_usage != before.crypto_usage + 1 ||
+		   after.crypto_usage != before.crypto_usage) {
+		snprintf(why, sizeof(why), "crypto ctx usage %llu, %llu held, %llu released",
+			 before.crypto_usage, held.crypto_usage, after.crypto_usage);
+		result("cleanup", "probe_sees_a_held_crypto_ctx", why, false);
+		failed++;
+	} else {
+		result("cleanup", "probe_sees_a_held_crypto_ctx", NULL, false);
 	}
 	/* A removed cgroup stays dying while a reference is held, and is
 	 * freed once it is released.
@@ -1988,21 +2008,26 @@ static void pt_result(const char *name, bool ok, const char *fmt, ...)
 }
 
 /*
- * exc_loader progtypes OBJ N: attaches kprobe_throw_held to getppid() and
+ * exc_loader progtypes OBJ N: attaches kprobe_throw_held to getppid(),
+ * kprobe_override_throws then fentry_s_throw_held to getpgid() and
  * lsm_throw_held to file_mprotect, and runs each N times in this process
- * with kernel.bpf_stats_enabled on. Six checks: getppid() still returns
- * the parent, the kprobe threw N times and left no RCU read section held;
- * mprotect() to rwx fails with EPERM (the cookie) and to r succeeds, the
- * LSM program threw N times and left no task reference held.
+ * with kernel.bpf_stats_enabled on. Twelve checks: getppid() still
+ * returns the parent, the kprobe threw N times and left no RCU read
+ * section held; getpgid() returns the overridden value, the overriding
+ * kprobe threw N times and left nothing held; getpgid() returns the
+ * process group under the sleepable fentry, which threw N times and left
+ * nothing held; mprotect() to rwx fails with EPERM (the cookie) and to r
+ * succeeds, the LSM program threw N times and left no task reference
+ * held.
  */
 static int run_progtypes(const char *path, int n)
 {
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
 	struct bpf_link *kl = NULL, *ll = NULL;
 	struct pt_state before, after;
-	struct bpf_program *p, *kp, *lp;
+	struct bpf_program *p, *kp, *op, *fp, *lp;
 	int bss_fd, i, wrong = 0, denied = 0, failed = 0;
-	pid_t parent = getppid();
+	pid_t parent = getppid(), pgid = getpgid(0);
 	long long throws;
 	void *page;
 
@@ -2013,12 +2038,16 @@ static int run_progtypes(const char *path, int n)
 
 		bpf_program__set_autoload(p, !strcmp(pn, "probe") ||
 					      !strcmp(pn, "kprobe_throw_held") ||
+					      !strcmp(pn, "kprobe_override_throws") ||
+					      !strcmp(pn, "fentry_s_throw_held") ||
 					      !strcmp(pn, "lsm_throw_held"));
 	}
 	if (bpf_object__load(obj))
 		goto fail;
 	bss_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, ".bss"));
 	kp = bpf_object__find_program_by_name(obj, "kprobe_throw_held");
+	op = bpf_object__find_program_by_name(obj, "kprobe_override_throws");
+	fp = bpf_object__find_program_by_name(obj, "fentry_s_throw_held");
 	lp = bpf_object__find_program_by_name(obj, "lsm_throw_held");
 	memset(&before, 0, sizeof(before));
 	before.target_pid = getpid();
@@ -2044,6 +2073,59 @@ static int run_progtypes(const char *path, int n)
 	failed += !!wrong + (throws != n) + (before.rcu_nesting != after.rcu_nesting);
 	printf("BPFEXC-INFO progtypes kprobe: %d calls, throws %lld, rcu_read_lock_nesting %lld -> %lld\n",
 	       n, throws, (long long)before.rcu_nesting, (long long)after.rcu_nesting);
+
+	/* The kprobe that overrides getpgid()'s return value, then throws. */
+	kl = bpf_program__attach_kprobe(op, false, SYS_PREFIX "sys_getpgid");
+	if (!kl || pt_probe(obj, bss_fd, &before))
+		goto fail;
+	wrong = 0;
+	for (i = 0; i < n; i++)
+		wrong += syscall(SYS_getpgid, 0) != 4242;
+	bpf_link__destroy(kl);
+	kl = NULL;
+	throws = fdinfo(bpf_program__fd(op), "throws");
+	if (pt_probe(obj, bss_fd, &after))
+		goto fail;
+	wrong += getpgid(0) != pgid;
+	pt_result("kprobe_override_stands", !wrong,
+		  "getpgid() not overridden %d times of %d, or still after", wrong, n);
+	pt_result("kprobe_override_throws_counted", throws == n, "throws: %lld, want %d", throws,
+		  n);
+	pt_result("kprobe_override_leaves_nothing_held",
+		  before.rcu_nesting == after.rcu_nesting,
+		  "rcu_read_lock_nesting %lld -> %lld", (long long)before.rcu_nesting,
+		  (long long)after.rcu_nesting);
+	failed += !!wrong + (throws != n) + (before.rcu_nesting != after.rcu_nesting);
+	printf("BPFEXC-INFO progtypes kprobe_override: %d calls, %d wrong, throws %lld, rcu_read_lock_nesting %lld -> %lld\n",
+	       n, wrong, throws, (long long)before.rcu_nesting, (long long)after.rcu_nesting);
+
+	/* The sleepable fentry on getpgid() that throws holding a task, an
+	 * iterator with the mmap lock and an RCU read section.
+	 */
+	kl = bpf_program__attach(fp);
+	if (!kl || pt_probe(obj, bss_fd, &before))
+		goto fail;
+	wrong = 0;
+	for (i = 0; i < n; i++)
+		wrong += getpgid(0) != pgid;
+	bpf_link__destroy(kl);
+	kl = NULL;
+	throws = fdinfo(bpf_program__fd(fp), "throws");
+	if (pt_probe(obj, bss_fd, &after))
+		goto fail;
+	pt_result("fentry_s_syscall_unchanged", !wrong, "getpgid() wrong %d times of %d", wrong,
+		  n);
+	pt_result("fentry_s_throws_counted", throws == n, "throws: %lld, want %d", throws, n);
+	pt_result("fentry_s_leaves_nothing_held",
+		  before.rcu_nesting == after.rcu_nesting && before.rcu_users == after.rcu_users,
+		  "rcu_read_lock_nesting %lld -> %lld, rcu_users %llu -> %llu",
+		  (long long)before.rcu_nesting, (long long)after.rcu_nesting,
+		  (unsigned long long)before.rcu_users, (unsigned long long)after.rcu_users);
+	failed += !!wrong + (throws != n) +
+		  (before.rcu_nesting != after.rcu_nesting || before.rcu_users != after.rcu_users);
+	printf("BPFEXC-INFO progtypes fentry.s: %d calls, %d wrong, throws %lld, rcu_read_lock_nesting %lld -> %lld, rcu_users %llu -> %llu\n",
+	       n, wrong, throws, (long long)before.rcu_nesting, (long long)after.rcu_nesting,
+	       (unsigned long long)before.rcu_users, (unsigned long long)after.rcu_users);
 
 	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ll = bpf_program__attach_lsm(lp);

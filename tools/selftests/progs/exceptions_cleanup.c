@@ -14,7 +14,8 @@
  * unconsumed bytes (a record or dynptr neither submitted nor discarded
  * keeps them), and sk_probe the reference count of the loader's TCP
  * socket (which bpf_sk_lookup_tcp() takes), and the usage count of the
- * cpumask in masks[0] (which bpf_cpumask_acquire() takes). Preemption
+ * cpumask in masks[0] (which bpf_cpumask_acquire() takes) and of the
+ * bpf_crypto_ctx in cctxs[0] (bpf_crypto_ctx_acquire()). Preemption
  * left disabled is caught by the scheduler ("BUG: scheduling while
  * atomic") when the loader yields after each program, which fails the
  * run. Objects of bpf_obj_new() hold a task in a kptr field, so dropping
@@ -77,6 +78,8 @@ struct snap {
 	__u32 pad;
 	/* The usage of the cpumask in masks[0] (0 without one). */
 	__u64 mask_usage;
+	/* The usage of the bpf_crypto_ctx in cctxs[0] (0 without one). */
+	__u64 crypto_usage;
 };
 
 struct snap snap;
@@ -100,6 +103,26 @@ struct {
 	__type(value, struct mask_val);
 } masks SEC(".maps");
 
+/* cctxs[0]: the bpf_crypto_ctx (AES in ECB mode) that crypto() takes a
+ * reference of, once crypto_setup has made it; cctxs[1]: where
+ * keep_crypto keeps one more.
+ */
+struct cctx_val {
+	struct bpf_crypto_ctx __kptr *c;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, int);
+	__type(value, struct cctx_val);
+} cctxs SEC(".maps");
+
+extern struct bpf_crypto_ctx *bpf_crypto_ctx_create(const struct bpf_crypto_params *params,
+						    u32 params__sz, int *err) __weak __ksym;
+extern struct bpf_crypto_ctx *bpf_crypto_ctx_acquire(struct bpf_crypto_ctx *ctx) __weak __ksym;
+extern void bpf_crypto_ctx_release(struct bpf_crypto_ctx *ctx) __weak __ksym;
+
 /* A percpu object of bpf_percpu_obj_new(). */
 struct pcpu_val {
 	long v;
@@ -109,7 +132,9 @@ SEC("?syscall")
 int probe(void *ctx)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
+	struct bpf_crypto_ctx *cc;
 	struct bpf_cpumask *m;
+	struct cctx_val *c;
 	struct mask_val *v;
 
 	snap.rcu_users = t->rcu_users.refs.counter;
@@ -123,6 +148,13 @@ int probe(void *ctx)
 	m = v ? v->m : NULL;
 	if (m)
 		snap.mask_usage = m->usage.refs.counter;
+	bpf_rcu_read_unlock();
+	snap.crypto_usage = 0;
+	c = bpf_map_lookup_elem(&cctxs, &(int){0});
+	bpf_rcu_read_lock();
+	cc = c ? c->c : NULL;
+	if (cc)
+		snap.crypto_usage = cc->usage.refs.counter;
 	bpf_rcu_read_unlock();
 	return 0;
 }
@@ -166,6 +198,65 @@ static __always_inline struct bpf_cpumask *mask(void)
 	if (g)
 		bpf_cpumask_release(g);
 	return m;
+}
+
+/* What bpf_crypto_ctx_create() makes: AES in ECB mode (400 bytes, kept
+ * out of the stack).
+ */
+struct bpf_crypto_params cparams = {
+	.type = "skcipher",
+	.algo = "ecb(aes)",
+	.key = "0123456789abcdef",
+	.key_len = 16,
+};
+
+/* Makes the bpf_crypto_ctx of cctxs[0] (bpf_crypto_ctx_create() sleeps:
+ * syscall programs are sleepable), or keeps the one there.
+ */
+static __always_inline struct bpf_crypto_ctx *crypto_made(struct cctx_val *v)
+{
+	struct bpf_crypto_ctx *g = bpf_kptr_xchg(&v->c, NULL);
+	int err = 0;
+
+	return g ?: bpf_crypto_ctx_create(&cparams, sizeof(cparams), &err);
+}
+
+SEC("?syscall")
+int crypto_setup(void *ctx)
+{
+	struct cctx_val *v = bpf_map_lookup_elem(&cctxs, &(int){0});
+	struct bpf_crypto_ctx *c;
+
+	if (!v)
+		return 1;
+	c = crypto_made(v);
+	if (!c)
+		return 1;
+	c = bpf_kptr_xchg(&v->c, c);
+	if (c)
+		bpf_crypto_ctx_release(c);
+	return 0;
+}
+
+/* A new reference of the bpf_crypto_ctx in cctxs[0], made first if there
+ * is none; NULL if none can be had: taken out of the map, acquired and
+ * put back, as mask() does.
+ */
+static __always_inline struct bpf_crypto_ctx *crypto(void)
+{
+	struct cctx_val *v = bpf_map_lookup_elem(&cctxs, &(int){0});
+	struct bpf_crypto_ctx *g, *c;
+
+	if (!v)
+		return NULL;
+	g = crypto_made(v);
+	if (!g)
+		return NULL;
+	c = bpf_crypto_ctx_acquire(g);
+	g = bpf_kptr_xchg(&v->c, g);
+	if (g)
+		bpf_crypto_ctx_release(g);
+	return c;
 }
 
 /* The loader's connected TCP socket (see struct snap), or NULL. */
@@ -306,6 +397,42 @@ int drop_mask(void *ctx)
 	m = bpf_kptr_xchg(&k->m, NULL);
 	if (m)
 		bpf_cpumask_release(m);
+	return 0;
+}
+
+/* One more reference of the bpf_crypto_ctx of cctxs[0], which
+ * keep_crypto keeps in cctxs[1] and drop_crypto releases.
+ */
+SEC("?syscall")
+__success __retval(0)
+int keep_crypto(void *ctx)
+{
+	struct cctx_val *k = bpf_map_lookup_elem(&cctxs, &(int){1});
+	struct bpf_crypto_ctx *c;
+
+	if (!k)
+		return 1;
+	c = crypto();
+	if (!c)
+		return 1;
+	c = bpf_kptr_xchg(&k->c, c);
+	if (c)
+		bpf_crypto_ctx_release(c);
+	return 0;
+}
+
+SEC("?syscall")
+__success __retval(0)
+int drop_crypto(void *ctx)
+{
+	struct cctx_val *k = bpf_map_lookup_elem(&cctxs, &(int){1});
+	struct bpf_crypto_ctx *c;
+
+	if (!k)
+		return 1;
+	c = bpf_kptr_xchg(&k->c, NULL);
+	if (c)
+		bpf_crypto_ctx_release(c);
 	return 0;
 }
 
@@ -2776,6 +2903,42 @@ __naked int reject_iter_num_by_handle_and_in_place(void)
 	: __imm(bpf_get_prandom_u32), __imm(bpf_get_current_task_btf),
 	  __imm(bpf_iter_task_vma_new), __imm(bpf_iter_num_new), __imm(bpf_throw)
 	: __clobber_all);
+}
+
+extern struct bpf_key *bpf_lookup_system_key(__u64 id) __weak __ksym;
+extern void bpf_key_put(struct bpf_key *bkey) __weak __ksym;
+
+/* A key of bpf_lookup_system_key() (1: the builtin trusted keys), an
+ * acquired reference for which 6.12 registers no BTF destructor: a throw
+ * that holds it cannot release it, and is refused as upstream refuses it.
+ */
+SEC("?fentry/bpf_fentry_test1")
+__failure __msg("Unreleased reference")
+int BPF_PROG(reject_key_held, int a)
+{
+	struct bpf_key *k = bpf_lookup_system_key(1);
+
+	if (!k)
+		return 0;
+	if (a)
+		bpf_throw(0);
+	bpf_key_put(k);
+	return 0;
+}
+
+/* The same key put before the throw: nothing is held there. */
+SEC("?fentry/bpf_fentry_test1")
+__success
+int BPF_PROG(key_put_then_throws, int a)
+{
+	struct bpf_key *k = bpf_lookup_system_key(1);
+
+	if (!k)
+		return 0;
+	bpf_key_put(k);
+	if (a)
+		bpf_throw(0);
+	return 0;
 }
 
 extern int bpf_iter_bits_new(struct bpf_iter_bits *it, const u64 *unsafe_ptr__ign,

@@ -12,9 +12,10 @@
  *
  * tools/selftests/exc_loader.c runs this object in mode "spec" (tags as
  * upstream's test_loader reads them; __retval runs the program once on
- * pkt_v4) and in mode "progtypes", which attaches kprobe_throw_held and
- * lsm_throw_held and checks what their throws do to the syscalls that
- * run them, and that they leave nothing held.
+ * pkt_v4) and in mode "progtypes", which attaches kprobe_throw_held,
+ * kprobe_override_throws, fentry_s_throw_held and lsm_throw_held and
+ * checks what their throws do to the syscalls that run them, and that
+ * they leave nothing held.
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
@@ -211,6 +212,73 @@ int kprobe_throw_held(struct pt_regs *ctx)
 			bpf_throw(0);
 	}
 	bpf_rcu_read_unlock();
+	return 0;
+}
+
+/* The syscall getpgid(), which the programs below trace: a function on
+ * the error injection list, so a kprobe may override its return value
+ * and a sleepable fentry may trace it.
+ */
+#if defined(__TARGET_ARCH_x86)
+#define SYS_GETPGID "__x64_sys_getpgid"
+#elif defined(__TARGET_ARCH_arm64)
+#define SYS_GETPGID "__arm64_sys_getpgid"
+#endif
+
+#define OVERRIDDEN 4242
+
+/*
+ * Attached by exc_loader progtypes to getpgid(). A kprobe that overrides
+ * the return value of the loader's getpgid() calls, then throws with an
+ * RCU read section and an iterator held: the override stands (getpgid()
+ * returns OVERRIDDEN without running), the throw unwinds the program
+ * only, and nothing stays held.
+ */
+SEC("?kprobe")
+__success
+int kprobe_override_throws(struct pt_regs *ctx)
+{
+	int i;
+
+	if (!in_target())
+		return 0;
+	bpf_rcu_read_lock();
+	bpf_for(i, 0, 4) {
+		bpf_override_return(ctx, OVERRIDDEN);
+		bpf_throw(0);
+	}
+	bpf_rcu_read_unlock();
+	return 0;
+}
+
+/*
+ * Attached by exc_loader progtypes. A sleepable fentry on getpgid() that
+ * throws in the loader while it holds a task reference, a task_vma
+ * iterator (which holds the mm's mmap lock for reading between its
+ * calls) and an RCU read section: getpgid() runs as usual, and nothing
+ * stays held (a leaked mmap lock would hang the loader's next
+ * mprotect()).
+ */
+SEC("?fentry.s/" SYS_GETPGID)
+__success
+int BPF_PROG(fentry_s_throw_held, struct pt_regs *regs)
+{
+	struct bpf_iter_task_vma it;
+	struct task_struct *t;
+
+	if (!in_target())
+		return 0;
+	t = bpf_task_acquire(bpf_get_current_task_btf());
+	if (!t)
+		return 0;
+	bpf_iter_task_vma_new(&it, t, 0);
+	if (bpf_iter_task_vma_next(&it)) {
+		bpf_rcu_read_lock();
+		bpf_throw(0);
+		bpf_rcu_read_unlock();
+	}
+	bpf_iter_task_vma_destroy(&it);
+	bpf_task_release(t);
 	return 0;
 }
 

@@ -115,7 +115,7 @@ elif [ "$mode" = test_verifier ] || [ "$mode" = test_progs ]; then
 		tp=$("$repo/tools/scripts/test-progs-build.sh" "$cache") ||
 			die "cannot build test_progs"
 		cp "$tp/test_progs" "$obj/"
-		sed 's|^|'"$tp"'/|' "$tp/objects.list" | xargs cp -t "$obj/"
+		sed 's|^|'"$tp"'/|' "$tp/objects.list" | xargs -r cp -t "$obj/"
 	fi
 	# bpf_testmod.ko, built against the kernel under test.
 	cp -r "$self/bpf_testmod" "$work/testmod"
@@ -249,10 +249,11 @@ stress)
 	;;
 test_verifier | test_progs)
 	cp "$obj/$mode" "$obj/bpf_testmod.ko" "$ir/tests/"
-	[ "$mode" != test_progs ] || cp "$obj"/*.bpf.o "$ir/tests/"
+	[ "$mode" != test_progs ] || find "$obj" -maxdepth 1 -name '*.bpf.o' -exec cp -t "$ir/tests/" {} +
 	copy_libs "$obj/$mode"
 	# glibc opens libgcc_s.so.1 when a thread ends by pthread_exit(), as
-	# some of test_progs' tests do; no DT_NEEDED names it.
+	# some of test_progs' tests do; no DT_NEEDED names it. (test_progs
+	# runs on x86-64 only.)
 	[ "$mode" != test_progs ] || cp /lib/x86_64-linux-gnu/libgcc_s.so.1 "$ir/lib/x86_64-linux-gnu/"
 	;;
 bench)

@@ -2009,12 +2009,13 @@ static void pt_result(const char *name, bool ok, const char *fmt, ...)
 
 /*
  * exc_loader progtypes OBJ N: attaches kprobe_throw_held to getppid(),
- * kprobe_override_throws then fentry_s_throw_held to getpgid() and
- * lsm_throw_held to file_mprotect, and runs each N times in this process
- * with kernel.bpf_stats_enabled on. Twelve checks: getppid() still
- * returns the parent, the kprobe threw N times and left no RCU read
- * section held; getpgid() returns the overridden value, the overriding
- * kprobe threw N times and left nothing held; getpgid() returns the
+ * kprobe_override_throws, fmod_ret_throws and fentry_s_throw_held in turn
+ * to getpgid() and lsm_throw_held to file_mprotect, and runs each N times
+ * in this process with kernel.bpf_stats_enabled on. Fifteen checks:
+ * getppid() still returns the parent, the kprobe threw N times and left
+ * no RCU read section held; getpgid() returns the overridden value, the
+ * overriding kprobe threw N times and left nothing held; the same for
+ * fmod_ret's cookie, which getpgid() returns; getpgid() returns the
  * process group under the sleepable fentry, which threw N times and left
  * nothing held; mprotect() to rwx fails with EPERM (the cookie) and to r
  * succeeds, the LSM program threw N times and left no task reference
@@ -2025,7 +2026,7 @@ static int run_progtypes(const char *path, int n)
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
 	struct bpf_link *kl = NULL, *ll = NULL;
 	struct pt_state before, after;
-	struct bpf_program *p, *kp, *op, *fp, *lp;
+	struct bpf_program *p, *kp, *op, *mp, *fp, *lp;
 	int bss_fd, i, wrong = 0, denied = 0, failed = 0;
 	pid_t parent = getppid(), pgid = getpgid(0);
 	long long throws;
@@ -2039,6 +2040,7 @@ static int run_progtypes(const char *path, int n)
 		bpf_program__set_autoload(p, !strcmp(pn, "probe") ||
 					      !strcmp(pn, "kprobe_throw_held") ||
 					      !strcmp(pn, "kprobe_override_throws") ||
+					      !strcmp(pn, "fmod_ret_throws") ||
 					      !strcmp(pn, "fentry_s_throw_held") ||
 					      !strcmp(pn, "lsm_throw_held"));
 	}
@@ -2047,6 +2049,7 @@ static int run_progtypes(const char *path, int n)
 	bss_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, ".bss"));
 	kp = bpf_object__find_program_by_name(obj, "kprobe_throw_held");
 	op = bpf_object__find_program_by_name(obj, "kprobe_override_throws");
+	mp = bpf_object__find_program_by_name(obj, "fmod_ret_throws");
 	fp = bpf_object__find_program_by_name(obj, "fentry_s_throw_held");
 	lp = bpf_object__find_program_by_name(obj, "lsm_throw_held");
 	memset(&before, 0, sizeof(before));
@@ -2097,6 +2100,29 @@ static int run_progtypes(const char *path, int n)
 		  (long long)after.rcu_nesting);
 	failed += !!wrong + (throws != n) + (before.rcu_nesting != after.rcu_nesting);
 	printf("BPFEXC-INFO progtypes kprobe_override: %d calls, %d wrong, throws %lld, rcu_read_lock_nesting %lld -> %lld\n",
+	       n, wrong, throws, (long long)before.rcu_nesting, (long long)after.rcu_nesting);
+
+	/* fmod_ret on getpgid(), whose cookie getpgid() returns. */
+	kl = bpf_program__attach(mp);
+	if (!kl || pt_probe(obj, bss_fd, &before))
+		goto fail;
+	wrong = 0;
+	for (i = 0; i < n; i++)
+		wrong += getpgid(0) != 4343;
+	bpf_link__destroy(kl);
+	kl = NULL;
+	throws = fdinfo(bpf_program__fd(mp), "throws");
+	if (pt_probe(obj, bss_fd, &after))
+		goto fail;
+	wrong += getpgid(0) != pgid;
+	pt_result("fmod_ret_cookie_returned", !wrong,
+		  "getpgid() not the cookie %d times of %d, or still after", wrong, n);
+	pt_result("fmod_ret_throws_counted", throws == n, "throws: %lld, want %d", throws, n);
+	pt_result("fmod_ret_leaves_nothing_held", before.rcu_nesting == after.rcu_nesting,
+		  "rcu_read_lock_nesting %lld -> %lld", (long long)before.rcu_nesting,
+		  (long long)after.rcu_nesting);
+	failed += !!wrong + (throws != n) + (before.rcu_nesting != after.rcu_nesting);
+	printf("BPFEXC-INFO progtypes fmod_ret: %d calls, %d wrong, throws %lld, rcu_read_lock_nesting %lld -> %lld\n",
 	       n, wrong, throws, (long long)before.rcu_nesting, (long long)after.rcu_nesting);
 
 	/* The sleepable fentry on getpgid() that throws holding a task, an

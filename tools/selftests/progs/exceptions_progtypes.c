@@ -13,7 +13,8 @@
  * tools/selftests/exc_loader.c runs this object in mode "spec" (tags as
  * upstream's test_loader reads them; __retval runs the program once on
  * pkt_v4) and in mode "progtypes", which attaches kprobe_throw_held,
- * kprobe_override_throws, fentry_s_throw_held and lsm_throw_held and
+ * kprobe_override_throws, fmod_ret_throws, fentry_s_throw_held and
+ * lsm_throw_held and
  * checks what their throws do to the syscalls that run them, and that
  * they leave nothing held.
  */
@@ -247,6 +248,29 @@ int kprobe_override_throws(struct pt_regs *ctx)
 		bpf_override_return(ctx, OVERRIDDEN);
 		bpf_throw(0);
 	}
+	bpf_rcu_read_unlock();
+	return 0;
+}
+
+#define MODIFIED 4343
+
+/*
+ * Attached by exc_loader progtypes. An fmod_ret program on getpgid()
+ * whose return value, when not 0, is the function's, which then does not
+ * run: its throw's cookie is that value. It throws in the loader with an
+ * RCU read section and an iterator held.
+ */
+SEC("?fmod_ret/" SYS_GETPGID)
+__success
+int BPF_PROG(fmod_ret_throws, struct pt_regs *regs)
+{
+	int i;
+
+	if (!in_target())
+		return 0;
+	bpf_rcu_read_lock();
+	bpf_for(i, 0, 4)
+		bpf_throw(MODIFIED);
 	bpf_rcu_read_unlock();
 	return 0;
 }

@@ -204,7 +204,8 @@ if [ "$arch" = arm64 ]; then
 else
 	cp /bin/busybox "$ir/bin/busybox"
 fi
-for app in sh mount mkdir cat echo sed grep reboot sleep wc head tr insmod dmesg ifconfig; do
+# true: test_lsm execs it.
+for app in sh mount mkdir cat echo sed grep reboot sleep wc head tr insmod dmesg ifconfig true; do
 	ln -s busybox "$ir/bin/$app"
 done
 copy_libs() {
@@ -431,8 +432,9 @@ selftests)
 			want=$(cat "$obj/module.count")
 		elif [ $suite = progtypes ]; then
 			# exc_loader progtypes: three checks each for the two
-			# kprobes, the sleepable fentry and the LSM program.
-			want=12
+			# kprobes, fmod_ret, the sleepable fentry and the LSM
+			# program.
+			want=15
 		elif [ $suite = throwtrace ]; then
 			# exc_loader throwtrace: four checks for each of its three
 			# throwing programs, and six more.

@@ -11,7 +11,7 @@ on both kernels, but for the intended differences listed in DIFFERENCES
 test whose only differing subtests are listed may differ too. The tests
 that fail or skip on both kernels (for want of config options) must be
 exactly those of BOTH (test|verdict|number of subtests not OK), and at
-least 2400 tests and subtests (TP_FLOOR, if set) must pass: a run that
+least 2500 tests and subtests (TP_FLOOR, if set) must pass: a run that
 covers less fails. With TP_TESTS (a file of the names of the tests built
 in), each of them must have run on both kernels; with TP_LOGS (ours and
 stock's full logs, "OURS_LOG:STOCK_LOG"), each test and subtest that
@@ -141,7 +141,7 @@ def main():
     n_ok = sum(1 for n in ours if ours[n] == "OK")
     print(f"  ours: {len(ours)} tests and subtests, {n_ok} OK; stock: "
           f"{sum(1 for n in stock if stock[n] == 'OK')} OK")
-    floor = int(os.environ.get("TP_FLOOR", "2400"))
+    floor = int(os.environ.get("TP_FLOOR", "2500"))
     if n_ok < floor:
         failed += 1
         print(f"  FAIL only {n_ok} tests and subtests passed on our kernel, fewer than {floor}")

@@ -1974,6 +1974,8 @@ struct pt_state {
 	__s64 rcu_nesting;
 	__u64 rcu_users;
 	__s64 exe_count;
+	__u64 usage;
+	__s64 mm_users;
 };
 
 #if defined(__x86_64__)
@@ -2029,6 +2031,8 @@ static int run_progtypes(const char *path, int n)
 	struct bpf_program *p, *kp, *op, *mp, *fp, *lp;
 	int bss_fd, i, wrong = 0, denied = 0, failed = 0;
 	pid_t parent = getppid(), pgid = getpgid(0);
+	char why[512];
+	bool held;
 	long long throws;
 	void *page;
 
@@ -2125,8 +2129,9 @@ static int run_progtypes(const char *path, int n)
 	printf("BPFEXC-INFO progtypes fmod_ret: %d calls, %d wrong, throws %lld, rcu_read_lock_nesting %lld -> %lld\n",
 	       n, wrong, throws, (long long)before.rcu_nesting, (long long)after.rcu_nesting);
 
-	/* The sleepable fentry on getpgid() that throws holding a task, an
-	 * iterator with the mmap lock and an RCU read section.
+	/* The sleepable fentry on getpgid() that throws holding a task, a
+	 * task_vma iterator (the task, its mm, the executable's file) and an
+	 * RCU read section.
 	 */
 	kl = bpf_program__attach(fp);
 	if (!kl || pt_probe(obj, bss_fd, &before))
@@ -2142,16 +2147,20 @@ static int run_progtypes(const char *path, int n)
 	pt_result("fentry_s_syscall_unchanged", !wrong, "getpgid() wrong %d times of %d", wrong,
 		  n);
 	pt_result("fentry_s_throws_counted", throws == n, "throws: %lld, want %d", throws, n);
-	pt_result("fentry_s_leaves_nothing_held",
-		  before.rcu_nesting == after.rcu_nesting && before.rcu_users == after.rcu_users,
-		  "rcu_read_lock_nesting %lld -> %lld, rcu_users %llu -> %llu",
-		  (long long)before.rcu_nesting, (long long)after.rcu_nesting,
-		  (unsigned long long)before.rcu_users, (unsigned long long)after.rcu_users);
-	failed += !!wrong + (throws != n) +
-		  (before.rcu_nesting != after.rcu_nesting || before.rcu_users != after.rcu_users);
-	printf("BPFEXC-INFO progtypes fentry.s: %d calls, %d wrong, throws %lld, rcu_read_lock_nesting %lld -> %lld, rcu_users %llu -> %llu\n",
-	       n, wrong, throws, (long long)before.rcu_nesting, (long long)after.rcu_nesting,
-	       (unsigned long long)before.rcu_users, (unsigned long long)after.rcu_users);
+	held = before.rcu_nesting != after.rcu_nesting || before.rcu_users != after.rcu_users ||
+	       before.usage != after.usage || before.mm_users != after.mm_users ||
+	       before.exe_count != after.exe_count;
+	snprintf(why, sizeof(why),
+		 "rcu_read_lock_nesting %lld -> %lld, rcu_users %llu -> %llu, usage %llu -> %llu, mm_users %lld -> %lld, executable's f_count %lld -> %lld",
+		 (long long)before.rcu_nesting, (long long)after.rcu_nesting,
+		 (unsigned long long)before.rcu_users, (unsigned long long)after.rcu_users,
+		 (unsigned long long)before.usage, (unsigned long long)after.usage,
+		 (long long)before.mm_users, (long long)after.mm_users,
+		 (long long)before.exe_count, (long long)after.exe_count);
+	pt_result("fentry_s_leaves_nothing_held", !held, "%s", why);
+	failed += !!wrong + (throws != n) + held;
+	printf("BPFEXC-INFO progtypes fentry.s: %d calls, %d wrong, throws %lld, %s\n", n, wrong,
+	       throws, why);
 
 	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ll = bpf_program__attach_lsm(lp);

@@ -200,7 +200,7 @@ static __always_inline struct bpf_cpumask *mask(void)
 	return m;
 }
 
-/* What bpf_crypto_ctx_create() makes: AES in ECB mode (400 bytes, kept
+/* What bpf_crypto_ctx_create() makes: AES in ECB mode (408 bytes, kept
  * out of the stack).
  */
 struct bpf_crypto_params cparams = {
@@ -2908,9 +2908,12 @@ __naked int reject_iter_num_by_handle_and_in_place(void)
 extern struct bpf_key *bpf_lookup_system_key(__u64 id) __weak __ksym;
 extern void bpf_key_put(struct bpf_key *bkey) __weak __ksym;
 
-/* A key of bpf_lookup_system_key() (1: the builtin trusted keys), an
- * acquired reference for which 6.12 registers no BTF destructor: a throw
- * that holds it cannot release it, and is refused as upstream refuses it.
+/* A key of bpf_lookup_system_key() (1: the builtin and secondary
+ * keyrings), which the verifier tracks as an acquired reference (the
+ * kfunc allocates a struct bpf_key that bpf_key_put() frees) and for
+ * which 6.12 registers no BTF destructor: a throw that holds it cannot
+ * release it, and is refused as upstream refuses it. The same shape
+ * holding a task loads (fentry_task_held_throws).
  */
 SEC("?fentry/bpf_fentry_test1")
 __failure __msg("Unreleased reference")
@@ -2923,6 +2926,21 @@ int BPF_PROG(reject_key_held, int a)
 	if (a)
 		bpf_throw(0);
 	bpf_key_put(k);
+	return 0;
+}
+
+/* The same shape holding a task, which has a destructor: it loads. */
+SEC("?fentry/bpf_fentry_test1")
+__success
+int BPF_PROG(fentry_task_held_throws, int a)
+{
+	struct task_struct *t = bpf_task_acquire(bpf_get_current_task_btf());
+
+	if (!t)
+		return 0;
+	if (a)
+		bpf_throw(0);
+	bpf_task_release(t);
 	return 0;
 }
 

@@ -38,6 +38,11 @@ struct pt_state {
 	__s64 rcu_nesting;
 	__u64 rcu_users;
 	__s64 exe_count;
+	/* Its usage and its mm's mm_users, which a task_vma iterator holds
+	 * (with the file of the VMA it is at: the executable's, first).
+	 */
+	__u64 usage;
+	__s64 mm_users;
 };
 
 struct pt_state state;
@@ -55,6 +60,8 @@ int probe(void *ctx)
 	state.rcu_nesting = t->rcu_read_lock_nesting;
 	state.rcu_users = t->rcu_users.refs.counter;
 	state.exe_count = t->mm->exe_file->f_count.counter;
+	state.usage = t->usage.refs.counter;
+	state.mm_users = t->mm->mm_users.counter;
 	return 0;
 }
 
@@ -278,10 +285,9 @@ int BPF_PROG(fmod_ret_throws, struct pt_regs *regs)
 /*
  * Attached by exc_loader progtypes. A sleepable fentry on getpgid() that
  * throws in the loader while it holds a task reference, a task_vma
- * iterator (which holds the mm's mmap lock for reading between its
- * calls) and an RCU read section: getpgid() runs as usual, and nothing
- * stays held (a leaked mmap lock would hang the loader's next
- * mprotect()).
+ * iterator after its first step (which holds the task, its mm and the
+ * file of that VMA, the executable's) and an RCU read section:
+ * getpgid() runs as usual, and nothing stays held.
  */
 SEC("?fentry.s/" SYS_GETPGID)
 __success

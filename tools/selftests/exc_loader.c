@@ -2081,7 +2081,18 @@ static int run_progtypes(const char *path, int n)
 	printf("BPFEXC-INFO progtypes kprobe: %d calls, throws %lld, rcu_read_lock_nesting %lld -> %lld\n",
 	       n, throws, (long long)before.rcu_nesting, (long long)after.rcu_nesting);
 
-	/* The kprobe that overrides getpgid()'s return value, then throws. */
+	/* The kprobe that overrides getpgid()'s return value, then throws.
+	 * Not on arm64: 6.12's override_function_with_return() resumes at
+	 * the caller's return address with the PSTATE.BTYPE of the probed
+	 * function's entry, and with BTI (our arm64 config) that is a BTI
+	 * exception, an oops in invoke_syscall(), with or without a throw.
+	 */
+#if defined(__aarch64__)
+	printf("BPFEXC-RESULT progtypes kprobe_override_stands skipped\n"
+	       "BPFEXC-RESULT progtypes kprobe_override_throws_counted skipped\n"
+	       "BPFEXC-RESULT progtypes kprobe_override_leaves_nothing_held skipped\n");
+	(void)op;
+#else
 	kl = bpf_program__attach_kprobe(op, false, SYS_PREFIX "sys_getpgid");
 	if (!kl || pt_probe(obj, bss_fd, &before))
 		goto fail;
@@ -2105,6 +2116,7 @@ static int run_progtypes(const char *path, int n)
 	failed += !!wrong + (throws != n) + (before.rcu_nesting != after.rcu_nesting);
 	printf("BPFEXC-INFO progtypes kprobe_override: %d calls, %d wrong, throws %lld, rcu_read_lock_nesting %lld -> %lld\n",
 	       n, wrong, throws, (long long)before.rcu_nesting, (long long)after.rcu_nesting);
+#endif
 
 	/* fmod_ret on getpgid(), whose cookie getpgid() returns. */
 	kl = bpf_program__attach(mp);

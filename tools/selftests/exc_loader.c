@@ -1707,6 +1707,42 @@ static int run_ext_held(const char *path, struct bpf_object *obj, int probe_fd, 
 	return failed + holds_more(&before, &after);
 }
 
+/* Control probe_sees_a_held_WHAT: keep_PROG takes one more reference of
+ * the object in a map and drop_PROG releases it; the usage at OFF of
+ * struct snap must be 1 more while it is held and back after. 1 if it
+ * fails.
+ */
+static int control(struct bpf_object *obj, int probe_fd, int bss_fd, struct ring_buffer *rb,
+		   const char *what, const char *prog, size_t off)
+{
+	char name[128], keep[64], drop[64], why[256];
+	struct snap before, held, after;
+	__u64 b, h, a;
+	int ret = 0;
+
+	snprintf(name, sizeof(name), "probe_sees_a_held_%s", what);
+	snprintf(keep, sizeof(keep), "keep_%s", prog);
+	snprintf(drop, sizeof(drop), "drop_%s", prog);
+	if (take_snap(probe_fd, bss_fd, rb, &before) || run_by_name(obj, keep, 1, &ret) || ret ||
+	    take_snap(probe_fd, bss_fd, rb, &held) || run_by_name(obj, drop, 1, &ret) ||
+	    take_snap(probe_fd, bss_fd, rb, &after)) {
+		snprintf(why, sizeof(why), "cannot run %s, %s or probe", keep, drop);
+		result("cleanup", name, why, false);
+		return 1;
+	}
+	memcpy(&b, (char *)&before + off, sizeof(b));
+	memcpy(&h, (char *)&held + off, sizeof(h));
+	memcpy(&a, (char *)&after + off, sizeof(a));
+	if (b == 0 || h != b + 1 || a != b) {
+		snprintf(why, sizeof(why), "%s usage %llu, %llu held, %llu released", what,
+			 (unsigned long long)b, (unsigned long long)h, (unsigned long long)a);
+		result("cleanup", name, why, false);
+		return 1;
+	}
+	result("cleanup", name, NULL, false);
+	return 0;
+}
+
 static int run_cleanup(const char *path, int n_all, int n_mx)
 {
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
@@ -1797,38 +1833,13 @@ static int run_cleanup(const char *path, int n_all, int n_mx)
 		result("cleanup", "probe_sees_a_socket_reference", NULL, false);
 	}
 
-	/* The probe sees a cpumask reference that is held, and its release. */
-	if (take_snap(probe_fd, bss_fd, rb, &before) || run_by_name(obj, "keep_mask", 1, &ret) ||
-	    take_snap(probe_fd, bss_fd, rb, &held) || run_by_name(obj, "drop_mask", 1, &ret) ||
-	    take_snap(probe_fd, bss_fd, rb, &after)) {
-		result("cleanup", "probe_sees_a_held_cpumask", "cannot run keep_mask, drop_mask or probe",
-		       false);
-		failed++;
-	} else if (before.mask_usage == 0 || held.mask_usage != before.mask_usage + 1 ||
-		   after.mask_usage != before.mask_usage) {
-		snprintf(why, sizeof(why), "cpumask usage %llu, %llu held, %llu released",
-			 before.mask_usage, held.mask_usage, after.mask_usage);
-		result("cleanup", "probe_sees_a_held_cpumask", why, false);
-		failed++;
-	} else {
-		result("cleanup", "probe_sees_a_held_cpumask", NULL, false);
-	}
-	/* The same for the bpf_crypto_ctx. */
-	if (take_snap(probe_fd, bss_fd, rb, &before) || run_by_name(obj, "keep_crypto", 1, &ret) ||
-	    ret || take_snap(probe_fd, bss_fd, rb, &held) ||
-	    run_by_name(obj, "drop_crypto", 1, &ret) || take_snap(probe_fd, bss_fd, rb, &after)) {
-		result("cleanup", "probe_sees_a_held_crypto_ctx",
-		       "cannot run keep_crypto, drop_crypto or probe", false);
-		failed++;
-	} else if (before.crypto_usage == 0 || held.crypto_usage != before.crypto_usage + 1 ||
-		   after.crypto_usage != before.crypto_usage) {
-		snprintf(why, sizeof(why), "crypto ctx usage %llu, %llu held, %llu released",
-			 before.crypto_usage, held.crypto_usage, after.crypto_usage);
-		result("cleanup", "probe_sees_a_held_crypto_ctx", why, false);
-		failed++;
-	} else {
-		result("cleanup", "probe_sees_a_held_crypto_ctx", NULL, false);
-	}
+	/* The probe sees a cpumask and a crypto ctx reference that a map
+	 * holds, and their release.
+	 */
+	failed += control(obj, probe_fd, bss_fd, rb, "cpumask", "mask",
+			  offsetof(struct snap, mask_usage));
+	failed += control(obj, probe_fd, bss_fd, rb, "crypto_ctx", "crypto",
+			  offsetof(struct snap, crypto_usage));
 	/* A removed cgroup stays dying while a reference is held, and is
 	 * freed once it is released.
 	 */

@@ -423,6 +423,116 @@ int handle_kprobe(struct pt_regs *ctx)
 	return 0;
 }
 
+/* The hardirq attack (the irq_* programs, loaded with the held_* ones):
+ * irq_perf runs on a cpu-clock perf event of every CPU, from the hrtimer
+ * interrupt, whatever it interrupts, and throws from a static subprog
+ * inside a bpf_for() loop while it holds a task, a ring buffer record (of
+ * held_rb, which the interrupted programs reserve from too), an RCU read
+ * section and disabled preemption. Among what it interrupts is
+ * irq_victim, which holds the same under BPF_PROG_TEST_RUN and marks its
+ * CPU in throwing[] from just before its throw until its exception
+ * callback runs, after the releases and the unwind: irq_perf counts the
+ * interrupts that land there. The callback also checks that the task's
+ * RCU read nesting is what it was when irq_victim started: an RCU section
+ * that a throw in the interrupt left held would raise the nesting of the
+ * task it interrupted.
+ */
+u64 irq_runs, irq_in_throw, irq_victim_throws, irq_nesting_wrong;
+u32 throwing[64];
+int victim_nesting[64];
+
+/* Throws COOKIE, after marking CPU if asked: always, as the verifier
+ * knows ((x & 0xff) is never 0x100).
+ */
+static __noinline int throws_marked(u64 x, u32 cpu, int mark, u64 cookie)
+{
+	if ((x & 0xff) != 0x100) {
+		if (mark)
+			throwing[cpu & 63] = 1;
+		bpf_throw(cookie);
+	}
+	return 0;
+}
+
+SEC("?perf_event")
+int irq_perf(void *ctx)
+{
+	u32 cpu = bpf_get_smp_processor_id() & 63;
+	struct task_struct *t;
+	int i, ret = 0;
+	u64 *rec;
+
+	__sync_fetch_and_add(&irq_runs, 1);
+	if (throwing[cpu])
+		__sync_fetch_and_add(&irq_in_throw, 1);
+	t = bpf_task_acquire(bpf_get_current_task_btf());
+	if (t)
+		__sync_fetch_and_add(&tasks_acquired, 1);
+	rec = bpf_ringbuf_reserve(&held_rb, 8, 0);
+	if (rec)
+		__sync_fetch_and_add(&records_reserved, 1);
+	bpf_rcu_read_lock();
+	bpf_preempt_disable();
+	bpf_for(i, 0, 2)
+		ret += throws_marked(bpf_get_prandom_u32(), cpu, 0, 0);
+	bpf_preempt_enable();
+	bpf_rcu_read_unlock();
+	if (rec)
+		bpf_ringbuf_discard(rec, 0);
+	if (t) {
+		__sync_fetch_and_add(&tasks_released, 1);
+		bpf_task_release(t);
+	}
+	return ret;
+}
+
+/* irq_victim's exception callback: unmarks the CPU, counts the throw and
+ * compares the RCU read nesting with irq_victim's at its start.
+ */
+__noinline int irq_victim_cb(u64 cookie)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	u32 cpu = bpf_get_smp_processor_id() & 63;
+
+	throwing[cpu] = 0;
+	__sync_fetch_and_add(&irq_victim_throws, 1);
+	if (cur->rcu_read_lock_nesting != victim_nesting[cpu])
+		__sync_fetch_and_add(&irq_nesting_wrong, 1);
+	return cookie;
+}
+
+/* Throws 7 every time, holding what irq_perf holds. */
+SEC("?tc")
+__exception_cb(irq_victim_cb)
+int irq_victim(struct __sk_buff *ctx)
+{
+	struct task_struct *cur = bpf_get_current_task_btf(), *t;
+	u32 cpu = bpf_get_smp_processor_id() & 63;
+	int i, ret = 0;
+	u64 *rec;
+
+	victim_nesting[cpu] = cur->rcu_read_lock_nesting;
+	t = bpf_task_acquire(cur);
+	if (t)
+		__sync_fetch_and_add(&tasks_acquired, 1);
+	rec = bpf_ringbuf_reserve(&held_rb, 8, 0);
+	if (rec)
+		__sync_fetch_and_add(&records_reserved, 1);
+	bpf_rcu_read_lock();
+	bpf_preempt_disable();
+	bpf_for(i, 0, 2)
+		ret += throws_marked(ctx->len, cpu, 1, 7);
+	bpf_preempt_enable();
+	bpf_rcu_read_unlock();
+	if (rec)
+		bpf_ringbuf_discard(rec, 0);
+	if (t) {
+		__sync_fetch_and_add(&tasks_released, 1);
+		bpf_task_release(t);
+	}
+	return 7 + ret;
+}
+
 /* Never loaded: its calls give the object the BTF of the iterator kfuncs
  * that the programs above call only from inline assembly.
  */

@@ -30,6 +30,15 @@
  * a throw releases by a handle; every task_vma iterator made must have
  * been destroyed exactly once, by a throw, and each destroy must have
  * returned once through the fexit trampoline and the kretprobe.
+ * In hardirq: irq_perf runs on a cpu-clock perf event of every CPU (from
+ * the hrtimer interrupt, every IRQ_PERIOD_NS or tick) and throws
+ * holding a task, a ring buffer record, an RCU read section, disabled
+ * preemption and an iterator, whatever it interrupts; each thread also
+ * runs irq_victim, one run in ten, which throws holding the same and whose
+ * exception callback checks the task's RCU read nesting. The interrupts
+ * must have landed inside irq_victim's throws (between the throw and its
+ * callback) at least once, the nesting must never have changed, and the
+ * tasks and records they took count in the checks above.
  * Then it detaches and frees everything and checks that the kernel's
  * program and map counts are back to where they were. Prints
  * "BPFEXC-RESULT stress CHECK ok|FAIL: why" lines.
@@ -46,11 +55,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <linux/if_link.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #define PER_RUN 1000
+/* The cpu-clock period of irq_perf's perf events, in ns of each CPU's
+ * time. Without high-resolution timers (our configs) the hrtimer fires at
+ * the next tick, so irq_perf runs at most HZ times a second on each CPU.
+ */
+#define IRQ_PERIOD_NS 100000
 
 /* A throw releases what the program holds on x86-64 and arm64. */
 #if defined(__x86_64__) || defined(__aarch64__)
@@ -63,7 +79,8 @@ static const char *obj_path;
 static long throws_per_thread;
 static volatile bool done;
 static long bad_retval, failed_runs, sent, loads, failed_loads, held_runs, handle_runs;
-static int held_fd = -1, handle_fd = -1;
+static long victim_runs;
+static int held_fd = -1, handle_fd = -1, victim_fd = -1;
 static struct ring_buffer *held_ring;
 static char pkt[64];
 
@@ -113,6 +130,7 @@ static void *run_throws(void *arg)
 			continue;
 		run_checked(held_fd, PER_RUN / 10, &held_runs);
 		run_checked(handle_fd, PER_RUN / 10, &handle_runs);
+		run_checked(victim_fd, PER_RUN / 10, &victim_runs);
 	}
 	return NULL;
 }
@@ -230,10 +248,13 @@ static int prog_fd(struct bpf_object *obj, const char *name)
 	return bpf_program__fd(bpf_object__find_program_by_name(obj, name));
 }
 
-/* The held_* and handle_* programs' counters, from the object's .bss. */
+/* The held_*, handle_* and irq_* programs' counters, from the object's
+ * .bss.
+ */
 struct held_counts {
 	__u64 tasks_acquired, tasks_released, dtor_calls, records_reserved;
 	__u64 iters_made, iter_destroys, iter_destroy_exits, iter_destroy_rets, dynptrs_reserved;
+	__u64 irq_runs, irq_in_throw, irq_victim_throws, irq_nesting_wrong;
 };
 
 static bool read_counts(struct bpf_object *obj, struct held_counts *c)
@@ -242,10 +263,14 @@ static bool read_counts(struct bpf_object *obj, struct held_counts *c)
 	const struct btf *btf = bpf_object__btf(obj);
 	const char *names[] = { "tasks_acquired", "tasks_released", "dtor_calls",
 				"records_reserved", "iters_made", "iter_destroys",
-				"iter_destroy_exits", "iter_destroy_rets", "dynptrs_reserved" };
+				"iter_destroy_exits", "iter_destroy_rets", "dynptrs_reserved",
+				"irq_runs", "irq_in_throw", "irq_victim_throws",
+				"irq_nesting_wrong" };
 	__u64 *out[] = { &c->tasks_acquired, &c->tasks_released, &c->dtor_calls,
 			 &c->records_reserved, &c->iters_made, &c->iter_destroys,
-			 &c->iter_destroy_exits, &c->iter_destroy_rets, &c->dynptrs_reserved };
+			 &c->iter_destroy_exits, &c->iter_destroy_rets, &c->dynptrs_reserved,
+			 &c->irq_runs, &c->irq_in_throw, &c->irq_victim_throws,
+			 &c->irq_nesting_wrong };
 	char buf[4096];
 	__u32 zero = 0;
 	const struct btf_type *sec;
@@ -277,12 +302,38 @@ static bool read_counts(struct bpf_object *obj, struct held_counts *c)
 	return true;
 }
 
+/* Attaches PROG to a cpu-clock perf event on each of NCPU CPUs, one
+ * link each in LINKS; false if one fails.
+ */
+static bool attach_perf(struct bpf_program *prog, int ncpu, struct bpf_link **links)
+{
+	struct perf_event_attr a = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(a),
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.sample_period = IRQ_PERIOD_NS,
+	};
+	bool ok = true;
+
+	for (int i = 0; i < ncpu; i++) {
+		int pfd = syscall(__NR_perf_event_open, &a, -1, i, -1, PERF_FLAG_FD_CLOEXEC);
+
+		links[i] = pfd < 0 ? NULL : bpf_program__attach_perf_event(prog, pfd);
+		if (!links[i]) {
+			if (pfd >= 0)
+				close(pfd);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
 int main(int argc, char **argv)
 {
 	int ncpu = sysconf(_SC_NPROCESSORS_ONLN), progs0, maps0, ifindex, tr_fd, xdp_fd, tc_fd, fe_fd;
 	struct bpf_link *fentry, *tcx, *held_tcx = NULL, *held_dtor = NULL, *held_kprobe = NULL;
 	struct bpf_link *handle_tcx = NULL, *handle_dtor = NULL, *handle_kprobe = NULL;
-	struct bpf_link *handle_dtor_exit = NULL, *handle_kretprobe = NULL;
+	struct bpf_link *handle_dtor_exit = NULL, *handle_kretprobe = NULL, *irq[64] = {};
 	pthread_t consumer;
 	struct bpf_object *obj;
 	pthread_t t[64], sender, loader;
@@ -310,7 +361,8 @@ int main(int argc, char **argv)
 
 		bpf_object__for_each_program(p, obj)
 			if (!strncmp(bpf_program__name(p), "held_", 5) ||
-			    !strncmp(bpf_program__name(p), "handle_", 7))
+			    !strncmp(bpf_program__name(p), "handle_", 7) ||
+			    !strncmp(bpf_program__name(p), "irq_", 4))
 				bpf_program__set_autoload(p, true);
 	}
 	if (!obj || bpf_object__load(obj)) {
@@ -361,6 +413,10 @@ int main(int argc, char **argv)
 					     "held_rb")), drop_record, NULL, NULL);
 		result("attach_held", held_tcx && held_dtor && held_kprobe && held_ring ? NULL :
 		       "cannot attach the held_* programs or open their ring buffer");
+		victim_fd = prog_fd(obj, "irq_victim");
+		result("attach_irq", attach_perf(bpf_object__find_program_by_name(obj, "irq_perf"),
+						 ncpu, irq) ? NULL :
+		       "cannot attach irq_perf to a cpu-clock perf event");
 		pthread_create(&consumer, NULL, consume, NULL);
 	}
 	pthread_create(&sender, NULL, send_packets, NULL);
@@ -403,7 +459,11 @@ int main(int argc, char **argv)
 		 */
 		kret_missed = kprobe_missed(handle_kretprobe);
 
-		/* Detached, nothing runs them any more. */
+		/* Detached, nothing runs them any more: irq_perf first, which
+		 * takes tasks that held_dtor counts as they are released.
+		 */
+		for (int i = 0; i < ncpu; i++)
+			bpf_link__destroy(irq[i]);
 		bpf_link__destroy(held_tcx);
 		bpf_link__destroy(held_dtor);
 		bpf_link__destroy(held_kprobe);
@@ -469,6 +529,21 @@ int main(int argc, char **argv)
 			       handle_runs > 0 && c.dynptrs_reserved > 0 &&
 			       run_cnt(prog_fd(obj, "handle_tc_ingress")) >= sent &&
 			       run_cnt(prog_fd(obj, "handle_kprobe")) > 0 ? NULL : why);
+		}
+		if (read_counts(obj, &c)) {
+			printf("# irq: %llu runs of irq_perf in hardirq, %llu inside a throw of"
+			       " irq_victim; %ld test runs of irq_victim, %llu throws, RCU nesting"
+			       " changed %llu times\n", c.irq_runs, c.irq_in_throw, victim_runs,
+			       c.irq_victim_throws, c.irq_nesting_wrong);
+			snprintf(why, sizeof(why), "%llu runs in hardirq, %llu inside a throw",
+				 c.irq_runs, c.irq_in_throw);
+			result("hardirq_throws_inside_throws",
+			       c.irq_runs > 0 && c.irq_in_throw > 0 ? NULL : why);
+			snprintf(why, sizeof(why), "%ld runs, %llu throws, nesting changed %llu"
+				 " times", victim_runs, c.irq_victim_throws, c.irq_nesting_wrong);
+			result("hardirq_victim_rcu_nesting_back",
+			       victim_runs > 0 && c.irq_victim_throws >= (__u64)victim_runs &&
+			       !c.irq_nesting_wrong ? NULL : why);
 		}
 		/* A record left reserved stops the consumer before it. */
 		ring_buffer__consume(held_ring);

@@ -169,6 +169,29 @@ if [ -f "$a64" ]; then
 	check "arm64: no arch_bpf_stack_walk" '! llvm-nm "$a64" | grep -E " arch_bpf_stack_walk$" >/dev/null'
 	vmlinux=$a64 check "arm64: bpf_throw and bpf_exceptions_throw are on the kprobe blacklist" \
 		'blacklisted bpf_throw bpf_exceptions_throw'
+	# With a shadow call stack (tools/config/arm64.config) every function
+	# that saves its return address pushes it on x18's stack too, and pops
+	# it on return. A throw leaves x18 where the program's caller expects
+	# it only if nothing between the program and the callback's return
+	# pushes without popping: bpf_throw has no frame (above), the entry
+	# does not touch x18, and the Rust it calls returns before the jump.
+	# Stock's bpf_throw pushes, then calls the exception callback, which
+	# never returns to pop: x18 stays one entry too high, and the
+	# program's caller returns through bpf_throw's return address.
+	unwind_sym=$(llvm-nm "$a64" | sed -n 's/^[0-9a-f]* [tT] \(.*bpf_exceptions_unwind\)$/\1/p' | head -n 1)
+	unwind_body=$(llvm-objdump -d --no-show-raw-insn --disassemble-symbols="$unwind_sym" "$a64")
+	entry_body=$(llvm-objdump -d --no-show-raw-insn --disassemble-symbols=bpf_exceptions_throw "$a64")
+	check "arm64: built with a shadow call stack (the Rust unwinder pushes on x18)" \
+		'grep -q "^CONFIG_SHADOW_CALL_STACK=y" "$cache/build/arm64-6.12/.config" &&
+		 grep -qE "str	x30, \[x18\], #(0x)?8" <<<"$unwind_body"'
+	check "arm64: bpf_exceptions_throw leaves x18 alone" \
+		'grep -q "br	x16" <<<"$entry_body" && ! grep -qwE "[xw]18" <<<"$entry_body"'
+	s64=$cache/build/stock-arm64-6.12/vmlinux
+	if [ -f "$s64" ]; then
+		stock_body=$(llvm-objdump -d --no-show-raw-insn --disassemble-symbols=bpf_throw "$s64")
+		check "stock arm64: bpf_throw pushes on the shadow call stack (a throw leaves x18 high)" \
+			'grep -qE "str	x30, \[x18\], #(0x)?8" <<<"$stock_body"'
+	fi
 fi
 echo "vmlinux: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -27,6 +27,7 @@
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 #include "bpf_misc.h"
 #include "bpf_experimental.h"
 
@@ -425,21 +426,37 @@ int handle_kprobe(struct pt_regs *ctx)
 
 /* The hardirq attack (the irq_* programs, loaded with the held_* ones):
  * irq_perf runs on a cpu-clock perf event of every CPU, from the hrtimer
- * interrupt, whatever it interrupts, and throws from a static subprog
- * inside a bpf_for() loop while it holds a task, a ring buffer record (of
- * held_rb, which the interrupted programs reserve from too), an RCU read
- * section and disabled preemption. Among what it interrupts is
- * irq_victim, which holds the same under BPF_PROG_TEST_RUN and marks its
- * CPU in throwing[] from just before its throw until its exception
- * callback runs, after the releases and the unwind: irq_perf counts the
- * interrupts that land there. The callback also checks that the task's
- * RCU read nesting is what it was when irq_victim started: an RCU section
- * that a throw in the interrupt left held would raise the nesting of the
- * task it interrupted.
+ * interrupt, whatever it interrupts (but kprobe and other perf programs:
+ * perf skips its programs while one runs on the CPU), and throws from a
+ * static subprog inside a bpf_for() loop while it holds a task, a ring
+ * buffer record (of held_rb, which the interrupted programs reserve from
+ * too), an RCU read section and disabled preemption; its exception
+ * callback counts its throws. It counts the interrupts whose PC lies in
+ * the throw path's own code (throw_path: the entry, the unwinder, the
+ * release; stress.c fills it from /proc/kallsyms), whichever program
+ * threw. irq_victim, under BPF_PROG_TEST_RUN, holds the same and throws;
+ * it marks its CPU in throwing[] (1 from its start, 2 from just before its
+ * throw) until its exception callback runs, after the releases and the
+ * unwind, and irq_perf counts the interrupts that land there. The callback
+ * also checks that the task's RCU read nesting is what it was when
+ * irq_victim started: an RCU section that a throw in the interrupt left
+ * held would raise the nesting of the task it interrupted.
  */
-u64 irq_runs, irq_in_throw, irq_victim_throws, irq_nesting_wrong;
+u64 irq_runs, irq_throws, irq_in_throw_path, irq_in_victim, irq_in_victim_throw;
+u64 irq_victim_throws, irq_nesting_wrong;
 u32 throwing[64];
 int victim_nesting[64];
+
+struct code_range {
+	u64 lo, hi;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 8);
+	__type(key, u32);
+	__type(value, struct code_range);
+} throw_path SEC(".maps");
 
 /* Throws COOKIE, after marking CPU if asked: always, as the verifier
  * knows ((x & 0xff) is never 0x100).
@@ -448,14 +465,35 @@ static __noinline int throws_marked(u64 x, u32 cpu, int mark, u64 cookie)
 {
 	if ((x & 0xff) != 0x100) {
 		if (mark)
-			throwing[cpu & 63] = 1;
+			throwing[cpu & 63] = 2;
 		bpf_throw(cookie);
 	}
 	return 0;
 }
 
+/* Whether IP lies in one of the throw_path ranges. */
+static bool in_throw_path(u64 ip)
+{
+	struct code_range *r;
+	int k;
+
+	bpf_for(k, 0, 8) {
+		r = bpf_map_lookup_elem(&throw_path, &k);
+		if (r && ip >= r->lo && ip < r->hi)
+			return true;
+	}
+	return false;
+}
+
+__noinline int irq_perf_cb(u64 cookie)
+{
+	__sync_fetch_and_add(&irq_throws, 1);
+	return 0;
+}
+
 SEC("?perf_event")
-int irq_perf(void *ctx)
+__exception_cb(irq_perf_cb)
+int irq_perf(struct bpf_perf_event_data *ctx)
 {
 	u32 cpu = bpf_get_smp_processor_id() & 63;
 	struct task_struct *t;
@@ -463,8 +501,12 @@ int irq_perf(void *ctx)
 	u64 *rec;
 
 	__sync_fetch_and_add(&irq_runs, 1);
+	if (in_throw_path(PT_REGS_IP((struct pt_regs *)&ctx->regs)))
+		__sync_fetch_and_add(&irq_in_throw_path, 1);
 	if (throwing[cpu])
-		__sync_fetch_and_add(&irq_in_throw, 1);
+		__sync_fetch_and_add(&irq_in_victim, 1);
+	if (throwing[cpu] == 2)
+		__sync_fetch_and_add(&irq_in_victim_throw, 1);
 	t = bpf_task_acquire(bpf_get_current_task_btf());
 	if (t)
 		__sync_fetch_and_add(&tasks_acquired, 1);
@@ -512,6 +554,7 @@ int irq_victim(struct __sk_buff *ctx)
 	u64 *rec;
 
 	victim_nesting[cpu] = cur->rcu_read_lock_nesting;
+	throwing[cpu] = 1;
 	t = bpf_task_acquire(cur);
 	if (t)
 		__sync_fetch_and_add(&tasks_acquired, 1);

@@ -35,10 +35,12 @@
  * holding a task, a ring buffer record, an RCU read section, disabled
  * preemption and an iterator, whatever it interrupts; each thread also
  * runs irq_victim, one run in ten, which throws holding the same and whose
- * exception callback checks the task's RCU read nesting. The interrupts
- * must have landed inside irq_victim's throws (between the throw and its
- * callback) at least once, the nesting must never have changed, and the
- * tasks and records they took count in the checks above.
+ * exception callback checks the task's RCU read nesting. Every run of
+ * irq_perf must have thrown; some of its interrupts must have landed in
+ * the throw path's own code (the entry, the unwinder, the release: their
+ * addresses from /proc/kallsyms), whichever program threw, and some in
+ * irq_victim; the nesting must never have changed, and the tasks and
+ * records they took count in the checks above.
  * Then it detaches and frees everything and checks that the kernel's
  * program and map counts are back to where they were. Prints
  * "BPFEXC-RESULT stress CHECK ok|FAIL: why" lines.
@@ -254,7 +256,8 @@ static int prog_fd(struct bpf_object *obj, const char *name)
 struct held_counts {
 	__u64 tasks_acquired, tasks_released, dtor_calls, records_reserved;
 	__u64 iters_made, iter_destroys, iter_destroy_exits, iter_destroy_rets, dynptrs_reserved;
-	__u64 irq_runs, irq_in_throw, irq_victim_throws, irq_nesting_wrong;
+	__u64 irq_runs, irq_throws, irq_in_throw_path, irq_in_victim, irq_in_victim_throw;
+	__u64 irq_victim_throws, irq_nesting_wrong;
 };
 
 static bool read_counts(struct bpf_object *obj, struct held_counts *c)
@@ -264,13 +267,13 @@ static bool read_counts(struct bpf_object *obj, struct held_counts *c)
 	const char *names[] = { "tasks_acquired", "tasks_released", "dtor_calls",
 				"records_reserved", "iters_made", "iter_destroys",
 				"iter_destroy_exits", "iter_destroy_rets", "dynptrs_reserved",
-				"irq_runs", "irq_in_throw", "irq_victim_throws",
-				"irq_nesting_wrong" };
+				"irq_runs", "irq_throws", "irq_in_throw_path", "irq_in_victim",
+				"irq_in_victim_throw", "irq_victim_throws", "irq_nesting_wrong" };
 	__u64 *out[] = { &c->tasks_acquired, &c->tasks_released, &c->dtor_calls,
 			 &c->records_reserved, &c->iters_made, &c->iter_destroys,
 			 &c->iter_destroy_exits, &c->iter_destroy_rets, &c->dynptrs_reserved,
-			 &c->irq_runs, &c->irq_in_throw, &c->irq_victim_throws,
-			 &c->irq_nesting_wrong };
+			 &c->irq_runs, &c->irq_throws, &c->irq_in_throw_path, &c->irq_in_victim,
+			 &c->irq_in_victim_throw, &c->irq_victim_throws, &c->irq_nesting_wrong };
 	char buf[4096];
 	__u32 zero = 0;
 	const struct btf_type *sec;
@@ -300,6 +303,78 @@ static bool read_counts(struct bpf_object *obj, struct held_counts *c)
 			return false;
 	}
 	return true;
+}
+
+/* The functions a throw runs through, by the end of their names in
+ * /proc/kallsyms (the Rust ones mangled): the entry, the unwinder, its
+ * lookups and the release.
+ */
+static const char *const throw_path_syms[] = {
+	"bpf_exceptions_throw", "21bpf_exceptions_unwind", "5throw7release",
+	"6unwind7site_of", "10ChainIndex4find", "3Map4find",
+};
+#define THROW_PATH_SYMS ((int)(sizeof(throw_path_syms) / sizeof(throw_path_syms[0])))
+
+static int cmp_addr(const void *a, const void *b)
+{
+	unsigned long long x = *(const unsigned long long *)a, y = *(const unsigned long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool ends_with(const char *s, const char *end)
+{
+	size_t n = strlen(s), m = strlen(end);
+
+	return n >= m && !strcmp(s + n - m, end);
+}
+
+/* Fills the map at FD with the code of throw_path_syms, each from its
+ * address to the next text symbol's; returns how many it found.
+ */
+static int fill_throw_path(int fd)
+{
+	unsigned long long *addrs = NULL, found[8], addr;
+	size_t n = 0, cap = 0;
+	char line[512], name[400], type;
+	int nfound = 0;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %c %399s", &addr, &type, name) != 3 || !addr ||
+		    (type != 't' && type != 'T'))
+			continue;
+		if (n == cap) {
+			unsigned long long *p = realloc(addrs, (cap = cap ? 2 * cap : 65536) * sizeof(*p));
+
+			if (!p)
+				break;
+			addrs = p;
+		}
+		addrs[n++] = addr;
+		for (int k = 0; k < THROW_PATH_SYMS; k++)
+			if (nfound < 8 && (!strcmp(name, throw_path_syms[k]) ||
+					   (k && ends_with(name, throw_path_syms[k]))))
+				found[nfound++] = addr;
+	}
+	fclose(f);
+	qsort(addrs, n, sizeof(*addrs), cmp_addr);
+	for (int k = 0; k < nfound; k++) {
+		struct { __u64 lo, hi; } r = { found[k], 0 };
+		__u32 key = k;
+
+		for (size_t i = 0; i < n && !r.hi; i++)
+			if (addrs[i] > r.lo)
+				r.hi = addrs[i];
+		if (!r.hi || bpf_map_update_elem(fd, &key, &r, BPF_ANY)) {
+			nfound = 0;
+			break;
+		}
+	}
+	free(addrs);
+	return nfound;
 }
 
 /* Attaches PROG to a cpu-clock perf event on each of NCPU CPUs, one
@@ -338,6 +413,7 @@ int main(int argc, char **argv)
 	struct bpf_object *obj;
 	pthread_t t[64], sender, loader;
 	char why[200];
+	int throw_path_n = 0;
 	long total;
 
 	if (argc != 3) {
@@ -414,6 +490,11 @@ int main(int argc, char **argv)
 		result("attach_held", held_tcx && held_dtor && held_kprobe && held_ring ? NULL :
 		       "cannot attach the held_* programs or open their ring buffer");
 		victim_fd = prog_fd(obj, "irq_victim");
+		throw_path_n = fill_throw_path(bpf_map__fd(bpf_object__find_map_by_name(obj,
+								"throw_path")));
+		snprintf(why, sizeof(why), "found %d of the %d throw path functions in"
+			 " /proc/kallsyms", throw_path_n, THROW_PATH_SYMS);
+		result("throw_path_found", throw_path_n == THROW_PATH_SYMS ? NULL : why);
 		result("attach_irq", attach_perf(bpf_object__find_program_by_name(obj, "irq_perf"),
 						 ncpu, irq) ? NULL :
 		       "cannot attach irq_perf to a cpu-clock perf event");
@@ -531,19 +612,26 @@ int main(int argc, char **argv)
 			       run_cnt(prog_fd(obj, "handle_kprobe")) > 0 ? NULL : why);
 		}
 		if (read_counts(obj, &c)) {
-			printf("# irq: %llu runs of irq_perf in hardirq, %llu inside a throw of"
-			       " irq_victim; %ld test runs of irq_victim, %llu throws, RCU nesting"
-			       " changed %llu times\n", c.irq_runs, c.irq_in_throw, victim_runs,
-			       c.irq_victim_throws, c.irq_nesting_wrong);
-			snprintf(why, sizeof(why), "%llu runs in hardirq, %llu inside a throw",
-				 c.irq_runs, c.irq_in_throw);
-			result("hardirq_throws_inside_throws",
-			       c.irq_runs > 0 && c.irq_in_throw > 0 ? NULL : why);
-			snprintf(why, sizeof(why), "%ld runs, %llu throws, nesting changed %llu"
-				 " times", victim_runs, c.irq_victim_throws, c.irq_nesting_wrong);
+			printf("# irq: %llu runs of irq_perf in hardirq, %llu throws; %llu in the throw"
+			       " path's code, %llu in irq_victim (%llu in its throw); %ld test runs"
+			       " of irq_victim, %llu throws, RCU nesting changed %llu times\n",
+			       c.irq_runs, c.irq_throws, c.irq_in_throw_path, c.irq_in_victim,
+			       c.irq_in_victim_throw, victim_runs, c.irq_victim_throws,
+			       c.irq_nesting_wrong);
+			snprintf(why, sizeof(why), "%llu runs, %llu throws", c.irq_runs,
+				 c.irq_throws);
+			result("hardirq_every_run_throws",
+			       c.irq_runs > 0 && c.irq_throws == c.irq_runs ? NULL : why);
+			snprintf(why, sizeof(why), "%llu of %llu runs in the throw path's code",
+				 c.irq_in_throw_path, c.irq_runs);
+			result("hardirq_inside_the_throw_path",
+			       c.irq_in_throw_path > 0 ? NULL : why);
+			snprintf(why, sizeof(why), "%ld runs, %llu throws, %llu interrupted,"
+				 " nesting changed %llu times", victim_runs, c.irq_victim_throws,
+				 c.irq_in_victim, c.irq_nesting_wrong);
 			result("hardirq_victim_rcu_nesting_back",
 			       victim_runs > 0 && c.irq_victim_throws >= (__u64)victim_runs &&
-			       !c.irq_nesting_wrong ? NULL : why);
+			       c.irq_in_victim > 0 && !c.irq_nesting_wrong ? NULL : why);
 		}
 		/* A record left reserved stops the consumer before it. */
 		ring_buffer__consume(held_ring);

@@ -181,9 +181,10 @@ if [ -f "$a64" ]; then
 	unwind_sym=$(llvm-nm "$a64" | sed -n 's/^[0-9a-f]* [tT] \(.*bpf_exceptions_unwind\)$/\1/p' | head -n 1)
 	unwind_body=$(llvm-objdump -d --no-show-raw-insn --disassemble-symbols="$unwind_sym" "$a64")
 	entry_body=$(llvm-objdump -d --no-show-raw-insn --disassemble-symbols=bpf_exceptions_throw "$a64")
-	check "arm64: built with a shadow call stack (the Rust unwinder pushes on x18)" \
+	check "arm64: built with a shadow call stack (the Rust unwinder pushes on x18 and pops)" \
 		'grep -q "^CONFIG_SHADOW_CALL_STACK=y" "$cache/build/arm64-6.12/.config" &&
-		 grep -qE "str	x30, \[x18\], #(0x)?8" <<<"$unwind_body"'
+		 grep -qE "str	x30, \[x18\], #(0x)?8" <<<"$unwind_body" &&
+		 grep -qE "ldr	x30, \[x18, #-(0x)?8\]!" <<<"$unwind_body"'
 	check "arm64: bpf_exceptions_throw leaves x18 alone" \
 		'grep -q "br	x16" <<<"$entry_body" && ! grep -qwE "[xw]18" <<<"$entry_body"'
 	s64=$cache/build/stock-arm64-6.12/vmlinux

@@ -1245,13 +1245,16 @@ pub(crate) unsafe extern "C" fn bpf_exceptions_unwind(
         }
     };
 
-    // The frames below the boundary are abandoned without returning, which
-    // skips KASAN's own unpoisoning of their stack.
-    #[cfg(CONFIG_KASAN_STACK)]
-    // SAFETY: `fp` lies on the current task's stack, above our own frame.
-    unsafe {
-        bindings::kasan_unpoison_task_stack_below(fp as *const core::ffi::c_void)
-    };
+    // The frames below the boundary are abandoned without returning, but
+    // none of them is instrumented by KASAN: JITed BPF frames, the entry's
+    // (assembly) and nothing of `bpf_throw()`, a bare jump. Every C and
+    // Rust function of the throw (this one included) returns before the
+    // jump and unpoisons its own stack. So, unlike stock's C `bpf_throw()`,
+    // nothing is left poisoned, and there is no
+    // `kasan_unpoison_task_stack_below()` here: its range starts at the
+    // `THREAD_SIZE`-aligned address below `fp`, which is the task stack's
+    // base only in task context; on an IRQ or NMI stack it reaches below
+    // the stack and unpoisons the shadow of whatever lies there.
 
     // The JIT built `callback` as this program's exception callback:
     // it takes over the boundary's frame at `fp` and returns from it to the

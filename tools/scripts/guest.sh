@@ -571,6 +571,7 @@ test_progs)
 	! grep -q 'WARNING! Selftests relying on bpf_testmod.ko will be skipped' "$log" ||
 		die "test_progs could not load bpf_testmod.ko (test output: $log)"
 	[ $oops = 0 ] || die "kernel warning or oops during test_progs (console: $console)"
+	leaked >&2 || die "kmemleak found unreferenced objects after test_progs (test output: $log)"
 	grep '^Summary' "$work/test_progs.txt"
 	echo "(test_progs ran in $secs s of QEMU TCG)"
 	;;

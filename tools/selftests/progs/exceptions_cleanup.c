@@ -545,6 +545,47 @@ int throw_task_d0(struct __sk_buff *skb)
 	return 0;
 }
 
+/* Read-only and frozen at load: the verifier knows it is 0, never walks
+ * what it guards, and removes that code after verification
+ * (opt_hard_wire_dead_code_branches(), opt_remove_dead_code()). Every
+ * instruction after the removed ones moves, in the main function and in a
+ * subprog, with the calls by whose return addresses a throw finds what to
+ * release.
+ */
+const volatile int dead_code;
+
+static __noinline int throw_after_dead_code(struct __sk_buff *skb)
+{
+	if (dead_code)
+		return skb->mark * 7 + skb->priority;
+	if (skb->len)
+		bpf_throw(COOKIE);
+	return 0;
+}
+
+/* Holds a task across a call of a subprog that throws, with dead code
+ * removed before the call, in the callee before its throw, and after.
+ */
+SEC("?tc")
+__success __retval(7)
+int throw_task_after_dead_code(struct __sk_buff *skb)
+{
+	struct task_struct *t = task();
+	int r;
+
+	if (!t)
+		return 1;
+	if (dead_code) {
+		bpf_task_release(t);
+		return skb->mark + skb->priority + skb->protocol;
+	}
+	r = throw_after_dead_code(skb);
+	if (dead_code)
+		r += skb->mark * 3;
+	bpf_task_release(t);
+	return r;
+}
+
 SEC("?tc")
 __success __retval(7)
 int throw_task_d1(struct __sk_buff *skb)

@@ -471,6 +471,33 @@ static __noinline int throws_marked(u64 x, u32 cpu, int mark, u64 cookie)
 	return 0;
 }
 
+/* The body of irq_perf and irq_victim (whose locals t, rec, i and ret it
+ * uses): takes TASK and a record, enters an RCU section and disables
+ * preemption, runs THROW (which throws) in a bpf_for() loop, and releases
+ * all of it if THROW returns.
+ */
+#define HOLD_AND_THROW(task, throw)					\
+	do {								\
+		t = bpf_task_acquire(task);				\
+		if (t)							\
+			__sync_fetch_and_add(&tasks_acquired, 1);	\
+		rec = bpf_ringbuf_reserve(&held_rb, 8, 0);		\
+		if (rec)						\
+			__sync_fetch_and_add(&records_reserved, 1);	\
+		bpf_rcu_read_lock();					\
+		bpf_preempt_disable();					\
+		bpf_for(i, 0, 2)					\
+			ret += throw;					\
+		bpf_preempt_enable();					\
+		bpf_rcu_read_unlock();					\
+		if (rec)						\
+			bpf_ringbuf_discard(rec, 0);			\
+		if (t) {						\
+			__sync_fetch_and_add(&tasks_released, 1);	\
+			bpf_task_release(t);				\
+		}							\
+	} while (0)
+
 /* Whether IP lies in one of the throw_path ranges. */
 static bool in_throw_path(u64 ip)
 {
@@ -507,24 +534,8 @@ int irq_perf(struct bpf_perf_event_data *ctx)
 		__sync_fetch_and_add(&irq_in_victim, 1);
 	if (throwing[cpu] == 2)
 		__sync_fetch_and_add(&irq_in_victim_throw, 1);
-	t = bpf_task_acquire(bpf_get_current_task_btf());
-	if (t)
-		__sync_fetch_and_add(&tasks_acquired, 1);
-	rec = bpf_ringbuf_reserve(&held_rb, 8, 0);
-	if (rec)
-		__sync_fetch_and_add(&records_reserved, 1);
-	bpf_rcu_read_lock();
-	bpf_preempt_disable();
-	bpf_for(i, 0, 2)
-		ret += throws_marked(bpf_get_prandom_u32(), cpu, 0, 0);
-	bpf_preempt_enable();
-	bpf_rcu_read_unlock();
-	if (rec)
-		bpf_ringbuf_discard(rec, 0);
-	if (t) {
-		__sync_fetch_and_add(&tasks_released, 1);
-		bpf_task_release(t);
-	}
+	HOLD_AND_THROW(bpf_get_current_task_btf(),
+		       throws_marked(bpf_get_prandom_u32(), cpu, 0, 0));
 	return ret;
 }
 
@@ -555,24 +566,7 @@ int irq_victim(struct __sk_buff *ctx)
 
 	victim_nesting[cpu] = cur->rcu_read_lock_nesting;
 	throwing[cpu] = 1;
-	t = bpf_task_acquire(cur);
-	if (t)
-		__sync_fetch_and_add(&tasks_acquired, 1);
-	rec = bpf_ringbuf_reserve(&held_rb, 8, 0);
-	if (rec)
-		__sync_fetch_and_add(&records_reserved, 1);
-	bpf_rcu_read_lock();
-	bpf_preempt_disable();
-	bpf_for(i, 0, 2)
-		ret += throws_marked(ctx->len, cpu, 1, 7);
-	bpf_preempt_enable();
-	bpf_rcu_read_unlock();
-	if (rec)
-		bpf_ringbuf_discard(rec, 0);
-	if (t) {
-		__sync_fetch_and_add(&tasks_released, 1);
-		bpf_task_release(t);
-	}
+	HOLD_AND_THROW(cur, throws_marked(ctx->len, cpu, 1, 7));
 	return 7 + ret;
 }
 

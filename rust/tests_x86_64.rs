@@ -261,6 +261,17 @@ fn check_tail_call_image(t: &mut Test, throw_btf_id: Option<i32>) {
     let path = cat(&[COUNT_TAIL_CALL, POP_RBX, DROP_SLOTS]);
     expect_eq!(t, contains(f.bytes(), &path), true);
     expect_eq!(t, f.before_ret().ends_with(&cat(&[POP_RBX, LEAVE])), true);
+    if throw_btf_id.is_some() {
+        // The throw site: the aux in R2 (movabs rsi, imm64), then the call
+        // at once. Upstream loads the tail call count pointer into rax
+        // before every call of a function that can reach a tail call,
+        // which would leave the unwinder a stack address for R0.
+        let site = f
+            .bytes()
+            .windows(11)
+            .any(|w| w[..2] == [0x48, 0xbe] && w[10] == 0xe8);
+        expect_eq!(t, site, true);
+    }
 }
 
 /// A main function that tail calls, as upstream emits it.
@@ -269,7 +280,7 @@ pub(crate) fn jit_tail_call(t: &mut Test) {
 }
 
 /// An exception boundary that tail calls: exactly as the same program
-/// without a throw.
+/// without a throw, and R0 left alone at the call of `bpf_throw()`.
 pub(crate) fn jit_tail_call_exception_boundary(t: &mut Test) {
     if let Some(id) = expect_ok!(t, throw_btf_id(), "finding bpf_throw") {
         check_tail_call_image(t, Some(id));

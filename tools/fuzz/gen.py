@@ -17,7 +17,7 @@ value (with ctx->len, so that clang passes ctx on to every function: a
 global function whose ctx argument is dead gets an undefined R1 from its
 callers, which the verifier refuses), may throw a random cookie when the value meets a random condition (on its
 bits 16 and up, which the verifier cannot know, so that its verdict is the
-model's),
+model's), maybe right after acquiring a task that it holds in R0 only,
 may run a bpf_loop() callback (which may itself try to throw), and calls
 its children, each call maybe inside bpf_rcu_read_lock(), holding a
 bpf_obj_new() object (which holds a reference of the current task, so that
@@ -50,8 +50,8 @@ should decide,
             read section);
     cleanup ours loads it, stock rejects it: a throw while holding an RCU
             read section, an object, a HELD reference or disabled
-            preemption (taken in static callers), which our unwinder
-            releases;
+            preemption (taken in static callers), or a task in R0, which
+            our unwinder releases;
     hole    both load it: a call of a global subprog that may throw while
             the caller holds an RCU read section, an object or a HELD
             reference, which a throw
@@ -106,6 +106,7 @@ class Func:
         self.a = 0
         self.b = 0
         self.throw = None       # (m, r, cookie) or None
+        self.throw_holds = None  # None, 'checked' or 'unchecked' (see gen_program)
         self.loop = None        # (n, d, throw or None)
         self.calls = []         # Call
         self.tail = None        # (slot, after_calls, dead) or None
@@ -167,7 +168,7 @@ def run(f, x, decide, st, held=0):
     if f.throw is not None:
         m, r, c = decide(f, v, held)
         if (v >> 16) % m == r:
-            st.held_throw = st.held_throw or held > 0
+            st.held_throw = st.held_throw or held > 0 or f.throw_holds is not None
             raise Thrown(c)
     if f.loop is not None:
         n, d, _ = f.loop
@@ -222,7 +223,7 @@ def verdict(main):
         nonlocal ours, stock, hole
         # A throw while holding something: stock refuses it; ours releases
         # RCU read sections, objects and disabled preemption (x86-64).
-        if f.throw is not None and held:
+        if f.throw is not None and (held or f.throw_holds):
             stock = 'reject'
             if 'lock' in held:
                 ours = 'reject'
@@ -285,6 +286,17 @@ def gen_program(rng, idx):
                      [None] * 9 + ['rcu', 'obj', 'preempt', 'lock'] + HELD, 0.12)
     main = funcs[0]
     nsub = len(funcs) - 1
+    # A throw site may acquire a task just before it and throw with the
+    # task in R0 only, checked for NULL or not (stock refuses it; ours
+    # releases R0 as the unwinder's entry saved it, which the x86-64 JIT
+    # must leave alone in functions that can reach a tail call). Drawn
+    # from a generator of its own, so that the rest of a seed's programs
+    # stay as they were.
+    for f in funcs:
+        if f.throw is not None:
+            hr = random.Random(f"{f.name}:{f.a}:{f.b}")
+            if hr.random() < 0.15:
+                f.throw_holds = hr.choice(['checked', 'unchecked'])
     for f in funcs:
         if rng.random() < 0.12:
             lt = None
@@ -443,7 +455,17 @@ def emit_body(f):
         lines.append(f"\tu32 v = x * {f.a}u + {f.b}u + ctx->len;\n")
     if f.throw is not None:
         m, r, c = f.throw
-        lines.append(f"\tif ((v >> 16) % {m} == {r})\n\t\tbpf_throw({c});\n")
+        throw = f"bpf_throw({c});\n\t\t__builtin_unreachable();"
+        if f.throw_holds == 'checked':
+            lines.append(f"\tif ((v >> 16) % {m} == {r}) {{\n"
+                         "\t\tstruct task_struct *t = bpf_task_acquire(bpf_get_current_task_btf());\n\n"
+                         f"\t\tif (t) {{\n\t\t\t{throw.replace(chr(10) + chr(9), chr(10) + chr(9) + chr(9))}\n\t\t}}\n\t}}\n")
+        elif f.throw_holds == 'unchecked':
+            lines.append(f"\tif ((v >> 16) % {m} == {r}) {{\n"
+                         "\t\tbpf_task_acquire(bpf_get_current_task_btf());\n"
+                         f"\t\t{throw}\n\t}}\n")
+        else:
+            lines.append(f"\tif ((v >> 16) % {m} == {r})\n\t\tbpf_throw({c});\n")
     if f.loop is not None:
         lines.append(f"\tbpf_loop({f.loop[0]}, {f.name}_loop, &v, 0);\n")
     tail = ""

@@ -52,14 +52,28 @@ check "verifier.c has none of the exception messages (Rust has them)" \
 check "bpf_stack_walker (C) is gone" '! grep -qE " bpf_stack_walker$" <<<"$syms"'
 check "arch_bpf_stack_walk (x86 C) is gone" '! grep -qE " arch_bpf_stack_walk$" <<<"$syms"'
 check "bpf_throw tail calls bpf_exceptions_throw" 'grep -q "jmp.*<bpf_exceptions_throw>" <<<"$body"'
-check "bpf_throw has no body beyond the hand-off (<= 4 instructions)" \
-	'[ "$(grep -c . <<<"$body")" -le 4 ]'
+# Exactly the hand-off: [endbr64;] jmp bpf_exceptions_throw, then only
+# padding: no instrumentation call and no register write before the jump.
+handoff_only() {
+	local insns head rest
+	insns=$(sed -E 's/^ *[0-9a-f]+:[[:space:]]+//' <<<"$body" | awk '{print $1}')
+	head=$(sed '/^jmp$/q' <<<"$insns" | paste -sd' ')
+	rest=$(sed '1,/^jmp$/d' <<<"$insns" | grep -vE '^(nop[lw]?|int3)$' || true)
+	[[ $head =~ ^(endbr64\ )?jmp$ ]] && [ -z "$rest" ]
+}
+check "bpf_throw is [endbr64;] jmp, then padding only" handoff_only
 check "bpf_throw leaves rsi, rbx and r12-r15 alone" \
 	'! grep -qE "%(rsi|rbx|r1[2-5])" <<<"$body"'
 # A throw may release what R0 and R3-R5 hold (rust/cleanup.rs); the
 # padding after the jump (nopl (%rax)) does not run.
 check "bpf_throw leaves rax, rdx, rcx and r8 alone" \
 	'! grep -v nop <<<"$body" | grep -E "%([re]?ax|[re]?dx|[re]?cx|r8)" >/dev/null'
+# Nor may the JIT write R0 (rax) between the program and the call: it
+# loads the tail call count pointer there before other calls of functions
+# that can reach a tail call (KUnit jit_tail_call_exception_boundary
+# checks the bytes).
+check "the x86 JIT loads no tail call count pointer at calls of bpf_throw" \
+	'grep -q "func == (u8 \*)bpf_throw;" "$jit_c" && grep -q "tail_call_reachable && !is_throw" "$jit_c"'
 # Nothing can trace bpf_throw() or the unwinder's entry: no ftrace call
 # site (__fentry__ or its 5-byte nop), both on the kprobe blacklist, and
 # bpf_throw in the verifier's btf_id_deny set for tracing programs.

@@ -1862,6 +1862,128 @@ __naked int throw_task_in_r4(void)
 }
 
 /*
+ * From an adversarial review: the x86-64 JIT loads the tail call count
+ * pointer into rax before every call of a function that can reach a tail
+ * call, and did so before bpf_throw() too. A reference in R0 at the throw
+ * was then a stack address to the unwinder: it called the task's
+ * destructor on the stack, discarded a stack address as a ring buffer
+ * record, and released "R0" where the acquire had failed and R0 was
+ * NULL, and leaked the reference. The JIT leaves rax alone at calls of
+ * bpf_throw() now. tail_calls stays empty: the tail call falls through,
+ * but makes its function, and each that calls it, tail-call reachable.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} tail_calls SEC(".maps");
+
+SEC("?tc")
+__success __retval(7)
+__naked int throw_task_in_r0_tail_call_reachable(void)
+{
+	asm volatile (
+	"r6 = r1;"
+	"r2 = %[tail_calls] ll;"
+	"r3 = 0;"
+	"call %[bpf_tail_call];"
+	"call %[bpf_get_current_task_btf];"
+	"r1 = r0;"
+	"call %[bpf_task_acquire];"
+	"if r0 == 0 goto 1f;"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"1:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_tail_call), __imm(bpf_get_current_task_btf),
+	  __imm(bpf_task_acquire), __imm(bpf_throw), __imm_addr(tail_calls)
+	: __clobber_all);
+}
+
+SEC("?tc")
+__success __retval(7)
+__naked int throw_ringbuf_in_r0_tail_call_reachable(void)
+{
+	asm volatile (
+	"r2 = %[tail_calls] ll;"
+	"r3 = 0;"
+	"call %[bpf_tail_call];"
+	"r1 = %[rb] ll;"
+	"r2 = 8;"
+	"r3 = 0;"
+	"call %[bpf_ringbuf_reserve];"
+	"if r0 == 0 goto 1f;"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+"1:"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_tail_call), __imm(bpf_ringbuf_reserve), __imm(bpf_throw),
+	  __imm_addr(tail_calls), __imm_addr(rb)
+	: __clobber_all);
+}
+
+/* No cgroup has that id: R0 is NULL at the throw, and nothing is released. */
+SEC("?tc")
+__success __retval(7)
+__naked int throw_null_in_r0_tail_call_reachable(void)
+{
+	asm volatile (
+	"r2 = %[tail_calls] ll;"
+	"r3 = 0;"
+	"call %[bpf_tail_call];"
+	"r1 = -1;"
+	"call %[bpf_cgroup_from_id];"
+	"r1 = 7;"
+	"call %[bpf_throw];"
+	"r0 = 0;"
+	"exit;"
+	:
+	: __imm(bpf_tail_call), __imm(bpf_cgroup_from_id), __imm(bpf_throw),
+	  __imm_addr(tail_calls)
+	: __clobber_all);
+}
+
+/*
+ * The same in C, where a static subprog makes the tail call and the
+ * throwing subprog keeps the task in R0 (clang knows the throw does not
+ * return): both it and main are tail-call reachable.
+ */
+static __noinline int tail_call_through(struct __sk_buff *skb)
+{
+	bpf_tail_call_static(skb, &tail_calls, 0);
+	return skb->len & 1;
+}
+
+static __noinline int throw_task_in_r0_subprog(struct __sk_buff *skb)
+{
+	struct task_struct *t;
+
+	if (tail_call_through(skb) > 1)
+		return 2;
+	t = task();
+	if (!t)
+		return 1;
+	if (skb->len) {
+		bpf_throw(COOKIE);
+		__builtin_unreachable();
+	}
+	bpf_task_release(t);
+	return 0;
+}
+
+SEC("?tc")
+__success __retval(7)
+int throw_task_noreturn_tail_call_reachable(struct __sk_buff *skb)
+{
+	return throw_task_in_r0_subprog(skb);
+}
+
+/*
  * From an adversarial review: passes that run after the verifier must
  * know that a throw reads the places it releases. A bpf_fastcall
  * spill/fill pair around an inlined helper (bpf_get_smp_processor_id) is

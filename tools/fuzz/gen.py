@@ -455,15 +455,17 @@ def emit_body(f):
         lines.append(f"\tu32 v = x * {f.a}u + {f.b}u + ctx->len;\n")
     if f.throw is not None:
         m, r, c = f.throw
-        throw = f"bpf_throw({c});\n\t\t__builtin_unreachable();"
+        # The task stays in R0 up to the call: clang knows it is not used
+        # after a throw that does not return.
+        throw = f"bpf_throw({c});\n__builtin_unreachable();"
         if f.throw_holds == 'checked':
-            lines.append(f"\tif ((v >> 16) % {m} == {r}) {{\n"
-                         "\t\tstruct task_struct *t = bpf_task_acquire(bpf_get_current_task_btf());\n\n"
-                         f"\t\tif (t) {{\n\t\t\t{throw.replace(chr(10) + chr(9), chr(10) + chr(9) + chr(9))}\n\t\t}}\n\t}}\n")
+            body = ("struct task_struct *t = bpf_task_acquire(bpf_get_current_task_btf());\n\n"
+                    "if (t) {\n\t" + throw.replace("\n", "\n\t") + "\n}")
         elif f.throw_holds == 'unchecked':
-            lines.append(f"\tif ((v >> 16) % {m} == {r}) {{\n"
-                         "\t\tbpf_task_acquire(bpf_get_current_task_btf());\n"
-                         f"\t\t{throw}\n\t}}\n")
+            body = "bpf_task_acquire(bpf_get_current_task_btf());\n" + throw
+        if f.throw_holds is not None:
+            body = "\t\t" + body.replace("\n", "\n\t\t").replace("\t\t\n", "\n")
+            lines.append(f"\tif ((v >> 16) % {m} == {r}) {{\n{body}\n\t}}\n")
         else:
             lines.append(f"\tif ((v >> 16) % {m} == {r})\n\t\tbpf_throw({c});\n")
     if f.loop is not None:
